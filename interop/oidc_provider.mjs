@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Usage: node oidc_provider.mjs PORT [KEYFILE]
+// Runs oidc-provider on http://127.0.0.1:PORT (issuer = that URL) with one
+// client_credentials client (interop / interop-secret) issuing RS256 JWT access
+// tokens (typ at+jwt) for the resources urn:tollgate:api (default) and urn:other:api.
+// Signing key: a fresh RSA key; with KEYFILE, loaded from it when it exists,
+// otherwise generated and saved there (a different KEYFILE = a rotated key).
+// Prints "READY http://127.0.0.1:PORT" once listening; exits on SIGTERM/SIGINT.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import Provider, { errors } from 'oidc-provider';
+
+const [port, keyFile] = process.argv.slice(2);
+if (!port) {
+  console.error('usage: node oidc_provider.mjs PORT [KEYFILE]');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+async function signingKey() {
+  if (keyFile && existsSync(keyFile)) return JSON.parse(readFileSync(keyFile, 'utf8'));
+  const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+  const jwk = await exportJWK(privateKey);
+  Object.assign(jwk, { kid: await calculateJwkThumbprint(jwk), alg: 'RS256', use: 'sig' });
+  if (keyFile) writeFileSync(keyFile, JSON.stringify(jwk), { mode: 0o600 });
+  return jwk;
+}
+
+const RESOURCES = ['urn:tollgate:api', 'urn:other:api'];
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: 'interop',
+    client_secret: 'interop-secret',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'read write',
+  }],
+  scopes: ['read', 'write'],
+  jwks: { keys: [await signingKey()] },
+  cookies: { keys: [randomBytes(32).toString('base64url')] },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => 'urn:tollgate:api',
+      useGrantedResource: () => true,
+      getResourceServerInfo(ctx, resource) {
+        if (!RESOURCES.includes(resource)) throw new errors.InvalidTarget();
+        return {
+          scope: 'read write',
+          audience: resource,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  },
+});
+
+const server = createServer(provider.callback());
+server.listen(Number(port), '127.0.0.1', () => console.log(`READY ${issuer}`));
+
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => {
+    server.close();
+    process.exit(0);
+  });
+}
