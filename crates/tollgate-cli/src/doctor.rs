@@ -1,0 +1,11 @@
+//! `tollgate doctor` (being built; see the issue tracker).
+
+/// Arguments of `tollgate doctor`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+/// Runs the command.
+pub fn run(_args: Args) -> u8 {
+    eprintln!("tollgate doctor: not available in this build yet");
+    crate::exit::USAGE
+}

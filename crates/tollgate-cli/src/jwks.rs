@@ -1,0 +1,11 @@
+//! `tollgate jwks` (being built; see the issue tracker).
+
+/// Arguments of `tollgate jwks`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+/// Runs the command.
+pub fn run(_args: Args) -> u8 {
+    eprintln!("tollgate jwks: not available in this build yet");
+    crate::exit::USAGE
+}

@@ -1,0 +1,440 @@
+//! What a token must satisfy beyond its signature: issuer, audience, lifetime, type,
+//! required claims, and the algorithm allow-list.
+
+use serde_json::{Map, Value};
+
+use super::numeric_date;
+use crate::alg::Algorithm;
+use crate::error::ValidationError;
+use crate::json;
+use crate::jws::{Header, DEFAULT_MAX_TOKEN_SIZE};
+
+/// Default clock leeway: 60 s. Covers ordinary NTP drift between the IdP and the API
+/// without stretching a 5-minute token noticeably (the same default as jose and ASP.NET's
+/// 5 min is widely considered too lax).
+pub const DEFAULT_LEEWAY: u64 = 60;
+
+/// A NumericDate above this (year 5138) is taken to be in milliseconds, not seconds.
+const MAX_PLAUSIBLE_SECONDS: i64 = 100_000_000_000;
+
+/// What the header `typ` must be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TypPolicy {
+    /// Any `typ`, or none.
+    #[default]
+    Any,
+    /// One of these (compared case-insensitively, `application/` prefix optional, RFC 7515
+    /// section 4.1.9), e.g. `["at+jwt"]` for RFC 9068 access tokens.
+    OneOf(Vec<String>),
+    /// Anything but these, e.g. `["id+jwt", "Refresh", "ID"]`.
+    NoneOf(Vec<String>),
+}
+
+fn normalize_typ(t: &str) -> String {
+    let t = t.trim().to_ascii_lowercase();
+    t.strip_prefix("application/")
+        .map(str::to_string)
+        .unwrap_or(t)
+}
+
+/// Validation policy for one issuer.
+///
+/// ```
+/// use tollgate::{Algorithm, Policy};
+/// let policy = Policy::new()
+///     .issuer("https://login.example.com/")
+///     .audience("api://orders")
+///     .leeway(30);
+/// assert_eq!(policy.algorithms, Algorithm::ASYMMETRIC.to_vec());
+/// assert!(policy.require_exp);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// Accepted issuers (`iss` must equal one exactly). Empty: `iss` is not checked.
+    pub issuers: Vec<String>,
+    /// Accepted audiences (any `aud` value equal to one passes). Empty: `aud` is not checked.
+    pub audiences: Vec<String>,
+    /// Allowed algorithms. Default: every asymmetric one; HS* only when added explicitly.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock leeway in seconds for `exp`, `nbf` and `iat`. Default [`DEFAULT_LEEWAY`].
+    pub leeway: u64,
+    /// Require `exp` (default true: an access token that never expires is refused).
+    pub require_exp: bool,
+    /// Maximum age since `iat`, in seconds (requires `iat`). Default: none.
+    pub max_age: Option<u64>,
+    /// The header `typ` policy. Default: any.
+    pub typ: TypPolicy,
+    /// Claims that must be present.
+    pub required_claims: Vec<String>,
+    /// Maximum token size in bytes. Default [`DEFAULT_MAX_TOKEN_SIZE`] (16 KiB).
+    pub max_token_size: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            algorithms: Algorithm::ASYMMETRIC.to_vec(),
+            leeway: DEFAULT_LEEWAY,
+            require_exp: true,
+            max_age: None,
+            typ: TypPolicy::Any,
+            required_claims: Vec::new(),
+            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
+        }
+    }
+}
+
+impl Policy {
+    /// The default policy.
+    pub fn new() -> Policy {
+        Policy::default()
+    }
+    /// Adds an accepted issuer.
+    pub fn issuer(mut self, iss: impl Into<String>) -> Policy {
+        self.issuers.push(iss.into());
+        self
+    }
+    /// Adds an accepted audience.
+    pub fn audience(mut self, aud: impl Into<String>) -> Policy {
+        self.audiences.push(aud.into());
+        self
+    }
+    /// Replaces the allowed algorithms.
+    pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Policy {
+        self.algorithms = algs.into_iter().collect();
+        self
+    }
+    /// Sets the leeway in seconds.
+    pub fn leeway(mut self, seconds: u64) -> Policy {
+        self.leeway = seconds;
+        self
+    }
+    /// Sets the `typ` policy.
+    pub fn typ(mut self, typ: TypPolicy) -> Policy {
+        self.typ = typ;
+        self
+    }
+    /// Adds a required claim.
+    pub fn require_claim(mut self, name: impl Into<String>) -> Policy {
+        self.required_claims.push(name.into());
+        self
+    }
+    /// Sets a maximum age since `iat`.
+    pub fn max_age(mut self, seconds: u64) -> Policy {
+        self.max_age = Some(seconds);
+        self
+    }
+    /// Whether `exp` is required.
+    pub fn require_exp(mut self, required: bool) -> Policy {
+        self.require_exp = required;
+        self
+    }
+
+    /// Checks the header `alg` against the allow-list.
+    pub fn check_alg(&self, alg: &str) -> Result<Algorithm, ValidationError> {
+        match alg.parse::<Algorithm>() {
+            Ok(a) if self.algorithms.contains(&a) => Ok(a),
+            _ => Err(ValidationError::AlgNotAllowed {
+                alg: alg.to_string(),
+                allowed: self.algorithms.clone(),
+            }),
+        }
+    }
+
+    /// Checks the header `typ`.
+    pub fn check_typ(&self, header: &Header) -> Result<(), ValidationError> {
+        let found = header.typ.as_deref();
+        let ok = match &self.typ {
+            TypPolicy::Any => true,
+            TypPolicy::OneOf(list) => found.is_some_and(|t| {
+                let t = normalize_typ(t);
+                list.iter().any(|x| normalize_typ(x) == t)
+            }),
+            TypPolicy::NoneOf(list) => found.is_none_or(|t| {
+                let t = normalize_typ(t);
+                !list.iter().any(|x| normalize_typ(x) == t)
+            }),
+        };
+        if ok {
+            return Ok(());
+        }
+        let expected = match &self.typ {
+            TypPolicy::OneOf(list) => format!("one of {}", list.join(", ")),
+            TypPolicy::NoneOf(list) => format!("anything but {}", list.join(", ")),
+            TypPolicy::Any => "any".into(),
+        };
+        if header.raw.get("typ").is_some_and(|t| !t.is_string()) {
+            return Err(ValidationError::InvalidClaim {
+                claim: "typ".into(),
+                expected: "a string".into(),
+                found: json::preview(&header.raw["typ"], 40),
+            });
+        }
+        Err(ValidationError::TypeMismatch {
+            expected,
+            found: found.map(str::to_string),
+        })
+    }
+
+    /// Checks the claims at time `now` (Unix seconds): types of the registered claims,
+    /// `iss`, `aud`, `exp`, `nbf`, `iat`, maximum age, required claims.
+    pub fn check_claims(
+        &self,
+        claims: &Map<String, Value>,
+        now: i64,
+    ) -> Result<(), ValidationError> {
+        let exp = time_claim(claims, "exp")?;
+        let nbf = time_claim(claims, "nbf")?;
+        let iat = time_claim(claims, "iat")?;
+        let iss = match claims.get("iss") {
+            None => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(other) => return Err(invalid("iss", "a string", other)),
+        };
+        let aud: Vec<&str> = match claims.get("aud") {
+            None => Vec::new(),
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(s) => out.push(s.as_str()),
+                        _ => {
+                            return Err(invalid(
+                                "aud",
+                                "a string or an array of strings",
+                                &Value::Array(items.clone()),
+                            ))
+                        }
+                    }
+                }
+                out
+            }
+            Some(other) => return Err(invalid("aud", "a string or an array of strings", other)),
+        };
+
+        if !self.issuers.is_empty() && !iss.is_some_and(|i| self.issuers.iter().any(|e| e == i)) {
+            return Err(ValidationError::IssuerMismatch {
+                expected: self.issuers.clone(),
+                found: iss.map(str::to_string),
+            });
+        }
+        if !self.audiences.is_empty() && !aud.iter().any(|a| self.audiences.iter().any(|e| e == a))
+        {
+            return Err(ValidationError::AudienceMismatch {
+                expected: self.audiences.clone(),
+                found: aud.iter().map(|s| s.to_string()).collect(),
+            });
+        }
+        let leeway = self.leeway as i64;
+        match exp {
+            Some(exp) if now >= exp.saturating_add(leeway) => {
+                return Err(ValidationError::Expired {
+                    exp,
+                    now,
+                    leeway: self.leeway,
+                })
+            }
+            None if self.require_exp => {
+                return Err(ValidationError::MissingClaim {
+                    claim: "exp".into(),
+                })
+            }
+            _ => {}
+        }
+        if let Some(nbf) = nbf {
+            if nbf > now.saturating_add(leeway) {
+                return Err(ValidationError::NotYetValid {
+                    nbf,
+                    now,
+                    leeway: self.leeway,
+                });
+            }
+        }
+        if let Some(iat) = iat {
+            if iat > now.saturating_add(leeway) {
+                return Err(ValidationError::IssuedInFuture {
+                    iat,
+                    now,
+                    leeway: self.leeway,
+                });
+            }
+        }
+        if let Some(max_age) = self.max_age {
+            let iat = iat.ok_or_else(|| ValidationError::MissingClaim {
+                claim: "iat".into(),
+            })?;
+            if now.saturating_sub(iat) > (max_age as i64).saturating_add(leeway) {
+                return Err(ValidationError::TooOld { iat, now, max_age });
+            }
+        }
+        for name in &self.required_claims {
+            if !claims.contains_key(name) {
+                return Err(ValidationError::MissingClaim {
+                    claim: name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(claim: &str, expected: &str, found: &Value) -> ValidationError {
+    ValidationError::InvalidClaim {
+        claim: claim.to_string(),
+        expected: expected.to_string(),
+        found: json::preview(found, 60),
+    }
+}
+
+/// A NumericDate claim: absent is `None`; anything but a number of seconds is invalid (a
+/// string is never treated as absent).
+fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, ValidationError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => match numeric_date(v) {
+            Some(t) if t.abs() > MAX_PLAUSIBLE_SECONDS => Err(ValidationError::InvalidClaim {
+                claim: name.to_string(),
+                expected: "a NumericDate in seconds (this value looks like milliseconds)".into(),
+                found: json::preview(v, 60),
+            }),
+            Some(t) => Ok(Some(t)),
+            None => Err(invalid(name, "a NumericDate (a JSON number of seconds)", v)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    const NOW: i64 = 1_700_000_000;
+
+    #[test]
+    fn lifetime_with_leeway() {
+        let p = Policy::new();
+        assert!(p
+            .check_claims(&claims(json!({"exp": NOW - 59})), NOW)
+            .is_ok());
+        let e = p
+            .check_claims(&claims(json!({"exp": NOW - 60})), NOW)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ValidationError::Expired {
+                exp: NOW - 60,
+                now: NOW,
+                leeway: 60
+            }
+        );
+        let e = p
+            .check_claims(&claims(json!({"exp": NOW + 600, "nbf": NOW + 61})), NOW)
+            .unwrap_err();
+        assert_eq!(e.code(), "not_yet_valid");
+        let e = p
+            .check_claims(&claims(json!({"exp": NOW + 600, "iat": NOW + 120})), NOW)
+            .unwrap_err();
+        assert_eq!(e.code(), "issued_in_future");
+        let e = p.check_claims(&claims(json!({})), NOW).unwrap_err();
+        assert_eq!(
+            e,
+            ValidationError::MissingClaim {
+                claim: "exp".into()
+            }
+        );
+        assert!(p
+            .clone()
+            .require_exp(false)
+            .check_claims(&claims(json!({})), NOW)
+            .is_ok());
+    }
+
+    #[test]
+    fn wrong_types_are_invalid_not_absent() {
+        let p = Policy::new();
+        let e = p
+            .check_claims(&claims(json!({"exp": "123"})), NOW)
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_claim");
+        let e = p
+            .check_claims(&claims(json!({"exp": NOW * 1000})), NOW)
+            .unwrap_err();
+        assert!(e.to_string().contains("milliseconds"));
+        let e = p
+            .check_claims(&claims(json!({"exp": NOW + 5, "aud": [1]})), NOW)
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_claim");
+    }
+
+    #[test]
+    fn issuer_and_audience() {
+        let p = Policy::new().issuer("https://a/").audience("api://x");
+        let ok = claims(json!({"exp": NOW + 60, "iss": "https://a/", "aud": ["y", "api://x"]}));
+        assert!(p.check_claims(&ok, NOW).is_ok());
+        let e = p
+            .check_claims(
+                &claims(json!({"exp": NOW + 60, "iss": "https://a", "aud": "api://x"})),
+                NOW,
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "issuer_mismatch");
+        let e = p
+            .check_claims(
+                &claims(json!({"exp": NOW + 60, "iss": "https://a/", "aud": "x"})),
+                NOW,
+            )
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ValidationError::AudienceMismatch {
+                expected: vec!["api://x".into()],
+                found: vec!["x".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn max_age_and_required() {
+        let p = Policy::new().max_age(300).require_claim("sub");
+        let e = p
+            .check_claims(&claims(json!({"exp": NOW + 60, "iat": NOW - 400})), NOW)
+            .unwrap_err();
+        assert_eq!(e.code(), "too_old");
+        let e = p
+            .check_claims(&claims(json!({"exp": NOW + 60, "iat": NOW})), NOW)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ValidationError::MissingClaim {
+                claim: "sub".into()
+            }
+        );
+    }
+
+    #[test]
+    fn typ_policy() {
+        let h = |typ: Option<&str>| Header {
+            alg: "RS256".into(),
+            kid: None,
+            typ: typ.map(str::to_string),
+            raw: Map::new(),
+        };
+        let p = Policy::new().typ(TypPolicy::OneOf(vec!["at+jwt".into()]));
+        assert!(p.check_typ(&h(Some("application/AT+JWT"))).is_ok());
+        assert_eq!(
+            p.check_typ(&h(Some("JWT"))).unwrap_err().code(),
+            "type_mismatch"
+        );
+        assert_eq!(p.check_typ(&h(None)).unwrap_err().code(), "type_mismatch");
+        let p = Policy::new().typ(TypPolicy::NoneOf(vec!["Refresh".into()]));
+        assert!(p.check_typ(&h(None)).is_ok());
+        assert!(p.check_typ(&h(Some("refresh"))).is_err());
+    }
+}

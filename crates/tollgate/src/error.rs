@@ -1,0 +1,508 @@
+//! The failure vocabulary shared by the library, the doctor, the gateway, logs and metrics.
+//!
+//! Every way a token can be rejected is one variant of [`ValidationError`], carrying the
+//! values a person needs (what was expected, what was found) and a stable [`code`]
+//! (`ValidationError::code`) that programs can match on. `Display` is one sentence with those
+//! values; [`ValidationError::cause`] and [`ValidationError::fix`] say in plain English what
+//! usually causes it and what to change. No variant ever holds a signature or a whole token.
+
+use std::fmt;
+
+use serde_json::{json, Value};
+
+use crate::alg::Algorithm;
+
+/// Which part of a compact token a parse error concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenPart {
+    /// The whole token (segment count, characters, size).
+    Token,
+    /// The protected header (first segment).
+    Header,
+    /// The payload, i.e. the claims (second segment).
+    Payload,
+    /// The signature (third segment).
+    Signature,
+}
+
+impl TokenPart {
+    /// A lower-case name for messages and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPart::Token => "token",
+            TokenPart::Header => "header",
+            TokenPart::Payload => "payload",
+            TokenPart::Signature => "signature",
+        }
+    }
+}
+
+/// Why a token was rejected.
+///
+/// Each variant has a stable [`code`](ValidationError::code), a one-sentence `Display`, and
+/// structured [`details`](ValidationError::details).
+///
+/// ```
+/// use tollgate::ValidationError;
+/// let err = ValidationError::Expired { exp: 1_000, now: 1_200, leeway: 60 };
+/// assert_eq!(err.code(), "expired");
+/// assert!(err.to_string().contains("expired 3 min 20 s ago"));
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValidationError {
+    /// The input is not a compact JWS: wrong number of segments, characters outside
+    /// base64url, padding, JSON that is not an object, duplicate member names.
+    /// Usually an opaque token, a truncated copy/paste, or a token that was URL-encoded twice.
+    Malformed {
+        /// The part that could not be read.
+        part: TokenPart,
+        /// What exactly is wrong with it.
+        reason: String,
+    },
+    /// The token is longer than the configured limit. Usually a token stuffed with groups or
+    /// claims, or not a token at all.
+    TokenTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+        /// The size found, in bytes.
+        found: usize,
+    },
+    /// A five-segment JWE: an encrypted token, which an API cannot validate as a signed one.
+    /// Usually an ID-token encryption setting at the IdP, or an Auth0/Okta token encrypted for
+    /// another recipient.
+    Encrypted {
+        /// The JWE `alg`, if readable.
+        alg: Option<String>,
+        /// The JWE `enc`, if readable.
+        enc: Option<String>,
+    },
+    /// `alg: none` (in any spelling): an unsigned token, never accepted.
+    Unsecured {
+        /// The `alg` value exactly as found.
+        alg: String,
+    },
+    /// The token's `alg` is not in the allow-list (or is not an algorithm we know).
+    AlgNotAllowed {
+        /// The `alg` found in the header.
+        alg: String,
+        /// The algorithms that are allowed.
+        allowed: Vec<Algorithm>,
+    },
+    /// The token's `alg` does not fit the key: wrong key type, curve, or the key's own `alg`.
+    AlgKeyMismatch {
+        /// The `alg` found in the header.
+        alg: String,
+        /// The key's `kid`, if it has one.
+        kid: Option<String>,
+        /// What the key is (e.g. `"EC P-384"`, `"RSA (alg RS512)"`).
+        key: String,
+    },
+    /// The token has no `kid` and more than one key could verify it.
+    KidMissing {
+        /// How many keys fit the token's `alg`.
+        candidates: usize,
+        /// The token's `alg`.
+        alg: String,
+    },
+    /// No key has the token's `kid`.
+    KidNotFound {
+        /// The token's `kid`.
+        kid: String,
+        /// The kids the key set holds.
+        known_kids: Vec<String>,
+        /// The token's `alg`.
+        alg: String,
+    },
+    /// A key was found but cannot be used (e.g. `use: enc`, or it failed to parse).
+    KeyUnusable {
+        /// The key's `kid`, if any.
+        kid: Option<String>,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The key was found and fits the algorithm, but the signature does not verify.
+    /// Usually an altered token, a key that was replaced under the same `kid`, or (HMAC)
+    /// the wrong secret.
+    SignatureInvalid {
+        /// The algorithm used.
+        alg: Algorithm,
+        /// The `kid` of the key tried, if any.
+        kid: Option<String>,
+    },
+    /// The header lists `crit` extensions Tollgate does not understand (RFC 7515 4.1.11),
+    /// or `b64: false`, which a JWT must not use.
+    CritUnsupported {
+        /// The names not understood.
+        names: Vec<String>,
+    },
+    /// `exp` is in the past, beyond the leeway.
+    Expired {
+        /// The token's `exp` (Unix seconds).
+        exp: i64,
+        /// The validator's clock (Unix seconds).
+        now: i64,
+        /// The leeway applied, in seconds.
+        leeway: u64,
+    },
+    /// `nbf` is in the future, beyond the leeway.
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: i64,
+        /// The validator's clock.
+        now: i64,
+        /// The leeway applied.
+        leeway: u64,
+    },
+    /// `iat` is in the future, beyond the leeway: one of the two clocks is wrong.
+    IssuedInFuture {
+        /// The token's `iat`.
+        iat: i64,
+        /// The validator's clock.
+        now: i64,
+        /// The leeway applied.
+        leeway: u64,
+    },
+    /// `iat` is older than the configured maximum age.
+    TooOld {
+        /// The token's `iat`.
+        iat: i64,
+        /// The validator's clock.
+        now: i64,
+        /// The maximum age allowed, in seconds.
+        max_age: u64,
+    },
+    /// `iss` is not one of the accepted issuers (or is absent).
+    IssuerMismatch {
+        /// The accepted issuers.
+        expected: Vec<String>,
+        /// The token's `iss`, if any.
+        found: Option<String>,
+    },
+    /// No `aud` value is one of the accepted audiences.
+    AudienceMismatch {
+        /// The accepted audiences.
+        expected: Vec<String>,
+        /// The token's audiences (empty when `aud` is absent).
+        found: Vec<String>,
+    },
+    /// A claim the policy requires is absent.
+    MissingClaim {
+        /// The claim's name.
+        claim: String,
+    },
+    /// A claim is present but of the wrong JSON type or an impossible value.
+    InvalidClaim {
+        /// The claim's name.
+        claim: String,
+        /// What it should be.
+        expected: String,
+        /// What was found (a JSON rendering, shortened).
+        found: String,
+    },
+    /// The header `typ` is not accepted by the policy.
+    TypeMismatch {
+        /// What the policy accepts or rejects, in words.
+        expected: String,
+        /// The token's `typ`, if any.
+        found: Option<String>,
+    },
+    /// No keys are available to check the token right now (cold start with the IdP down,
+    /// or keys stale beyond `max_stale`). "Cannot verify now", not "this token is bad".
+    KeysUnavailable {
+        /// The issuer whose keys are missing, if known.
+        issuer: Option<String>,
+        /// Why they are missing.
+        reason: String,
+    },
+}
+
+impl ValidationError {
+    /// Every stable code, in the order of the variants.
+    pub const CODES: [&'static str; 21] = [
+        "malformed_token",
+        "token_too_large",
+        "encrypted_token",
+        "unsecured_token",
+        "alg_not_allowed",
+        "alg_key_mismatch",
+        "kid_missing",
+        "kid_not_found",
+        "key_unusable",
+        "signature_invalid",
+        "crit_unsupported",
+        "expired",
+        "not_yet_valid",
+        "issued_in_future",
+        "too_old",
+        "issuer_mismatch",
+        "audience_mismatch",
+        "missing_claim",
+        "invalid_claim",
+        "type_mismatch",
+        "keys_unavailable",
+    ];
+
+    /// The stable code: one of [`ValidationError::CODES`]. Use it in logs, metrics and APIs.
+    pub fn code(&self) -> &'static str {
+        use ValidationError::*;
+        match self {
+            Malformed { .. } => "malformed_token",
+            TokenTooLarge { .. } => "token_too_large",
+            Encrypted { .. } => "encrypted_token",
+            Unsecured { .. } => "unsecured_token",
+            AlgNotAllowed { .. } => "alg_not_allowed",
+            AlgKeyMismatch { .. } => "alg_key_mismatch",
+            KidMissing { .. } => "kid_missing",
+            KidNotFound { .. } => "kid_not_found",
+            KeyUnusable { .. } => "key_unusable",
+            SignatureInvalid { .. } => "signature_invalid",
+            CritUnsupported { .. } => "crit_unsupported",
+            Expired { .. } => "expired",
+            NotYetValid { .. } => "not_yet_valid",
+            IssuedInFuture { .. } => "issued_in_future",
+            TooOld { .. } => "too_old",
+            IssuerMismatch { .. } => "issuer_mismatch",
+            AudienceMismatch { .. } => "audience_mismatch",
+            MissingClaim { .. } => "missing_claim",
+            InvalidClaim { .. } => "invalid_claim",
+            TypeMismatch { .. } => "type_mismatch",
+            KeysUnavailable { .. } => "keys_unavailable",
+        }
+    }
+
+    /// True when the token could not be judged at all ("cannot verify now"), as opposed to
+    /// being judged bad. Gateways answer 503 for these, not 401.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ValidationError::KeysUnavailable { .. })
+    }
+
+    /// The expected and found values as a JSON object, for `--json`, logs and APIs.
+    pub fn details(&self) -> Value {
+        use ValidationError::*;
+        match self {
+            Malformed { part, reason } => json!({"part": part.as_str(), "reason": reason}),
+            TokenTooLarge { limit, found } => json!({"limit": limit, "found": found}),
+            Encrypted { alg, enc } => json!({"alg": alg, "enc": enc}),
+            Unsecured { alg } => json!({"alg": alg}),
+            AlgNotAllowed { alg, allowed } => json!({"found": alg, "allowed": allowed}),
+            AlgKeyMismatch { alg, kid, key } => json!({"alg": alg, "kid": kid, "key": key}),
+            KidMissing { candidates, alg } => json!({"candidates": candidates, "alg": alg}),
+            KidNotFound {
+                kid,
+                known_kids,
+                alg,
+            } => json!({"kid": kid, "known_kids": known_kids, "alg": alg}),
+            KeyUnusable { kid, reason } => json!({"kid": kid, "reason": reason}),
+            SignatureInvalid { alg, kid } => json!({"alg": alg, "kid": kid}),
+            CritUnsupported { names } => json!({"names": names}),
+            Expired { exp, now, leeway } => {
+                json!({"exp": exp, "now": now, "leeway": leeway, "seconds_past": now - exp})
+            }
+            NotYetValid { nbf, now, leeway } => {
+                json!({"nbf": nbf, "now": now, "leeway": leeway, "seconds_early": nbf - now})
+            }
+            IssuedInFuture { iat, now, leeway } => {
+                json!({"iat": iat, "now": now, "leeway": leeway, "seconds_ahead": iat - now})
+            }
+            TooOld { iat, now, max_age } => {
+                json!({"iat": iat, "now": now, "max_age": max_age, "age": now - iat})
+            }
+            IssuerMismatch { expected, found } => json!({"expected": expected, "found": found}),
+            AudienceMismatch { expected, found } => json!({"expected": expected, "found": found}),
+            MissingClaim { claim } => json!({"claim": claim}),
+            InvalidClaim {
+                claim,
+                expected,
+                found,
+            } => json!({"claim": claim, "expected": expected, "found": found}),
+            TypeMismatch { expected, found } => json!({"expected": expected, "found": found}),
+            KeysUnavailable { issuer, reason } => json!({"issuer": issuer, "reason": reason}),
+        }
+    }
+
+    /// What usually causes this failure, in plain English.
+    pub fn cause(&self) -> &'static str {
+        use ValidationError::*;
+        match self {
+            Malformed { .. } => "the value is not a signed JWT: an opaque token, a truncated or re-encoded copy, or an ID/refresh token format the API cannot read",
+            TokenTooLarge { .. } => "the token carries too many claims (often group lists) or is not a token at all",
+            Encrypted { .. } => "the identity provider encrypts tokens for this client (JWE); an API can only validate signed tokens",
+            Unsecured { .. } => "the token is unsigned (alg none); it may have been forged or produced by a misconfigured test issuer",
+            AlgNotAllowed { .. } => "the identity provider signs with an algorithm this API does not accept, or the token was forged with a weaker algorithm",
+            AlgKeyMismatch { .. } => "the token's algorithm does not fit the key with its kid: an algorithm-confusion attempt, or keys of two types published under one kid",
+            KidMissing { .. } => "the token names no key (kid) and several keys could apply; symmetric (HS256) tokens often lack a kid",
+            KidNotFound { .. } => "the token was signed by a key this API does not hold: keys rotated at the identity provider, or the token comes from another tenant or environment",
+            KeyUnusable { .. } => "the matching key is published for another purpose (use: enc) or cannot be parsed",
+            SignatureInvalid { .. } => "the token was altered after signing, or signed by a different key with the same kid (or, for HMAC, with a different secret)",
+            CritUnsupported { .. } => "the token requires header extensions this API does not implement",
+            Expired { .. } => "the client reused a token past its lifetime instead of refreshing it, or the API's clock runs fast",
+            NotYetValid { .. } => "the token is used before its nbf time: the identity provider's clock runs ahead of this server's",
+            IssuedInFuture { .. } => "the token claims to be issued in the future: one of the two clocks is wrong",
+            TooOld { .. } => "the token was issued longer ago than this API accepts",
+            IssuerMismatch { .. } => "the token comes from another issuer: another tenant, environment (staging vs production) or authorization server, or the configured issuer differs by a character",
+            AudienceMismatch { .. } => "the token was issued for another API (or its audience is spelled differently, e.g. api://id vs id)",
+            MissingClaim { .. } => "the identity provider does not put this claim in this kind of token",
+            InvalidClaim { .. } => "the claim has the wrong JSON type or value (for example a time as a string, or in milliseconds)",
+            TypeMismatch { .. } => "the token is of another kind than this API accepts (for example an ID token or refresh token instead of an access token)",
+            KeysUnavailable { .. } => "the identity provider's keys cannot be fetched right now and no usable cached copy exists",
+        }
+    }
+
+    /// What to change to fix it, in plain English.
+    pub fn fix(&self) -> &'static str {
+        use ValidationError::*;
+        match self {
+            Malformed { .. } => "send the access token itself (three base64url parts separated by dots); ask the identity provider for a JWT access token (e.g. set an audience/resource)",
+            TokenTooLarge { .. } => "reduce the claims in the token at the identity provider, or raise max_token_size",
+            Encrypted { .. } => "turn off token encryption for this API at the identity provider, or decrypt before validation",
+            Unsecured { .. } => "sign tokens at the issuer; never accept alg none",
+            AlgNotAllowed { .. } => "add the algorithm to the API's allowed algorithms if the issuer legitimately uses it, or change the signing algorithm at the identity provider",
+            AlgKeyMismatch { .. } => "sign with the algorithm that matches the published key (check the key's kty, crv and alg)",
+            KidMissing { .. } => "have the issuer put a kid in the token header, or configure exactly one key",
+            KidNotFound { .. } => "refresh the API's keys from the issuer's JWKS (Tollgate does this automatically for remote keys) and check the token's iss is the one configured",
+            KeyUnusable { .. } => "publish a signing key (use: sig) for this kid at the identity provider",
+            SignatureInvalid { .. } => "get a fresh token from the issuer; check that the API and issuer agree on the key (and for HMAC, on the exact secret bytes)",
+            CritUnsupported { .. } => "issue tokens without critical extensions for this API",
+            Expired { .. } => "get a new token (refresh it before it expires) and check both clocks with NTP",
+            NotYetValid { .. } => "synchronise the clocks with NTP, or allow a little more leeway",
+            IssuedInFuture { .. } => "synchronise the clocks with NTP, or allow a little more leeway",
+            TooOld { .. } => "get a new token, or raise the maximum age",
+            IssuerMismatch { .. } => "request the token from the configured issuer, or add this issuer to the API's accepted issuers (exactly as the token spells it)",
+            AudienceMismatch { .. } => "request the token for this API's audience (scope/resource/audience parameter), or accept the audience exactly as the token spells it",
+            MissingClaim { .. } => "configure the identity provider to include the claim, or stop requiring it",
+            InvalidClaim { .. } => "fix the claim at the issuer: times are NumericDate seconds, strings are strings",
+            TypeMismatch { .. } => "send an access token (typ at+jwt or JWT) rather than an ID or refresh token",
+            KeysUnavailable { .. } => "check that the issuer's discovery document and JWKS URL are reachable from this server; retry later",
+        }
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "(none)".to_string();
+    }
+    items
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn algs(items: &[Algorithm]) -> String {
+    items
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn ago(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    if s < 120 {
+        format!("{s} s")
+    } else if s < 7200 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else if s < 172_800 {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{} days", s / 86_400)
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ValidationError::*;
+        match self {
+            Malformed { part, reason } => write!(f, "the token is malformed: {} {}", part.as_str(), reason),
+            TokenTooLarge { limit, found } => write!(f, "the token is {found} bytes, over the limit of {limit} bytes"),
+            Encrypted { alg, enc } => write!(
+                f,
+                "the token is encrypted (JWE, alg {}, enc {}); only signed tokens (JWS) can be validated",
+                alg.as_deref().unwrap_or("?"),
+                enc.as_deref().unwrap_or("?")
+            ),
+            Unsecured { alg } => write!(f, "the token is unsigned (alg {alg:?}); unsigned tokens are never accepted"),
+            AlgNotAllowed { alg, allowed } => write!(f, "the token's algorithm {alg:?} is not allowed; allowed: {}", algs(allowed)),
+            AlgKeyMismatch { alg, kid, key } => write!(
+                f,
+                "the token's algorithm {alg} does not fit key {} ({key})",
+                kid.as_deref().map(|k| format!("{k:?}")).unwrap_or_else(|| "without kid".into())
+            ),
+            KidMissing { candidates, alg } => write!(f, "the token has no kid and {candidates} keys fit its algorithm {alg}; a kid is required to choose one"),
+            KidNotFound { kid, known_kids, .. } => write!(f, "no key with kid {kid:?}; the keys held are: {}", list(known_kids)),
+            KeyUnusable { kid, reason } => write!(
+                f,
+                "key {} cannot be used: {reason}",
+                kid.as_deref().map(|k| format!("{k:?}")).unwrap_or_else(|| "without kid".into())
+            ),
+            SignatureInvalid { alg, kid } => write!(
+                f,
+                "the {alg} signature does not verify with key {}",
+                kid.as_deref().map(|k| format!("{k:?}")).unwrap_or_else(|| "without kid".into())
+            ),
+            CritUnsupported { names } => write!(f, "the token requires header extensions Tollgate does not support: {}", list(names)),
+            Expired { exp, now, leeway } => write!(f, "the token expired {} ago (exp {exp}, now {now}, leeway {leeway} s)", ago(now - exp)),
+            NotYetValid { nbf, now, leeway } => write!(f, "the token is not valid for another {} (nbf {nbf}, now {now}, leeway {leeway} s)", ago(nbf - now)),
+            IssuedInFuture { iat, now, leeway } => write!(f, "the token was issued {} in the future (iat {iat}, now {now}, leeway {leeway} s)", ago(iat - now)),
+            TooOld { iat, now, max_age } => write!(f, "the token was issued {} ago, more than the maximum age of {max_age} s (iat {iat}, now {now})", ago(now - iat)),
+            IssuerMismatch { expected, found } => match found {
+                Some(iss) => write!(f, "the issuer {iss:?} is not accepted; expected {}", list(expected)),
+                None => write!(f, "the token has no iss claim; expected {}", list(expected)),
+            },
+            AudienceMismatch { expected, found } => {
+                if found.is_empty() {
+                    write!(f, "the token has no aud claim; expected {}", list(expected))
+                } else {
+                    write!(f, "the audience {} is not accepted; expected {}", list(found), list(expected))
+                }
+            }
+            MissingClaim { claim } => write!(f, "the required claim {claim:?} is missing"),
+            InvalidClaim { claim, expected, found } => write!(f, "the claim {claim:?} is invalid: expected {expected}, found {found}"),
+            TypeMismatch { expected, found } => write!(
+                f,
+                "the token type (typ) {} is not accepted; expected {expected}",
+                found.as_deref().map(|t| format!("{t:?}")).unwrap_or_else(|| "(absent)".into())
+            ),
+            KeysUnavailable { issuer, reason } => write!(
+                f,
+                "cannot verify now: no usable keys{}: {reason}",
+                issuer.as_deref().map(|i| format!(" for issuer {i:?}")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_listed() {
+        let mut codes = ValidationError::CODES.to_vec();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), 21);
+    }
+
+    #[test]
+    fn display_carries_values() {
+        let e = ValidationError::AudienceMismatch {
+            expected: vec!["api://orders".into()],
+            found: vec!["orders".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "the audience \"orders\" is not accepted; expected \"api://orders\""
+        );
+        let e = ValidationError::KidNotFound {
+            kid: "k9".into(),
+            known_kids: vec!["k1".into(), "k2".into()],
+            alg: "RS256".into(),
+        };
+        assert!(e.to_string().contains("\"k1\", \"k2\""));
+        assert_eq!(e.details()["known_kids"][1], "k2");
+    }
+}

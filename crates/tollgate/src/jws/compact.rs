@@ -1,0 +1,282 @@
+//! Reading compact JWS (RFC 7515 section 7.1): `header.payload.signature`.
+
+use serde_json::{Map, Value};
+
+use crate::b64;
+use crate::error::{TokenPart, ValidationError};
+use crate::json;
+
+/// Default maximum token size: 16 KiB. Real access tokens are 0.8-4 KiB; Entra tokens with
+/// many groups reach 8 KiB. Anything larger is almost certainly not a bearer token.
+pub const DEFAULT_MAX_TOKEN_SIZE: usize = 16 * 1024;
+
+/// A JWS protected header, with the members Tollgate acts on pulled out.
+///
+/// `jku`, `x5u`, `jwk` and `x5c` are kept in [`raw`](Header::raw) for display only: they are
+/// never used to find a key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    /// `alg`, exactly as found.
+    pub alg: String,
+    /// `kid`, when present and a string.
+    pub kid: Option<String>,
+    /// `typ`, when present and a string.
+    pub typ: Option<String>,
+    /// Every member, as found.
+    pub raw: Map<String, Value>,
+}
+
+/// A compact JWS split and decoded, signature not yet checked.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    /// The protected header.
+    pub header: Header,
+    /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
+    pub signing_input: &'a [u8],
+    /// The payload segment, still base64url.
+    pub payload_b64: &'a str,
+    /// The signature bytes (never print them).
+    pub signature: Vec<u8>,
+}
+
+impl Decoded<'_> {
+    /// Decodes and parses the payload as a JSON object (the JWT claims set).
+    pub fn claims(&self) -> Result<Map<String, Value>, ValidationError> {
+        let bytes = b64::decode(self.payload_b64).map_err(|reason| ValidationError::Malformed {
+            part: TokenPart::Payload,
+            reason,
+        })?;
+        json::parse_object(&bytes).map_err(|reason| ValidationError::Malformed {
+            part: TokenPart::Payload,
+            reason,
+        })
+    }
+}
+
+fn malformed(part: TokenPart, reason: impl Into<String>) -> ValidationError {
+    ValidationError::Malformed {
+        part,
+        reason: reason.into(),
+    }
+}
+
+/// Removes a leading `Bearer ` (any case) and surrounding whitespace.
+pub fn strip_bearer(input: &str) -> &str {
+    let t = input.trim();
+    if t.len() > 7 && t[..7].eq_ignore_ascii_case("bearer ") {
+        t[7..].trim_start()
+    } else {
+        t
+    }
+}
+
+fn parse_header(segment: &str) -> Result<Map<String, Value>, ValidationError> {
+    if segment.is_empty() {
+        return Err(malformed(TokenPart::Header, "is empty"));
+    }
+    let bytes = b64::decode(segment).map_err(|r| malformed(TokenPart::Header, r))?;
+    json::parse_object(&bytes).map_err(|r| malformed(TokenPart::Header, r))
+}
+
+/// Splits and decodes a compact JWS and checks its header, without verifying anything.
+///
+/// Rejects: tokens over `max_size` (`token_too_large`), JWE (`encrypted_token`), anything
+/// other than three segments, non-base64url, non-object JSON and duplicate members
+/// (`malformed_token`), `alg: none` in any spelling (`unsecured_token`), `crit` and
+/// `b64: false` (`crit_unsupported`).
+///
+/// ```
+/// use tollgate::jws::compact::decode;
+/// let err = decode("a.b", 16 * 1024).unwrap_err();
+/// assert_eq!(err.code(), "malformed_token");
+/// ```
+pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationError> {
+    if token.len() > max_size {
+        return Err(ValidationError::TokenTooLarge {
+            limit: max_size,
+            found: token.len(),
+        });
+    }
+    let mut dots = [0usize; 4];
+    let mut count = 0;
+    for (i, b) in token.bytes().enumerate() {
+        if b == b'.' {
+            if count < 4 {
+                dots[count] = i;
+            }
+            count += 1;
+        }
+    }
+    if count == 4 {
+        // Five segments: JWE (RFC 7516). Read alg/enc if possible to say what it is.
+        let (alg, enc) = match parse_header(&token[..dots[0]]) {
+            Ok(h) => (
+                h.get("alg").and_then(Value::as_str).map(str::to_string),
+                h.get("enc").and_then(Value::as_str).map(str::to_string),
+            ),
+            Err(_) => (None, None),
+        };
+        return Err(ValidationError::Encrypted { alg, enc });
+    }
+    if count != 2 {
+        let reason = if token.is_empty() {
+            "is empty".to_string()
+        } else if count == 0 {
+            "has no '.': it is not a JWT (an opaque token or a session id?)".to_string()
+        } else {
+            format!(
+                "has {} segments; a signed JWT has 3 (header.payload.signature)",
+                count + 1
+            )
+        };
+        return Err(malformed(TokenPart::Token, reason));
+    }
+    let (h, p, s) = (
+        &token[..dots[0]],
+        &token[dots[0] + 1..dots[1]],
+        &token[dots[1] + 1..],
+    );
+    let raw = parse_header(h)?;
+    let alg = match raw.get("alg") {
+        Some(Value::String(a)) => a.clone(),
+        Some(other) => {
+            return Err(malformed(
+                TokenPart::Header,
+                format!(
+                    "member \"alg\" must be a string, found {}",
+                    json::kind(other)
+                ),
+            ))
+        }
+        None => return Err(malformed(TokenPart::Header, "has no \"alg\" member")),
+    };
+    if alg.trim().eq_ignore_ascii_case("none") {
+        return Err(ValidationError::Unsecured { alg });
+    }
+    check_crit(&raw)?;
+    if p.is_empty() {
+        return Err(malformed(TokenPart::Payload, "is empty"));
+    }
+    if s.is_empty() {
+        return Err(malformed(TokenPart::Signature, "is empty"));
+    }
+    let signature = b64::decode(s).map_err(|r| malformed(TokenPart::Signature, r))?;
+    let kid = match raw.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(other) => {
+            return Err(malformed(
+                TokenPart::Header,
+                format!(
+                    "member \"kid\" must be a string, found {}",
+                    json::kind(other)
+                ),
+            ))
+        }
+    };
+    let typ = raw.get("typ").and_then(Value::as_str).map(str::to_string);
+    Ok(Decoded {
+        header: Header { alg, kid, typ, raw },
+        signing_input: token[..dots[1]].as_bytes(),
+        payload_b64: p,
+        signature,
+    })
+}
+
+/// `crit` (RFC 7515 4.1.11): Tollgate implements no extension, so any listed name is
+/// refused; a malformed `crit` is malformed. `b64: false` (RFC 7797) is refused too: a JWT
+/// must not use it (RFC 7797 section 7).
+fn check_crit(raw: &Map<String, Value>) -> Result<(), ValidationError> {
+    if let Some(crit) = raw.get("crit") {
+        let names = match crit {
+            Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        return match names {
+            Some(names) => Err(ValidationError::CritUnsupported { names }),
+            None => Err(malformed(
+                TokenPart::Header,
+                "member \"crit\" must be a non-empty array of strings",
+            )),
+        };
+    }
+    if let Some(b64) = raw.get("b64") {
+        if b64 != &Value::Bool(true) {
+            return Err(ValidationError::CritUnsupported {
+                names: vec!["b64".to_string()],
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(json: &str) -> String {
+        b64::encode(json)
+    }
+
+    #[test]
+    fn segments_and_jwe() {
+        assert_eq!(decode("", 100).unwrap_err().code(), "malformed_token");
+        assert_eq!(decode("abc", 100).unwrap_err().code(), "malformed_token");
+        let jwe = format!("{}.a.b.c.d", seg(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#));
+        match decode(&jwe, 1000).unwrap_err() {
+            ValidationError::Encrypted { alg, enc } => {
+                assert_eq!(alg.as_deref(), Some("RSA-OAEP"));
+                assert_eq!(enc.as_deref(), Some("A256GCM"));
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(
+            decode(&"a".repeat(101), 100).unwrap_err().code(),
+            "token_too_large"
+        );
+    }
+
+    #[test]
+    fn none_in_any_spelling() {
+        for alg in ["none", "None", "NONE", "nOnE"] {
+            let t = format!("{}.{}.", seg(&format!(r#"{{"alg":"{alg}"}}"#)), seg("{}"));
+            assert_eq!(decode(&t, 1000).unwrap_err().code(), "unsecured_token");
+        }
+    }
+
+    #[test]
+    fn crit_and_b64() {
+        let t = format!(
+            "{}.{}.AA",
+            seg(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#),
+            seg("{}")
+        );
+        assert_eq!(decode(&t, 1000).unwrap_err().code(), "crit_unsupported");
+        let t = format!("{}.{}.AA", seg(r#"{"alg":"HS256","b64":false}"#), seg("{}"));
+        assert_eq!(decode(&t, 1000).unwrap_err().code(), "crit_unsupported");
+        let t = format!("{}.{}.AA", seg(r#"{"alg":"HS256","crit":[]}"#), seg("{}"));
+        assert_eq!(decode(&t, 1000).unwrap_err().code(), "malformed_token");
+    }
+
+    #[test]
+    fn duplicate_header_members() {
+        let t = format!(
+            "{}.{}.AA",
+            seg(r#"{"alg":"HS256","alg":"RS256"}"#),
+            seg("{}")
+        );
+        let e = decode(&t, 1000).unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        assert!(e.to_string().contains("duplicate"), "{e}");
+    }
+
+    #[test]
+    fn bearer_prefix() {
+        assert_eq!(strip_bearer("  Bearer abc "), "abc");
+        assert_eq!(strip_bearer("bearer   abc"), "abc");
+        assert_eq!(strip_bearer("abc"), "abc");
+    }
+}

@@ -1,0 +1,247 @@
+//! Validation of one token against one key set and one policy: the pipeline every other
+//! part of Tollgate (the remote validator, the gateway, the tower layer) runs.
+//!
+//! bytes -> [`jws::decode`] -> allow-list -> key by `kid` ([`select_key`]) -> alg/key binding
+//! -> signature -> claims -> [`Verified`] or a [`ValidationError`].
+
+use std::sync::Arc;
+
+use crate::alg::{Algorithm, KeyFamily};
+use crate::claims::{Claims, Policy};
+use crate::clock::{Clock, SystemClock};
+use crate::error::ValidationError;
+use crate::jwk::{Jwk, JwkSet};
+use crate::jws::{self, Header};
+
+/// A token whose signature and claims passed.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The protected header.
+    pub header: Header,
+    /// The claims.
+    pub claims: Claims,
+    /// The algorithm that verified it.
+    pub alg: Algorithm,
+}
+
+/// Chooses the key for a token: by `kid` when the token has one, otherwise the single key
+/// that fits `alg`. The key must fit `alg` (type, curve, its own `alg` member).
+///
+/// HMAC secrets configured without a kid (`--secret-file`) match an HS* token whatever its
+/// kid. An HMAC token is never checked against a public key: public keys have no HS* verifier.
+pub fn select_key<'k>(
+    keys: &'k JwkSet,
+    alg: Algorithm,
+    header: &Header,
+) -> Result<&'k Arc<Jwk>, ValidationError> {
+    match &header.kid {
+        Some(kid) => {
+            let mut first = None;
+            for key in keys.by_kid(kid) {
+                if key.fits(alg) {
+                    return Ok(key);
+                }
+                first.get_or_insert(key);
+            }
+            if let Some(key) = first {
+                return Err(mismatch(alg, key));
+            }
+            if alg.is_symmetric() {
+                if let Some(secret) = single_kidless_fit(keys, alg) {
+                    return Ok(secret);
+                }
+            }
+            if let Some(skipped) = keys
+                .skipped()
+                .iter()
+                .find(|s| s.kid.as_deref() == Some(kid))
+            {
+                return Err(ValidationError::KeyUnusable {
+                    kid: Some(kid.clone()),
+                    reason: skipped.reason.clone(),
+                });
+            }
+            Err(ValidationError::KidNotFound {
+                kid: kid.clone(),
+                known_kids: keys.kids(),
+                alg: alg.as_str().into(),
+            })
+        }
+        None => {
+            let mut found = None;
+            let mut count = 0;
+            for key in keys.keys().iter().filter(|k| k.fits(alg)) {
+                count += 1;
+                found.get_or_insert(key);
+            }
+            match (count, found) {
+                (1, Some(key)) => Ok(key),
+                (0, _) => Err(no_fit(keys, alg)),
+                (n, _) => Err(ValidationError::KidMissing {
+                    candidates: n,
+                    alg: alg.as_str().into(),
+                }),
+            }
+        }
+    }
+}
+
+fn single_kidless_fit(keys: &JwkSet, alg: Algorithm) -> Option<&Arc<Jwk>> {
+    let mut it = keys
+        .keys()
+        .iter()
+        .filter(|k| k.kid().is_none() && k.fits(alg));
+    let first = it.next()?;
+    it.next().is_none().then_some(first)
+}
+
+fn mismatch(alg: Algorithm, key: &Jwk) -> ValidationError {
+    ValidationError::AlgKeyMismatch {
+        alg: alg.as_str().into(),
+        kid: key.kid().map(str::to_string),
+        key: key.describe(),
+    }
+}
+
+fn no_fit(keys: &JwkSet, alg: Algorithm) -> ValidationError {
+    if keys.is_empty() {
+        return ValidationError::KeysUnavailable {
+            issuer: None,
+            reason: if keys.skipped().is_empty() {
+                "the key set is empty".into()
+            } else {
+                format!(
+                    "every key in the set was skipped ({})",
+                    keys.skipped()
+                        .iter()
+                        .map(|s| s.reason.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            },
+        };
+    }
+    if alg.family() == KeyFamily::Hmac {
+        return ValidationError::AlgKeyMismatch {
+            alg: alg.as_str().into(),
+            kid: None,
+            key: "no shared secret is configured; the keys held are public keys, which are never used as HMAC secrets".into(),
+        };
+    }
+    let kinds: Vec<String> = keys.keys().iter().map(|k| k.describe()).collect();
+    ValidationError::AlgKeyMismatch {
+        alg: alg.as_str().into(),
+        kid: None,
+        key: format!("no key fits; the keys held are: {}", kinds.join(", ")),
+    }
+}
+
+/// Validates `token` (with or without `Bearer `) against `keys` and `policy` at time `now`.
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::{jws, validate, Algorithm, JwkSet, Policy, SigningKey};
+/// let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
+/// let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
+/// let token = jws::sign(&json!({}), &json!({"iss": "https://idp", "exp": 2_000}), &key).unwrap();
+/// let policy = Policy::new().issuer("https://idp");
+/// let ok = validate::validate(&token, &keys, &policy, 1_000).unwrap();
+/// assert_eq!(ok.claims.issuer(), Some("https://idp"));
+/// let err = validate::validate(&token, &keys, &policy, 3_000).unwrap_err();
+/// assert_eq!(err.code(), "expired");
+/// ```
+pub fn validate(
+    token: &str,
+    keys: &JwkSet,
+    policy: &Policy,
+    now: i64,
+) -> Result<Verified, ValidationError> {
+    let token = jws::strip_bearer(token);
+    let decoded = jws::decode(token, policy.max_token_size)?;
+    verify_decoded(&decoded, keys, policy, now)
+}
+
+/// The part of [`validate`] after decoding: for callers that picked `keys` by the token's
+/// issuer first (the multi-issuer validator).
+pub fn verify_decoded(
+    decoded: &jws::Decoded<'_>,
+    keys: &JwkSet,
+    policy: &Policy,
+    now: i64,
+) -> Result<Verified, ValidationError> {
+    let alg = policy.check_alg(&decoded.header.alg)?;
+    let key = select_key(keys, alg, &decoded.header)?;
+    if !key.verify(alg, decoded.signing_input, &decoded.signature) {
+        return Err(ValidationError::SignatureInvalid {
+            alg,
+            kid: key.kid().map(str::to_string),
+        });
+    }
+    let claims = decoded.claims()?;
+    policy.check_typ(&decoded.header)?;
+    policy.check_claims(&claims, now)?;
+    Ok(Verified {
+        header: decoded.header.clone(),
+        claims: Claims(claims),
+        alg,
+    })
+}
+
+/// A validator over a fixed key set (a JWKS file, secrets): synchronous, no network.
+///
+/// For keys fetched from an issuer, with rotation and outages handled, use the remote
+/// `Validator` (feature `remote`).
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::{jws, Algorithm, FixedClock, JwkSet, LocalValidator, Policy, SigningKey};
+/// let key = SigningKey::generate(Algorithm::EdDSA, "k1").unwrap();
+/// let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
+/// let validator = LocalValidator::new(keys, Policy::new().audience("api"))
+///     .with_clock(FixedClock::new(1_000));
+/// let token = jws::sign(&json!({}), &json!({"aud": "api", "exp": 1_100}), &key).unwrap();
+/// assert!(validator.validate(&token).is_ok());
+/// ```
+#[derive(Clone)]
+pub struct LocalValidator {
+    keys: Arc<JwkSet>,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for LocalValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalValidator")
+            .field("kids", &self.keys.kids())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalValidator {
+    /// A validator for `keys` and `policy`, on the system clock.
+    pub fn new(keys: JwkSet, policy: Policy) -> LocalValidator {
+        LocalValidator {
+            keys: Arc::new(keys),
+            policy,
+            clock: Arc::new(SystemClock),
+        }
+    }
+    /// Uses another clock.
+    pub fn with_clock(mut self, clock: impl Clock) -> LocalValidator {
+        self.clock = Arc::new(clock);
+        self
+    }
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+    /// The keys.
+    pub fn keys(&self) -> &JwkSet {
+        &self.keys
+    }
+    /// Validates a token.
+    pub fn validate(&self, token: &str) -> Result<Verified, ValidationError> {
+        validate(token, &self.keys, &self.policy, self.clock.now())
+    }
+}
