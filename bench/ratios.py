@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Ratios and targets from the last `cargo bench -p tollgate --bench validate` run.
 
-Reads criterion's `<target>/criterion/<group>/<function>/new/estimates.json` (the target
-directory is $CARGO_TARGET_DIR, else ./target) and prints a Markdown table: the time of each
+Reads criterion's `<dir>/<group>/<function>/new/estimates.json` and the bench's paired pass
+`<dir>/paired.json` (`<dir>` is $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else
+./target/criterion; run from the repository root) and prints Markdown tables: the time of each
 function (median of the samples, a statistic that ignores the slow samples a shared machine
-produces) and the ratios the targets are stated in, each computed from that one run.
+produces) and the ratios the targets are stated in, all from that one run. Exits 1 when a
+target is missed.
 
     python3 bench/ratios.py            # medians
     python3 bench/ratios.py --stat mean
@@ -18,14 +20,17 @@ import sys
 ALGS = ["RS256", "ES256", "EdDSA", "HS256"]
 FUNCS = ["raw", "tollgate", "jsonwebtoken"]
 
-# (label, numerator, denominator, limit): numerator / denominator must be <= limit.
+# (label, numerator, denominator, limit, name in paired.json): numerator / denominator
+# must be <= limit.
 TARGETS = [
-    ("RS256 tollgate / raw", ("RS256", "tollgate"), ("RS256", "raw"), 1.10),
-    ("RS256 tollgate / jsonwebtoken", ("RS256", "tollgate"), ("RS256", "jsonwebtoken"), 0.80),
-    ("ES256 tollgate / raw", ("ES256", "tollgate"), ("ES256", "raw"), 1.05),
-    ("EdDSA tollgate / raw", ("EdDSA", "tollgate"), ("EdDSA", "raw"), 1.05),
-    ("HS256 tollgate / jsonwebtoken", ("HS256", "tollgate"), ("HS256", "jsonwebtoken"), 0.40),
-    ("ES256 1000 keys / 1 key", ("keyset", "1000"), ("keyset", "1"), 1.05),
+    ("RS256 tollgate / raw", ("RS256", "tollgate"), ("RS256", "raw"), 1.10, "RS256/tollgate/raw"),
+    ("RS256 tollgate / jsonwebtoken", ("RS256", "tollgate"), ("RS256", "jsonwebtoken"), 0.80,
+     "RS256/tollgate/jsonwebtoken"),
+    ("ES256 tollgate / raw", ("ES256", "tollgate"), ("ES256", "raw"), 1.05, "ES256/tollgate/raw"),
+    ("EdDSA tollgate / raw", ("EdDSA", "tollgate"), ("EdDSA", "raw"), 1.05, "EdDSA/tollgate/raw"),
+    ("HS256 tollgate / jsonwebtoken", ("HS256", "tollgate"), ("HS256", "jsonwebtoken"), 0.40,
+     "HS256/tollgate/jsonwebtoken"),
+    ("ES256 1000 keys / 1 key", ("keyset", "1000"), ("keyset", "1"), 1.05, "keyset/1000/1"),
 ]
 
 
@@ -51,8 +56,10 @@ def main():
     ap.add_argument("--stat", default="median", choices=["median", "mean", "slope"])
     ap.add_argument("--criterion-dir", default=None)
     args = ap.parse_args()
-    root = args.criterion_dir or os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", "target"), "criterion"
+    root = (
+        args.criterion_dir
+        or os.environ.get("CRITERION_HOME")
+        or os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion")
     )
     if not os.path.isdir(root):
         sys.exit(f"no criterion results under {root}: run cargo bench -p tollgate --bench validate")
@@ -79,18 +86,39 @@ def main():
         f"\nES256 key set: 1 key {fmt_time(t[('keyset', '1')])}, "
         f"1000 keys {fmt_time(t[('keyset', '1000')])}\n"
     )
-    print("| target | measured | limit | |")
-    print("|---|---:|---:|---|")
+    paired = {}
+    try:
+        with open(os.path.join(root, "paired.json")) as f:
+            paired = {r["name"]: r for r in json.load(f)}
+    except FileNotFoundError:
+        pass
+
+    print("Targets. `paired`: the two sides timed in alternating ~1 ms batches, median of the")
+    print("per-round ratios (IQR); `criterion`: ratio of the criterion times above. A target")
+    print("is judged on the paired ratio, which cancels load that drifts between functions.\n")
+    print("| target | limit | paired (IQR) | criterion | |")
+    print("|---|---:|---:|---:|---|")
     missed = 0
-    for label, a, b, limit in TARGETS:
+    for label, a, b, limit, name in TARGETS:
         r = ratio(a, b)
-        if r is None:
-            print(f"| {label} | - | <= {limit:.2f}x | not measured |")
+        p = paired.get(name)
+        judged = p["median"] if p else r
+        crit = "-" if r is None else f"{r:.3f}x"
+        pair = "-" if p is None else f"{p['median']:.3f}x ({p['q1']:.3f}-{p['q3']:.3f})"
+        if judged is None:
+            verdict = "not measured"
             missed += 1
-            continue
-        ok = r <= limit
-        missed += not ok
-        print(f"| {label} | {r:.3f}x | <= {limit:.2f}x | {'met' if ok else 'MISSED'} |")
+        elif judged <= limit:
+            verdict = "met"
+        else:
+            verdict = "MISSED"
+            missed += 1
+        print(f"| {label} | <= {limit:.2f}x | {pair} | {crit} | {verdict} |")
+    if paired:
+        others = [n for n in paired if n not in {t[4] for t in TARGETS}]
+        if others:
+            print("\nOther paired ratios: " + ", ".join(
+                f"{n} {paired[n]['median']:.3f}x" for n in others))
     return 1 if missed else 0
 
 

@@ -19,8 +19,9 @@
 //! The group `keyset` validates an ES256 token with its key found by `kid` in a set of 1 and
 //! of 1000 keys.
 //!
-//! Run: `cargo bench -p tollgate --bench validate`, then `python3 bench/ratios.py` for the
-//! ratios (see BENCHMARKS.md).
+//! After criterion, a paired pass measures each ratio with the two sides interleaved (see
+//! `paired`). Run: `cargo bench -p tollgate --bench validate`, then `python3 bench/ratios.py`
+//! for the tables (see BENCHMARKS.md).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -29,7 +30,7 @@ use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self, ParsedPublicKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use serde_json::{json, Map, Value};
 use tollgate::{
     clock::unix_now, jws, Algorithm, FixedClock, JwkSet, LocalValidator, Policy, SigningKey,
@@ -210,8 +211,8 @@ fn algorithms(c: &mut Criterion) {
     }
 }
 
-fn keyset(c: &mut Criterion) {
-    let now = unix_now();
+/// An ES256 token and two validators: its key alone, and its key among 1000 (by `kid`).
+fn keyset_case(now: i64) -> (String, LocalValidator, LocalValidator) {
     let target = SigningKey::generate(Algorithm::ES256, "key-0500").expect("key generation");
     let token = jws::sign(&json!({"typ": "at+jwt"}), &claims(now), &target).expect("signing");
     let mut many = Vec::with_capacity(1000);
@@ -236,7 +237,11 @@ fn keyset(c: &mut Criterion) {
     let thousand = validator(json!({"keys": many}));
     assert_eq!(thousand.keys().len(), 1000);
     assert!(one.validate(&token).is_ok() && thousand.validate(&token).is_ok());
+    (token, one, thousand)
+}
 
+fn keyset(c: &mut Criterion) {
+    let (token, one, thousand) = keyset_case(unix_now());
     let mut group = c.benchmark_group("keyset");
     group.bench_function("1", |b| b.iter(|| one.validate(black_box(&token)).is_ok()));
     group.bench_function("1000", |b| {
@@ -258,4 +263,159 @@ criterion_group! {
     config = config();
     targets = algorithms, keyset
 }
-criterion_main!(benches);
+
+/// Criterion measures one function after the other, so a change in the machine's load
+/// between them (other builds on a shared machine) skews their ratio. This pass times the
+/// two sides of each ratio in alternating batches of about a millisecond (A B B A ...) and
+/// reports the median of the per-round ratios: load that changes over seconds cancels out.
+mod paired {
+    use std::hint::black_box;
+    use std::time::{Duration, Instant};
+
+    /// Median and interquartile range of the per-round ratios `a / b`.
+    pub struct Ratio {
+        pub median: f64,
+        pub q1: f64,
+        pub q3: f64,
+        pub rounds: usize,
+    }
+
+    fn batch(f: &mut dyn FnMut() -> bool, n: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            black_box(f());
+        }
+        start.elapsed()
+    }
+
+    fn batch_size(f: &mut dyn FnMut() -> bool) -> u64 {
+        let mut n = 1;
+        while batch(f, n) < Duration::from_micros(500) && n < 1 << 20 {
+            n *= 2;
+        }
+        n.max(2)
+    }
+
+    pub fn ratio(
+        a: &mut dyn FnMut() -> bool,
+        b: &mut dyn FnMut() -> bool,
+        budget: Duration,
+    ) -> Ratio {
+        let (na, nb) = (batch_size(a), batch_size(b));
+        let mut ratios = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < budget || ratios.len() < 20 {
+            let (ta, tb) = if ratios.len() % 2 == 0 {
+                let ta = batch(a, na);
+                (ta, batch(b, nb))
+            } else {
+                let tb = batch(b, nb);
+                (batch(a, na), tb)
+            };
+            let per_a = ta.as_secs_f64() / na as f64;
+            let per_b = tb.as_secs_f64() / nb as f64;
+            ratios.push(per_a / per_b);
+        }
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+        Ratio {
+            median: at(0.5),
+            q1: at(0.25),
+            q3: at(0.75),
+            rounds: ratios.len(),
+        }
+    }
+}
+
+/// The ratios the targets are stated in, measured pairwise (see [`paired`]); printed and
+/// written to `<criterion dir>/paired.json` for `bench/ratios.py`.
+fn paired_ratios(filter: Option<&str>) {
+    let now = unix_now();
+    let wanted = |name: &str| filter.is_none_or(|f| name.contains(f));
+    let budget = Duration::from_millis(2500);
+    let mut results = Vec::new();
+    let mut report = |name: String, r: paired::Ratio| {
+        println!(
+            "paired {name:<28} {:.3}x  (IQR {:.3}-{:.3}, {} rounds)",
+            r.median, r.q1, r.q3, r.rounds
+        );
+        results.push(json!({
+            "name": name, "median": r.median, "q1": r.q1, "q3": r.q3, "rounds": r.rounds
+        }));
+    };
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+        Algorithm::HS256,
+    ] {
+        if !wanted(&format!("{alg}/tollgate/raw"))
+            && !wanted(&format!("{alg}/tollgate/jsonwebtoken"))
+        {
+            continue;
+        }
+        let c = case(alg, now);
+        check_all_agree(&c);
+        let mut tollgate = || c.tollgate.validate(black_box(&c.token)).is_ok();
+        let mut raw = || raw_verify(black_box(&c.raw), black_box(&c.token));
+        let mut jwt = || {
+            jsonwebtoken::decode::<Map<String, Value>>(
+                black_box(&c.token),
+                &c.jwt_key,
+                &c.jwt_validation,
+            )
+            .is_ok()
+        };
+        for (other, f) in [
+            ("raw", &mut raw as &mut dyn FnMut() -> bool),
+            ("jsonwebtoken", &mut jwt),
+        ] {
+            let name = format!("{alg}/tollgate/{other}");
+            if wanted(&name) {
+                let r = paired::ratio(&mut tollgate, f, budget);
+                report(name, r);
+            }
+        }
+    }
+    if wanted("keyset/1000/1") {
+        let (token, one, thousand) = keyset_case(now);
+        report(
+            "keyset/1000/1".into(),
+            paired::ratio(
+                &mut || thousand.validate(black_box(&token)).is_ok(),
+                &mut || one.validate(black_box(&token)).is_ok(),
+                budget,
+            ),
+        );
+    }
+    if results.is_empty() {
+        return;
+    }
+    let dir = std::env::var_os("CRITERION_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR").map(|t| std::path::Path::new(&t).join("criterion"))
+        })
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion")
+        });
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let body = serde_json::to_string_pretty(&Value::Array(results)).unwrap_or_default();
+        if let Err(e) = std::fs::write(dir.join("paired.json"), body) {
+            eprintln!("could not write paired.json: {e}");
+        }
+    }
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // The paired pass runs with `cargo bench`, not when cargo runs benches as tests
+    // (`--test`), lists them, or profiles; a filter (`-- HS256`) selects pairs by name too.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let skip = ["--list", "--test", "--profile-time"];
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| skip.contains(&a.as_str())) {
+        let filter = args.iter().find(|a| !a.starts_with('-')).cloned();
+        paired_ratios(filter.as_deref());
+    }
+}

@@ -193,24 +193,16 @@ impl Policy {
             Some(Value::String(s)) => Some(s.as_str()),
             Some(other) => return Err(invalid("iss", "a string", other)),
         };
-        let aud: Vec<&str> = match claims.get("aud") {
-            None => Vec::new(),
-            Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(items)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    match item {
-                        Value::String(s) => out.push(s.as_str()),
-                        _ => {
-                            return Err(invalid(
-                                "aud",
-                                "a string or an array of strings",
-                                &Value::Array(items.clone()),
-                            ))
-                        }
-                    }
+        // `aud` is a string or an array of strings; checked in place, no list is built
+        // unless the audience does not match.
+        let aud = match claims.get("aud") {
+            None => &[][..],
+            Some(v @ Value::String(_)) => std::slice::from_ref(v),
+            Some(v @ Value::Array(items)) => {
+                if !items.iter().all(Value::is_string) {
+                    return Err(invalid("aud", "a string or an array of strings", v));
                 }
-                out
+                &items[..]
             }
             Some(other) => return Err(invalid("aud", "a string or an array of strings", other)),
         };
@@ -221,11 +213,19 @@ impl Policy {
                 found: iss.map(str::to_string),
             });
         }
-        if !self.audiences.is_empty() && !aud.iter().any(|a| self.audiences.iter().any(|e| e == a))
+        if !self.audiences.is_empty()
+            && !aud
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| self.audiences.iter().any(|e| e == a))
         {
             return Err(ValidationError::AudienceMismatch {
                 expected: self.audiences.clone(),
-                found: aud.iter().map(|s| s.to_string()).collect(),
+                found: aud
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
             });
         }
         let leeway = self.leeway as i64;
