@@ -93,7 +93,7 @@ def main():
     except FileNotFoundError:
         pass
 
-    print("Targets. `paired`: the two sides timed in alternating ~1 ms batches, median of the")
+    print("Targets. `paired`: the two sides timed in alternating 0.15-0.3 ms batches, median of the")
     print("per-round ratios (IQR); `criterion`: ratio of the criterion times above. A target")
     print("is judged on the paired ratio, which cancels load that drifts between functions.\n")
     print("| target | limit | paired (IQR) | criterion | |")

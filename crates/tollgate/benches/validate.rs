@@ -266,7 +266,7 @@ criterion_group! {
 
 /// Criterion measures one function after the other, so a change in the machine's load
 /// between them (other builds on a shared machine) skews their ratio. This pass times the
-/// two sides of each ratio in alternating batches of about a millisecond (A B B A ...) and
+/// two sides of each ratio in alternating batches of 0.15-0.3 ms (A B B A ...) and
 /// reports the median of the per-round ratios: load that changes over seconds cancels out.
 mod paired {
     use std::hint::black_box;
@@ -290,7 +290,7 @@ mod paired {
 
     fn batch_size(f: &mut dyn FnMut() -> bool) -> u64 {
         let mut n = 1;
-        while batch(f, n) < Duration::from_micros(500) && n < 1 << 20 {
+        while batch(f, n) < Duration::from_micros(150) && n < 1 << 20 {
             n *= 2;
         }
         n.max(2)

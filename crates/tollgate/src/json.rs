@@ -174,8 +174,8 @@ mod fast {
             }
         }
 
-        /// At `{`. The members are collected, sorted, checked for duplicates and the map
-        /// built in one pass from the sorted list, cheaper than inserting one by one.
+        /// At `{`. The members are collected and the map built from the list in one pass
+        /// (a sort and a bulk build, cheaper than inserting members one by one).
         fn object(&mut self) -> Option<Map<String, Value>> {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
@@ -213,11 +213,11 @@ mod fast {
                     _ => return None,
                 }
             }
-            members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            if members.windows(2).any(|w| w[0].0 == w[1].0) {
-                return None;
-            }
-            Some(members.into_iter().collect())
+            // Building from a list sorts it and keeps one member per name: fewer members
+            // than were read means a name was repeated.
+            let count = members.len();
+            let map: Map<String, Value> = members.into_iter().collect();
+            (map.len() == count).then_some(map)
         }
 
         /// At `[`.

@@ -46,7 +46,7 @@ pub struct Decoded<'a> {
 impl Decoded<'_> {
     /// Decodes and parses the payload as a JSON object (the JWT claims set).
     pub fn claims(&self) -> Result<Map<String, Value>, ValidationError> {
-        let mut buf = [0u8; 2048];
+        let mut buf = [0u8; 1024];
         let bytes = decode_segment(self.payload_b64, &mut buf).map_err(|reason| {
             ValidationError::Malformed {
                 part: TokenPart::Payload,
@@ -81,7 +81,7 @@ fn parse_header(segment: &str) -> Result<Map<String, Value>, ValidationError> {
     if segment.is_empty() {
         return Err(malformed(TokenPart::Header, "is empty"));
     }
-    let mut buf = [0u8; 512];
+    let mut buf = [0u8; 256];
     let bytes = decode_segment(segment, &mut buf).map_err(|r| malformed(TokenPart::Header, r))?;
     json::parse_object(&bytes).map_err(|r| malformed(TokenPart::Header, r))
 }
