@@ -33,6 +33,7 @@ pub mod b64;
 pub mod claims;
 pub mod clock;
 mod crypto;
+pub mod doctor;
 pub mod error;
 pub mod json;
 pub mod jwk;
