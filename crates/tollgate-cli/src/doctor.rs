@@ -191,19 +191,18 @@ fn prepare(args: &Args) -> Result<Context, String> {
     let mut net = remote::Net::new(args.offline);
 
     // The keys the API holds.
+    let mut api_keys_failure: Option<remote::JwksFailure> = None;
     let api_keys = match &args.jwks {
         None => None,
         Some(j) if is_url(j) => match net.jwks(j) {
             Ok(src) => Some(src),
             Err(e) => {
-                notes.push(format!("the --jwks URL could not be fetched: {e}"));
+                api_keys_failure = Some(e);
                 None
             }
         },
         Some(path) => Some(jwks_file(path)?),
     };
-    let jwks_fetch_failed =
-        args.jwks.as_deref().filter(|j| is_url(j)).is_some() && api_keys.is_none();
 
     // The discovery document.
     let discovery_source: Result<String, String> = match (&args.discovery, args.issuer.first()) {
@@ -242,18 +241,28 @@ fn prepare(args: &Args) -> Result<Context, String> {
     }
 
     // The issuer's live keys.
+    let mut live_unusable = None;
     let live_keys: Fetched<KeySource> = match discovery.ok().and_then(|d| d.jwks_uri.clone()) {
         Some(_) if args.offline => Fetched::NotTried("--offline".into()),
         Some(url) => match net.jwks(&url) {
             Ok(src) => Fetched::Ok(src),
-            Err(error) => Fetched::Failed { url, error },
+            Err(e) => {
+                live_unusable = e.unusable;
+                Fetched::Failed {
+                    url,
+                    error: e.error,
+                }
+            }
         },
-        None => match (&args.jwks, &api_keys) {
-            (Some(j), Some(src)) if is_url(j) => Fetched::Ok(src.clone()),
-            (Some(j), None) if jwks_fetch_failed => Fetched::Failed {
-                url: j.clone(),
-                error: notes.last().cloned().unwrap_or_default(),
-            },
+        None => match (&args.jwks, &api_keys, api_keys_failure) {
+            (Some(j), Some(src), _) if is_url(j) => Fetched::Ok(src.clone()),
+            (Some(j), None, Some(e)) => {
+                live_unusable = e.unusable;
+                Fetched::Failed {
+                    url: j.clone(),
+                    error: e.error,
+                }
+            }
             _ => match &discovery {
                 Fetched::Ok(_) => {
                     Fetched::NotTried("the discovery document has no jwks_uri".into())
@@ -297,45 +306,86 @@ fn prepare(args: &Args) -> Result<Context, String> {
     ctx.api_keys = api_keys;
     ctx.discovery = discovery;
     ctx.live_keys = live_keys;
+    ctx.live_unusable = live_unusable;
     ctx.app_keys = app_keys;
     ctx.notes = notes;
     Ok(ctx)
 }
 
-/// Fetching, through the library's key fetcher.
+/// Fetching, through the library's key fetcher (`tollgate::keys::Fetcher`): HTTPS, or
+/// plain HTTP on loopback only; bounded by the fetcher's timeouts.
 mod remote {
     use tollgate::doctor::{DiscoveryInfo, KeySource};
+    use tollgate::keys::{check_remote_url, FetchError, FetchOptions, Fetcher};
+    use tollgate::SkippedKey;
 
-    /// The discovery document URL of an issuer.
-    pub fn discovery_url(issuer: &str) -> String {
-        format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim().trim_end_matches('/')
-        )
+    pub use tollgate::keys::discovery_url;
+
+    /// Why a JWKS could not be used: the message, and the skipped keys when the set was
+    /// fetched but holds no usable key.
+    pub struct JwksFailure {
+        pub error: String,
+        pub unusable: Option<Vec<SkippedKey>>,
     }
 
-    /// A fetcher that is only created when something is fetched.
+    /// A fetcher and its runtime, created on first use.
     pub struct Net {
         offline: bool,
+        inner: Option<(tokio::runtime::Runtime, Fetcher)>,
     }
 
     impl Net {
         pub fn new(offline: bool) -> Net {
-            Net { offline }
+            Net {
+                offline,
+                inner: None,
+            }
+        }
+
+        fn get(&mut self) -> Result<&(tokio::runtime::Runtime, Fetcher), String> {
+            if self.offline {
+                return Err("--offline".into());
+            }
+            if self.inner.is_none() {
+                let rt = crate::jwks::runtime()?;
+                self.inner = Some((rt, Fetcher::new(FetchOptions::default())));
+            }
+            Ok(self.inner.as_ref().expect("set above"))
         }
 
         pub fn discovery(&mut self, url: &str) -> Result<DiscoveryInfo, String> {
-            if self.offline {
-                return Err("--offline".into());
-            }
-            Err(format!("fetching {url} is not available in this build"))
+            check_remote_url(url).map_err(|e| e.to_string())?;
+            let (rt, fetcher) = self.get()?;
+            let doc = rt
+                .block_on(fetcher.discovery(url))
+                .map_err(|e| e.to_string())?;
+            Ok(DiscoveryInfo {
+                url: doc.url,
+                issuer: Some(doc.issuer),
+                jwks_uri: Some(doc.jwks_uri),
+            })
         }
 
-        pub fn jwks(&mut self, url: &str) -> Result<KeySource, String> {
-            if self.offline {
-                return Err("--offline".into());
+        pub fn jwks(&mut self, url: &str) -> Result<KeySource, JwksFailure> {
+            let fail = |error: String| JwksFailure {
+                error,
+                unusable: None,
+            };
+            check_remote_url(url).map_err(|e| fail(e.to_string()))?;
+            let (rt, fetcher) = self.get().map_err(fail)?;
+            match rt.block_on(fetcher.jwks(url, None)) {
+                Ok(f) => Ok(KeySource::new(url, f.set)),
+                Err(e) => {
+                    let unusable = match &e {
+                        FetchError::EmptyKeySet { skipped, .. } => Some(skipped.clone()),
+                        _ => None,
+                    };
+                    Err(JwksFailure {
+                        error: e.to_string(),
+                        unusable,
+                    })
+                }
             }
-            Err(format!("fetching {url} is not available in this build"))
         }
     }
 }

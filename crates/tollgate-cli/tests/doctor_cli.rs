@@ -379,8 +379,14 @@ struct Server {
 }
 
 fn serve(routes: Vec<(&'static str, String)>) -> Server {
+    serve_with(move |_| routes)
+}
+
+/// Like [`serve`], with routes that may name the server's own URL.
+fn serve_with(routes: impl FnOnce(&str) -> Vec<(&'static str, String)>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let routes = routes(&url);
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
     listener.set_nonblocking(true).unwrap();
@@ -450,4 +456,151 @@ fn a_url_in_the_token_is_never_fetched() {
     assert_eq!(out.status.code(), Some(0));
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(server.hits.load(Ordering::SeqCst), 0);
+}
+
+fn closed_port_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    drop(l);
+    url
+}
+
+/// An issuer on loopback: discovery at the usual place (naming `doc_issuer(url)` as its
+/// issuer), the JWKS at /jwks.
+fn issuer_server(
+    doc_issuer: impl Fn(&str) -> String + Send + 'static,
+    jwks_body: String,
+) -> Server {
+    serve_with(move |url| {
+        vec![
+            (
+                "/.well-known/openid-configuration",
+                json!({"issuer": doc_issuer(url), "jwks_uri": format!("{url}/jwks")}).to_string(),
+            ),
+            ("/jwks", jwks_body),
+        ]
+    })
+}
+
+fn doctor_json(args: &[&str]) -> (Option<i32>, Value) {
+    let mut all = vec!["doctor"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = run(&all, None);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), v)
+}
+
+#[test]
+fn loopback_issuer_valid_and_rotated_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = SigningKey::generate(Algorithm::ES256, "2024-01").unwrap();
+    let new = SigningKey::generate(Algorithm::ES256, "2024-07").unwrap();
+    let server = issuer_server(|u| u.to_string(), jwks(&[&old, &new]));
+    let token = jws::sign(
+        &json!({"typ": "at+jwt"}),
+        &json!({"iss": server.url, "aud": "orders", "exp": NOW + 600}),
+        &new,
+    )
+    .unwrap();
+    let now = NOW.to_string();
+    let (code, v) = doctor_json(&[
+        &token,
+        "--issuer",
+        &server.url,
+        "--audience",
+        "orders",
+        "--now",
+        &now,
+    ]);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v["valid"], true);
+    assert!(server.hits.load(Ordering::SeqCst) >= 2);
+
+    let held = write(dir.path(), "held.json", &jwks(&[&old]));
+    let (code, v) = doctor_json(&[
+        &token,
+        "--issuer",
+        &server.url,
+        "--audience",
+        "orders",
+        "--jwks",
+        &held,
+        "--now",
+        &now,
+    ]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["code"], "kid_not_found");
+    assert_eq!(v["causes"][0]["id"], "keys_rotated", "{v:#}");
+}
+
+#[test]
+fn loopback_fetch_failures() {
+    let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
+    let now = NOW.to_string();
+
+    // Nothing listens: discovery unreachable, cannot check.
+    let dead = closed_port_url();
+    let token = jws::sign(
+        &json!({}),
+        &json!({"iss": dead, "aud": "orders", "exp": NOW + 600}),
+        &key,
+    )
+    .unwrap();
+    let (code, v) = doctor_json(&[&token, "--issuer", &dead, "--now", &now]);
+    assert_eq!(code, Some(3), "{v:#}");
+    assert_eq!(v["causes"][0]["id"], "discovery_unreachable");
+
+    // Discovery answers, the JWKS is missing.
+    let server = serve_with(|u| {
+        vec![(
+            "/.well-known/openid-configuration",
+            json!({"issuer": u, "jwks_uri": format!("{u}/missing")}).to_string(),
+        )]
+    });
+    let token = jws::sign(
+        &json!({}),
+        &json!({"iss": server.url, "exp": NOW + 600}),
+        &key,
+    )
+    .unwrap();
+    let (code, v) = doctor_json(&[&token, "--issuer", &server.url, "--now", &now]);
+    assert_eq!(code, Some(3), "{v:#}");
+    assert_eq!(v["causes"][0]["id"], "jwks_unreachable");
+    assert!(v["causes"][0]["evidence"].as_str().unwrap().contains("404"));
+
+    // The JWKS holds only an encryption key.
+    let mut enc = key.public_jwk();
+    enc["use"] = json!("enc");
+    let server = issuer_server(|u| u.to_string(), json!({"keys": [enc]}).to_string());
+    let token = jws::sign(
+        &json!({}),
+        &json!({"iss": server.url, "exp": NOW + 600}),
+        &key,
+    )
+    .unwrap();
+    let (code, v) = doctor_json(&[&token, "--issuer", &server.url, "--now", &now]);
+    assert_eq!(code, Some(3), "{v:#}");
+    assert_eq!(v["causes"][0]["id"], "jwks_no_usable_keys");
+    assert!(v["causes"][0]["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("encryption"));
+
+    // The discovery document names the issuer with a trailing slash.
+    let server = issuer_server(|u| format!("{u}/"), jwks(&[&key]));
+    let token = jws::sign(
+        &json!({}),
+        &json!({"iss": format!("{}/", server.url), "exp": NOW + 600}),
+        &key,
+    )
+    .unwrap();
+    let (code, v) = doctor_json(&[&token, "--issuer", &server.url, "--now", &now]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v["causes"][0]["id"], "discovery_issuer_mismatch");
+    assert!(v["causes"][0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("\"{}/\"", server.url)));
 }

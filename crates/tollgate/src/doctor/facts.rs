@@ -216,6 +216,18 @@ impl<'a> Facts<'a> {
             Fetched::Unknown => {}
         }
         match &ctx.live_keys {
+            Fetched::Failed { url, .. } if ctx.live_unusable.is_some() => {
+                f.live = Some(SetFacts {
+                    origin: url.clone(),
+                    kids: Vec::new(),
+                    usable: 0,
+                    skipped: ctx.live_unusable.clone().unwrap_or_default(),
+                    has_kid: false,
+                    key: None,
+                    verified: None,
+                    select_error: None,
+                });
+            }
             Fetched::Failed { url, error } => f.jwks_failed = Some((url.clone(), error.clone())),
             Fetched::NotTried(why) => f.jwks_skipped = Some(why.clone()),
             _ => {}
@@ -225,7 +237,9 @@ impl<'a> Facts<'a> {
         let d = decoded.as_ref().ok();
         let alg: Option<Algorithm> = d.and_then(|d| d.header.alg.parse().ok());
         f.api = ctx.api_keys.as_ref().map(|s| set_facts(s, d, alg));
-        f.live = ctx.live_keys.ok().map(|s| set_facts(s, d, alg));
+        if let Some(live) = ctx.live_keys.ok() {
+            f.live = Some(set_facts(live, d, alg));
+        }
         f.app = ctx
             .app_keys
             .as_ref()

@@ -47,7 +47,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::Policy;
 use crate::error::ValidationError;
-use crate::jwk::JwkSet;
+use crate::jwk::{JwkSet, SkippedKey};
 use crate::jws::Header;
 
 pub use render::render;
@@ -164,6 +164,9 @@ pub struct Context {
     pub discovery: Fetched<DiscoveryInfo>,
     /// The issuer's live JWKS (from the discovery document's `jwks_uri`).
     pub live_keys: Fetched<KeySource>,
+    /// Set when the live JWKS was fetched but holds no usable key (`live_keys` is then
+    /// `Failed`): the keys that were skipped, with the reasons.
+    pub live_unusable: Option<Vec<SkippedKey>>,
     /// Entra only: the application-specific keys (`jwks_uri?appid=<app>`), and the app id.
     pub app_keys: Option<(String, KeySource)>,
     /// Notes for the report (how the input was read, where the issuer came from...).
@@ -179,6 +182,7 @@ impl Context {
             api_keys: None,
             discovery: Fetched::Unknown,
             live_keys: Fetched::Unknown,
+            live_unusable: None,
             app_keys: None,
             notes: Vec::new(),
         }
