@@ -124,6 +124,8 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Verified {
     }
 }
 
+// axum rejections are `Response`s; boxing them would only add an allocation.
+#[allow(clippy::result_large_err)]
 fn layer_context(parts: &Parts, what: &str) -> Result<LayerContext, Response> {
     parts
         .extensions
@@ -144,6 +146,7 @@ fn missing(parts: &Parts, context: &LayerContext) -> Response {
     )
 }
 
+#[allow(clippy::result_large_err)]
 fn typed<T: DeserializeOwned>(
     parts: &Parts,
     context: &LayerContext,
