@@ -1,0 +1,152 @@
+//! Forward-auth (`/verify`): a proxy (nginx `auth_request`, Traefik ForwardAuth, Caddy
+//! `forward_auth`) asks whether a request may pass, naming the original method and URI in
+//! headers; the answer is 200 with the identity headers, or 401/403/503 with an RFC 6750
+//! challenge.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::decision::{Decider, Decision};
+use crate::server::Shared;
+
+/// The headers proxies use for the original method: Traefik and Caddy, then nginx.
+const METHOD_HEADERS: [&str; 2] = ["x-forwarded-method", "x-original-method"];
+/// The headers proxies use for the original URI: Traefik and Caddy, then nginx.
+const URI_HEADERS: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
+
+/// Reads one of `names`; present in several with different values, or repeated, is an
+/// error: a client could have added one that the proxy did not overwrite.
+fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h str>, String> {
+    let mut found: Option<(&str, &str)> = None;
+    for name in names {
+        let mut values = headers.get_all(*name).iter();
+        let Some(v) = values.next() else { continue };
+        if values.next().is_some() {
+            return Err(format!(
+                "{name} appears more than once; configure the proxy to set it (not append)"
+            ));
+        }
+        let v = v
+            .to_str()
+            .map_err(|_| format!("{name} is not ASCII"))?;
+        match found {
+            Some((other, prev)) if prev != v => {
+                return Err(format!(
+                    "{other} ({prev:?}) and {name} ({v:?}) disagree; a client may have sent one itself; configure the proxy to set both, or to clear the one it does not use"
+                ))
+            }
+            Some(_) => {}
+            None => found = Some((name, v)),
+        }
+    }
+    Ok(found.map(|(_, v)| v))
+}
+
+/// The `/verify` handler (any method: proxies use GET, or the original method).
+pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let decider = &shared.decider;
+    let headers = req.headers();
+    let method = match forwarded(headers, &METHOD_HEADERS) {
+        Ok(Some(m)) => match Method::from_bytes(m.trim().as_bytes()) {
+            Ok(m) => m,
+            Err(_) => {
+                let d = decider.bad_request(req.method(), format!("the forwarded method {m:?} is not an HTTP method"));
+                return refusal(decider, &d);
+            }
+        },
+        Ok(None) => req.method().clone(),
+        Err(e) => return refusal(decider, &decider.bad_request(req.method(), e)),
+    };
+    let uri = match forwarded(headers, &URI_HEADERS) {
+        Ok(Some(u)) => u.to_string(),
+        Ok(None) => {
+            let d = decider.bad_request(
+                &method,
+                "the forward-auth request names no original URI; configure the proxy to send X-Forwarded-Uri (Traefik, Caddy do) or X-Original-URI (nginx: proxy_set_header X-Original-URI $request_uri)".into(),
+            );
+            return refusal(decider, &d);
+        }
+        Err(e) => return refusal(decider, &decider.bad_request(&method, e)),
+    };
+    let decision = decider.decide(&method, &uri, headers).await;
+    if !decision.allowed() {
+        return refusal(decider, &decision);
+    }
+    let mut response = StatusCode::OK.into_response();
+    if let Some(identity) = &decision.identity {
+        let h = response.headers_mut();
+        for (name, value) in &identity.headers {
+            h.insert(name.clone(), value.clone());
+        }
+    }
+    response
+}
+
+/// The response for a refused request: status, challenge, `Retry-After`, the code in
+/// `X-Tollgate-Error`, and a JSON body with the code, the sentence and the fix.
+pub(crate) fn refusal(decider: &Decider, d: &Decision) -> Response {
+    let error = match d.status {
+        StatusCode::UNAUTHORIZED => "invalid_token",
+        StatusCode::FORBIDDEN if d.code == "no_route" => "access_denied",
+        StatusCode::FORBIDDEN => "insufficient_scope",
+        StatusCode::BAD_REQUEST => "invalid_request",
+        _ => "temporarily_unavailable",
+    };
+    let error = if d.code == "missing_token" {
+        "missing_token"
+    } else {
+        error
+    };
+    let mut body = serde_json::json!({
+        "error": error,
+        "code": d.code,
+        "error_description": decider.public_description(d.code, &d.description),
+    });
+    if decider.expose_details() {
+        if let Some(fix) = d.fix {
+            body["fix"] = fix.into();
+        }
+    }
+    let mut response = (d.status, Body::from(body.to_string())).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    h.insert("x-tollgate-error", HeaderValue::from_static(d.code));
+    if let Some(c) = &d.www_authenticate {
+        h.insert(http::header::WWW_AUTHENTICATE, c.clone());
+    }
+    if let Some(s) = d.retry_after {
+        h.insert(http::header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_headers_must_agree() {
+        let mut h = HeaderMap::new();
+        assert_eq!(forwarded(&h, &URI_HEADERS), Ok(None));
+        h.insert("x-original-uri", HeaderValue::from_static("/a"));
+        assert_eq!(forwarded(&h, &URI_HEADERS), Ok(Some("/a")));
+        h.insert("x-forwarded-uri", HeaderValue::from_static("/a"));
+        assert_eq!(forwarded(&h, &URI_HEADERS), Ok(Some("/a")));
+        h.insert("x-forwarded-uri", HeaderValue::from_static("/public/"));
+        assert!(forwarded(&h, &URI_HEADERS).unwrap_err().contains("disagree"));
+        h.remove("x-forwarded-uri");
+        h.append("x-original-uri", HeaderValue::from_static("/b"));
+        assert!(forwarded(&h, &URI_HEADERS).unwrap_err().contains("more than once"));
+    }
+}
