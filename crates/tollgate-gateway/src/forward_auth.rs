@@ -76,9 +76,15 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
     if !decision.allowed() {
         return refusal(decider, &decision);
     }
+    // Every identity header is in a 200 answer, empty when there is no identity (anonymous
+    // route) or no such claim: proxies that copy headers (Traefik, Caddy) then overwrite a
+    // client's own copy instead of letting it through or inventing a value.
     let mut response = StatusCode::OK.into_response();
+    let h = response.headers_mut();
+    for name in decider.identity_header_names() {
+        h.insert(name.clone(), HeaderValue::from_static(""));
+    }
     if let Some(identity) = &decision.identity {
-        let h = response.headers_mut();
         for (name, value) in &identity.headers {
             h.insert(name.clone(), value.clone());
         }
