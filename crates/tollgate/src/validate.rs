@@ -245,3 +245,46 @@ impl LocalValidator {
         validate(token, &self.keys, &self.policy, self.clock.now())
     }
 }
+
+/// Verifies only the JWS layer of a compact token: structure, header rules, algorithm
+/// allow-list, key selection and signature. The payload is returned as bytes and is not
+/// interpreted (no claims policy): for JWS that are not JWTs, and for test vectors.
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::{jws, validate, Algorithm, JwkSet, SigningKey};
+/// let key = SigningKey::generate(Algorithm::EdDSA, "k").unwrap();
+/// let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
+/// let token = jws::sign_raw(&json!({"alg": "EdDSA", "kid": "k"}), b"hello", &key).unwrap();
+/// let (_, payload) = validate::verify_jws(&token, &keys, &[Algorithm::EdDSA]).unwrap();
+/// assert_eq!(payload, b"hello");
+/// ```
+pub fn verify_jws(
+    token: &str,
+    keys: &JwkSet,
+    algorithms: &[Algorithm],
+) -> Result<(Header, Vec<u8>), ValidationError> {
+    let decoded = jws::decode(token, usize::MAX)?;
+    let alg = match decoded.header.alg.parse::<Algorithm>() {
+        Ok(a) if algorithms.contains(&a) => a,
+        _ => {
+            return Err(ValidationError::AlgNotAllowed {
+                alg: decoded.header.alg.clone(),
+                allowed: algorithms.to_vec(),
+            })
+        }
+    };
+    let key = select_key(keys, alg, &decoded.header)?;
+    if !key.verify(alg, decoded.signing_input, &decoded.signature) {
+        return Err(ValidationError::SignatureInvalid {
+            alg,
+            kid: key.kid().map(str::to_string),
+        });
+    }
+    let payload =
+        crate::b64::decode(decoded.payload_b64).map_err(|reason| ValidationError::Malformed {
+            part: crate::error::TokenPart::Payload,
+            reason,
+        })?;
+    Ok((decoded.header, payload))
+}
