@@ -30,6 +30,9 @@ use serde_json::Value;
 use tollgate::{Algorithm, JwkSet, Policy, TypPolicy};
 use toml::Spanned;
 
+/// The answer to refusals is the library's (`tollgate::challenge`); so are its defaults.
+pub use tollgate::challenge::{DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS, DEFAULT_UNAVAILABLE_STATUS};
+
 /// Default gateway listener: loopback, so a first run never exposes anything by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default admin listener (`/healthz`, `/readyz`, `/metrics`, `/keys`): loopback, because the
@@ -40,20 +43,12 @@ pub const DEFAULT_VERIFY_PATH: &str = "/verify";
 /// Default size of the verified-token cache: 10,000 entries (about 20 MB at most), enough
 /// for every active client of a busy API to pay the signature check once per token.
 pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = 10_000;
-/// Default status for "cannot verify now" (`keys_unavailable`): 503, with `Retry-After`,
-/// because the client did nothing wrong and may retry. nginx `auth_request` turns anything
-/// but 2xx/401/403 into 500; set 401 there if clients should see a 4xx.
-pub const DEFAULT_UNAVAILABLE_STATUS: u16 = 503;
-/// Default `Retry-After` for "cannot verify now": 5 s, about one key-fetch cooldown.
-pub const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
 /// Default upstream timeout (reverse-proxy mode), from sending the request to the response
 /// headers: 30 s, longer than typical API work, short enough to free stuck connections.
 pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 30;
 /// Default time in-flight requests get to finish after SIGTERM/SIGINT: 30 s (the default
 /// Kubernetes termination grace period).
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
-/// Default `realm` in `WWW-Authenticate`.
-pub const DEFAULT_REALM: &str = "tollgate";
 
 /// A checked gateway configuration.
 #[derive(Clone, Debug)]

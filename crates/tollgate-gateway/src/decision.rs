@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
+use tollgate::challenge::{Challenge, ChallengeOptions};
 use tollgate::{Clock, ValidationError, Verified};
 
 use crate::cache::TokenCache;
@@ -72,26 +73,26 @@ pub struct Decision {
     /// The stable code: `ok`, `anonymous`, a [`ValidationError`] code, or one of the
     /// gateway's (see [`crate::metrics::GATEWAY_CODES`]).
     pub code: &'static str,
-    /// The HTTP status to answer when refused (200 when allowed).
-    pub status: StatusCode,
     /// The index of the route that applied.
     pub route: Option<usize>,
     /// The verified identity (token routes only).
     pub identity: Option<Arc<Identity>>,
-    /// One sentence for people (empty when allowed).
+    /// The answer for a refused request (status, `WWW-Authenticate`, `Retry-After`, JSON
+    /// body), from the library's one RFC 6750 mapping; `None` when allowed.
+    pub refusal: Option<Challenge>,
+    /// One sentence for logs (empty when allowed).
     pub description: String,
-    /// What usually fixes it, when known.
-    pub fix: Option<&'static str>,
-    /// The `WWW-Authenticate` challenge (401 and 403).
-    pub www_authenticate: Option<HeaderValue>,
-    /// `Retry-After` seconds ("cannot verify now").
-    pub retry_after: Option<u64>,
 }
 
 impl Decision {
     /// True when the request may go on.
     pub fn allowed(&self) -> bool {
-        self.status == StatusCode::OK
+        self.refusal.is_none()
+    }
+
+    /// The HTTP status: 200 when allowed, else the refusal's.
+    pub fn status(&self) -> u16 {
+        self.refusal.as_ref().map_or(200, |c| c.status)
     }
 }
 
@@ -106,10 +107,7 @@ pub struct Decider {
     max_age: HashMap<String, i64>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
-    unavailable_status: StatusCode,
-    retry_after: u64,
-    realm: String,
-    expose_details: bool,
+    challenges: ChallengeOptions,
 }
 
 impl std::fmt::Debug for Decider {
@@ -144,11 +142,11 @@ impl Decider {
                 .collect(),
             metrics,
             clock,
-            unavailable_status: StatusCode::from_u16(config.unavailable_status)
-                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            retry_after: config.retry_after,
-            realm: config.realm.clone(),
-            expose_details: config.expose_details,
+            challenges: ChallengeOptions::new()
+                .realm(config.realm.clone())
+                .expose_details(config.expose_details)
+                .unavailable_status(config.unavailable_status)
+                .retry_after(config.retry_after),
         }
     }
 
@@ -176,18 +174,9 @@ impl Decider {
     }
 
     /// Refuses a request before any rule applies (missing or conflicting forwarded headers),
-    /// counted and logged like every decision.
+    /// counted and logged like every decision: 400 `invalid_request`.
     pub fn bad_request(&self, method: &Method, description: String) -> Decision {
-        let d = Decision {
-            code: "bad_request",
-            status: StatusCode::BAD_REQUEST,
-            route: None,
-            identity: None,
-            description,
-            fix: None,
-            www_authenticate: None,
-            retry_after: None,
-        };
+        let d = self.refuse(self.challenges.invalid_request(&description), None, description);
         self.finish(d, method, "", Instant::now())
     }
 
@@ -204,17 +193,18 @@ impl Decider {
             None => ("", ""),
         };
         let outcome = outcome_of(decision.code);
+        let status = decision.status();
         if decision.allowed() {
             tracing::info!(
                 target: "tollgate::decision",
-                decision = outcome, code = decision.code, status = decision.status.as_u16(),
+                decision = outcome, code = decision.code, status,
                 route, method = method.as_str(), path, issuer, subject,
                 latency_us = elapsed.as_micros() as u64,
             );
         } else {
             tracing::info!(
                 target: "tollgate::decision",
-                decision = outcome, code = decision.code, status = decision.status.as_u16(),
+                decision = outcome, code = decision.code, status,
                 route, method = method.as_str(), path, issuer, subject,
                 latency_us = elapsed.as_micros() as u64,
                 reason = decision.description.as_str(),
@@ -232,21 +222,18 @@ impl Decider {
         let path = match normalize_path(target) {
             Ok(p) => p,
             Err(e) => {
-                return (
-                    self.refuse("bad_request", StatusCode::BAD_REQUEST, None, e.0, None),
-                    String::new(),
-                )
+                let c = self.challenges.invalid_request(&e.0);
+                return (self.refuse(c, None, e.0), String::new());
             }
         };
         let Some((index, route)) = self.routes.find(method, &path) else {
-            let d = self.refuse(
-                "no_route",
-                StatusCode::FORBIDDEN,
-                None,
-                format!("no route allows {method} {path}; requests that match no [[route]] are denied"),
-                None,
+            let description = format!(
+                "no route allows {method} {path}; requests that match no [[route]] are denied"
             );
-            return (d, path);
+            let c = self
+                .challenges
+                .forbidden::<&str>("no_route", &description, &[]);
+            return (self.refuse(c, None, description), path);
         };
         let route_index = Some(index);
         let requirements = &route.access;
@@ -257,42 +244,26 @@ impl Decider {
         let token = match bearer_token(headers) {
             Ok(t) => t,
             Err(description) => {
-                let challenge = format!("Bearer realm=\"{}\"", quoted(&self.realm));
-                let d = self.refuse(
-                    "missing_token",
-                    StatusCode::UNAUTHORIZED,
-                    route_index,
-                    description,
-                    HeaderValue::from_str(&challenge).ok(),
-                );
-                return (d, path);
+                let c = self.challenges.missing_token(&description);
+                return (self.refuse(c, route_index, description), path);
             }
         };
 
         let identity = match self.identity_of(token).await {
             Ok(identity) => identity,
-            Err(err) => return (self.invalid(err, route_index), path),
+            Err(err) => {
+                let c = self.challenges.error(&err);
+                return (self.refuse(c, route_index, err.to_string()), path);
+            }
         };
 
         if let Err(forbidden) = check_access(requirements, &identity.verified.claims) {
-            let mut challenge = format!(
-                "Bearer realm=\"{}\", error=\"insufficient_scope\", error_description=\"{}\"",
-                quoted(&self.realm),
-                quoted(&self.public_description(forbidden.code, &forbidden.description))
-            );
-            if !forbidden.required_scopes.is_empty() {
-                challenge.push_str(&format!(
-                    ", scope=\"{}\"",
-                    quoted(&forbidden.required_scopes.join(" "))
-                ));
-            }
-            let mut d = self.refuse(
+            let c = self.challenges.forbidden(
                 forbidden.code,
-                StatusCode::FORBIDDEN,
-                route_index,
-                forbidden.description,
-                HeaderValue::from_str(&challenge).ok(),
+                &forbidden.description,
+                &forbidden.required_scopes,
             );
+            let mut d = self.refuse(c, route_index, forbidden.description);
             d.identity = Some(identity);
             return (d, path);
         }
@@ -322,90 +293,33 @@ impl Decider {
         Ok(identity)
     }
 
-    fn invalid(&self, err: ValidationError, route: Option<usize>) -> Decision {
-        let code = err.code();
-        if err.is_unavailable() {
-            let status = self.unavailable_status;
-            let challenge = (status == StatusCode::UNAUTHORIZED).then(|| {
-                format!(
-                    "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
-                    quoted(&self.realm),
-                    quoted(&self.public_description(code, &err.to_string()))
-                )
-            });
-            let mut d = self.refuse(
-                code,
-                status,
-                route,
-                err.to_string(),
-                challenge.and_then(|c| HeaderValue::from_str(&c).ok()),
-            );
-            d.fix = Some(err.fix());
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                d.retry_after = Some(self.retry_after);
-            }
-            return d;
-        }
-        let challenge = format!(
-            "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
-            quoted(&self.realm),
-            quoted(&self.public_description(code, &err.to_string()))
-        );
-        let mut d = self.refuse(
-            code,
-            StatusCode::UNAUTHORIZED,
-            route,
-            err.to_string(),
-            HeaderValue::from_str(&challenge).ok(),
-        );
-        d.fix = Some(err.fix());
-        d
+    /// How refusals are answered.
+    pub fn challenges(&self) -> &ChallengeOptions {
+        &self.challenges
     }
 
-    /// `code: sentence`, or only the code when details are not exposed.
-    pub fn public_description(&self, code: &str, sentence: &str) -> String {
-        if self.expose_details {
-            format!("{code}: {sentence}")
-        } else {
-            code.to_string()
-        }
-    }
-
-    /// Whether refusals show their sentence to clients.
-    pub fn expose_details(&self) -> bool {
-        self.expose_details
-    }
-
-    fn allow(&self, code: &'static str, route: Option<usize>, identity: Option<Arc<Identity>>) -> Decision {
-        Decision {
-            code,
-            status: StatusCode::OK,
-            route,
-            identity,
-            description: String::new(),
-            fix: None,
-            www_authenticate: None,
-            retry_after: None,
-        }
-    }
-
-    fn refuse(
+    fn allow(
         &self,
         code: &'static str,
-        status: StatusCode,
         route: Option<usize>,
-        description: String,
-        www_authenticate: Option<HeaderValue>,
+        identity: Option<Arc<Identity>>,
     ) -> Decision {
         Decision {
             code,
-            status,
+            route,
+            identity,
+            refusal: None,
+            description: String::new(),
+        }
+    }
+
+    fn refuse(&self, challenge: Challenge, route: Option<usize>, description: String) -> Decision {
+        Decision {
+            code: challenge.code,
             route,
             identity: None,
+            refusal: Some(challenge),
             description,
-            fix: None,
-            www_authenticate,
-            retry_after: None,
         }
     }
 }
@@ -437,21 +351,6 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
     Ok(token)
 }
 
-/// Makes text safe inside an RFC 6750 quoted string (%x20-21 / %x23-5B / %x5D-7E):
-/// `"` becomes `'`, `\` becomes `/`, other characters outside the set become `?`; at most
-/// 400 characters.
-pub fn quoted(text: &str) -> String {
-    text.chars()
-        .take(400)
-        .map(|c| match c {
-            '"' => '\'',
-            '\\' => '/',
-            ' '..='~' => c,
-            _ => '?',
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,11 +367,6 @@ mod tests {
         assert!(bearer_token(&h).unwrap_err().contains("holds no token"));
         h.append("authorization", HeaderValue::from_static("Bearer x"));
         assert!(bearer_token(&h).unwrap_err().contains("more than one"));
-    }
-
-    #[test]
-    fn quoted_strings_stay_in_the_rfc_6750_set() {
-        assert_eq!(quoted("a \"b\" \\ é\n"), "a 'b' / ??");
     }
 
     #[test]

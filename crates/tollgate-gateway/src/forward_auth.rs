@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::decision::{Decider, Decision};
+use crate::decision::Decision;
 use crate::server::Shared;
 
 /// The headers proxies use for the original method: Traefik and Caddy, then nginx.
@@ -55,11 +55,11 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
             Ok(m) => m,
             Err(_) => {
                 let d = decider.bad_request(req.method(), format!("the forwarded method {m:?} is not an HTTP method"));
-                return refusal(decider, &d);
+                return refusal(&d);
             }
         },
         Ok(None) => req.method().clone(),
-        Err(e) => return refusal(decider, &decider.bad_request(req.method(), e)),
+        Err(e) => return refusal(&decider.bad_request(req.method(), e)),
     };
     let uri = match forwarded(headers, &URI_HEADERS) {
         Ok(Some(u)) => u.to_string(),
@@ -68,13 +68,13 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
                 &method,
                 "the forward-auth request names no original URI; configure the proxy to send X-Forwarded-Uri (Traefik, Caddy do) or X-Original-URI (nginx: proxy_set_header X-Original-URI $request_uri)".into(),
             );
-            return refusal(decider, &d);
+            return refusal(&d);
         }
-        Err(e) => return refusal(decider, &decider.bad_request(&method, e)),
+        Err(e) => return refusal(&decider.bad_request(&method, e)),
     };
     let decision = decider.decide(&method, &uri, headers).await;
     if !decision.allowed() {
-        return refusal(decider, &decision);
+        return refusal(&decision);
     }
     // Every identity header is in a 200 answer, empty when there is no identity (anonymous
     // route) or no such claim: proxies that copy headers (Traefik, Caddy) then overwrite a
@@ -92,47 +92,19 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
     response
 }
 
-/// The response for a refused request: status, challenge, `Retry-After`, the code in
-/// `X-Tollgate-Error`, and a JSON body with the code, the sentence and the fix.
-pub(crate) fn refusal(decider: &Decider, d: &Decision) -> Response {
-    let error = match d.status {
-        StatusCode::UNAUTHORIZED => "invalid_token",
-        StatusCode::FORBIDDEN if d.code == "no_route" => "access_denied",
-        StatusCode::FORBIDDEN => "insufficient_scope",
-        StatusCode::BAD_REQUEST => "invalid_request",
-        _ => "temporarily_unavailable",
+/// The response for a refused request: the library's challenge (status,
+/// `WWW-Authenticate`, `Retry-After`, `X-Tollgate-Error`, JSON body) as HTTP.
+pub(crate) fn refusal(d: &Decision) -> Response {
+    let Some(c) = &d.refusal else {
+        return StatusCode::OK.into_response();
     };
-    let error = if d.code == "missing_token" {
-        "missing_token"
-    } else {
-        error
-    };
-    let mut body = serde_json::json!({
-        "error": error,
-        "code": d.code,
-        "error_description": decider.public_description(d.code, &d.description),
-    });
-    if decider.expose_details() {
-        if let Some(fix) = d.fix {
-            body["fix"] = fix.into();
-        }
-    }
-    let mut response = (d.status, Body::from(body.to_string())).into_response();
+    let status = StatusCode::from_u16(c.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut response = (status, Body::from(c.body_text())).into_response();
     let h = response.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    h.insert("x-tollgate-error", HeaderValue::from_static(d.code));
-    if let Some(c) = &d.www_authenticate {
-        h.insert(http::header::WWW_AUTHENTICATE, c.clone());
-    }
-    if let Some(s) = d.retry_after {
-        h.insert(http::header::RETRY_AFTER, HeaderValue::from(s));
+    for (name, value) in c.headers() {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
     }
     response
 }

@@ -31,5 +31,5 @@ pub mod verifier;
 
 pub use config::{Config, ConfigError};
 pub use decision::{Decider, Decision, Identity};
-pub use server::{verifier_for, Gateway, GatewayError, RunningGateway};
-pub use verifier::{IssuerKeys, StaticVerifier, TokenVerifier};
+pub use server::{validator_for, Gateway, GatewayError, RunningGateway};
+pub use verifier::{IssuerKeys, TokenVerifier};

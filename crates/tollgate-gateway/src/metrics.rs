@@ -29,7 +29,7 @@ pub const GATEWAY_CODES: [&str; 9] = [
     // no route matches: denied by default (403)
     "no_route",
     // the request path or forwarded headers are ambiguous or missing (400)
-    "bad_request",
+    "invalid_request",
 ];
 
 /// Every decision code: the gateway's, then the library's.

@@ -84,7 +84,7 @@ pub(crate) async fn proxy(
         .unwrap_or_else(|| "/".into());
     let decision = decider.decide(req.method(), &target, req.headers()).await;
     if !decision.allowed() {
-        return refusal(decider, &decision);
+        return refusal(&decision);
     }
     let Some(uri) = upstream_uri(base, &target) else {
         return StatusCode::BAD_REQUEST.into_response();

@@ -11,13 +11,14 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tollgate::{Clock, LocalValidator, SystemClock};
+use tollgate::keys::FetchOptions;
+use tollgate::{CacheOptions, Clock, IssuerConfig, SystemClock, Validator};
 
-use crate::config::{Config, KeySource};
+use crate::config::{Config, KeyCacheSettings, KeySource};
 use crate::decision::Decider;
 use crate::metrics::Metrics;
 use crate::proxy::{self, UpstreamClient};
-use crate::verifier::{StaticVerifier, TokenVerifier};
+use crate::verifier::TokenVerifier;
 use crate::{admin, forward_auth};
 
 /// What every request handler shares.
@@ -32,7 +33,7 @@ pub(crate) struct Shared {
 /// Why the gateway could not be built or started.
 #[derive(Debug)]
 pub enum GatewayError {
-    /// The issuers could not be set up (e.g. an invalid combination of options).
+    /// The issuers could not be set up (e.g. an http:// URL off loopback).
     Issuers(String),
     /// A listener could not be bound.
     Bind {
@@ -82,31 +83,54 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
-/// Builds the verifier for the configured issuers.
-pub fn verifier_for(config: &Config) -> Result<Arc<dyn TokenVerifier>, GatewayError> {
-    let mut fixed = Vec::new();
-    for issuer in &config.issuers {
-        match &issuer.source {
-            KeySource::Static(keys) => fixed.push((
-                issuer.issuer.clone(),
-                LocalValidator::new(keys.clone(), issuer.policy.clone()),
-            )),
-            _ => {
-                return Err(GatewayError::Issuers(format!(
-                    "issuer {:?}: fetched keys are not available in this build; use jwks_file",
-                    issuer.issuer
-                )))
-            }
-        }
+/// The library's validator for the configured issuers: each `[[issuer]]` with its key
+/// source, policy and key-cache options.
+pub fn validator_for(config: &Config) -> Result<Validator, GatewayError> {
+    let issuers = config
+        .issuers
+        .iter()
+        .map(|i| {
+            let base = match &i.source {
+                KeySource::Discovery => IssuerConfig::discovery(&i.issuer),
+                KeySource::DiscoveryUrl(u) => IssuerConfig::discovery_url(&i.issuer, u),
+                KeySource::JwksUri(u) => IssuerConfig::jwks_uri(&i.issuer, u),
+                KeySource::Static(keys) => IssuerConfig::static_keys(&i.issuer, keys.clone()),
+            };
+            base.policy(i.policy.clone()).cache(cache_options(&i.cache))
+        })
+        .collect();
+    Validator::new(issuers).map_err(|e| GatewayError::Issuers(e.to_string()))
+}
+
+/// The library's key-cache options with the file's overrides.
+fn cache_options(s: &KeyCacheSettings) -> CacheOptions {
+    let d = CacheOptions::default();
+    let secs = |v: Option<u64>, default: Duration| v.map(Duration::from_secs).unwrap_or(default);
+    CacheOptions {
+        default_ttl: secs(s.default_ttl, d.default_ttl),
+        min_ttl: secs(s.min_ttl, d.min_ttl),
+        max_ttl: secs(s.max_ttl, d.max_ttl),
+        cooldown: secs(s.cooldown, d.cooldown),
+        max_stale: secs(s.max_stale, d.max_stale),
+        max_wait: secs(s.max_wait, d.max_wait),
+        fetch: FetchOptions {
+            connect_timeout: secs(s.connect_timeout, d.fetch.connect_timeout),
+            timeout: secs(s.timeout, d.fetch.timeout),
+            max_body: s.max_body.unwrap_or(d.fetch.max_body),
+        },
+        ..d
     }
-    Ok(Arc::new(StaticVerifier::new(fixed)))
 }
 
 impl Gateway {
     /// A gateway for `config`, with keys as the configuration says.
     pub fn new(config: Config) -> Result<Gateway, GatewayError> {
-        let verifier = verifier_for(&config)?;
-        Ok(Gateway::with_verifier(config, verifier, Arc::new(SystemClock)))
+        let validator = validator_for(&config)?;
+        Ok(Gateway::with_verifier(
+            config,
+            Arc::new(validator),
+            Arc::new(SystemClock),
+        ))
     }
 
     /// A gateway deciding with `verifier`, and timing its token cache with `clock`.
@@ -216,7 +240,7 @@ impl Gateway {
             }));
         }
         let verifier = self.shared.verifier.clone();
-        tokio::spawn(async move { verifier.warm_up().await });
+        let maintenance = tokio::spawn(async move { verifier.warm_up().await });
 
         tracing::info!(
             target: "tollgate::serve",
@@ -230,6 +254,7 @@ impl Gateway {
             admin_addr,
             stop: tx,
             tasks,
+            maintenance,
             grace: self.shared.config.shutdown_grace,
             gateway: self,
         }
@@ -243,6 +268,7 @@ pub struct RunningGateway {
     admin_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<io::Result<()>>>,
+    maintenance: JoinHandle<()>,
     grace: Duration,
     gateway: Gateway,
 }
@@ -282,6 +308,7 @@ impl RunningGateway {
     /// grace period), then returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        self.maintenance.abort();
         let grace = self.grace;
         let all = futures::future::join_all(self.tasks);
         if tokio::time::timeout(grace, all).await.is_err() {

@@ -4,7 +4,7 @@
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
-use tollgate::{jws, LocalValidator, ValidationError, Verified};
+use tollgate::{ValidationError, Validator, Verified};
 
 /// Validates tokens and reports the state of the keys behind them.
 pub trait TokenVerifier: Send + Sync + 'static {
@@ -42,59 +42,50 @@ pub struct IssuerKeys {
     pub detail: Value,
 }
 
-/// Fixed key sets per issuer (`jwks_file`), no network: the issuer is chosen by the token's
-/// exact `iss`, then its keys and policy decide.
-pub struct StaticVerifier {
-    issuers: Vec<(String, LocalValidator)>,
-}
-
-impl StaticVerifier {
-    /// A verifier over `(issuer, validator)` pairs.
-    pub fn new(issuers: Vec<(String, LocalValidator)>) -> StaticVerifier {
-        StaticVerifier { issuers }
-    }
-
-    /// Validates synchronously.
-    pub fn verify_now(&self, token: &str) -> Result<Verified, ValidationError> {
-        let max = self
-            .issuers
-            .iter()
-            .map(|(_, v)| v.policy().max_token_size)
-            .max()
-            .unwrap_or(jws::DEFAULT_MAX_TOKEN_SIZE);
-        let decoded = jws::decode(token, max)?;
-        let claims = decoded.claims()?;
-        let iss = claims.get("iss").and_then(Value::as_str);
-        match self.issuers.iter().find(|(i, _)| Some(i.as_str()) == iss) {
-            Some((_, validator)) => validator.validate(token),
-            None => Err(ValidationError::IssuerMismatch {
-                expected: self.issuers.iter().map(|(i, _)| i.clone()).collect(),
-                found: iss.map(str::to_string),
-            }),
-        }
-    }
-}
-
-impl TokenVerifier for StaticVerifier {
+impl TokenVerifier for Validator {
     fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Verified, ValidationError>> {
-        Box::pin(async move { self.verify_now(token) })
+        Box::pin(self.validate(token))
     }
     fn is_ready(&self) -> bool {
-        true
+        Validator::is_ready(self)
     }
     fn key_status(&self) -> Vec<IssuerKeys> {
-        self.issuers
-            .iter()
-            .map(|(issuer, v)| IssuerKeys {
-                issuer: issuer.clone(),
-                ready: true,
-                kids: v.keys().kids(),
-                detail: serde_json::json!({"issuer": issuer, "source": "static", "kids": v.keys().kids()}),
-                ..Default::default()
+        self.status()
+            .into_iter()
+            .map(|s| IssuerKeys {
+                issuer: s.issuer.clone(),
+                ready: s.ready,
+                kids: s.kids.clone(),
+                fetches_ok: s.fetches_ok,
+                fetches_not_modified: s.fetches_not_modified,
+                fetches_failed: s.fetches_failed,
+                unknown_kid_fetches: s.unknown_kid_fetches,
+                key_set_age_secs: s.key_set_age_secs.map(|a| a.max(0) as u64),
+                detail: serde_json::to_value(&s).unwrap_or(Value::Null),
             })
             .collect()
     }
     fn warm_up(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
+        Box::pin(async move {
+            self.refresh_all().await;
+            // Keys are refreshed when requests need them; an idle gateway (or one serving
+            // only cached tokens) keeps them fresh here, so /readyz and the key view stay
+            // true. Only issuers whose refresh is due are fetched.
+            loop {
+                tokio::time::sleep(MAINTENANCE_INTERVAL).await;
+                let now = tollgate::clock::unix_now();
+                let due = self
+                    .status()
+                    .iter()
+                    .any(|s| s.source != "static" && s.next_refresh.is_none_or(|t| t <= now));
+                if due {
+                    self.refresh_all().await;
+                }
+            }
+        })
     }
 }
+
+/// How often an idle gateway checks whether an issuer's keys are due for a refresh: 30 s,
+/// the key cache's unknown-kid cooldown, so the check itself never adds IdP load.
+pub const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);

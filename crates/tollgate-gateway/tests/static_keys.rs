@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use common::{challenge, client, error_code, json_body, Echo, LocalKeys, ISS, TEST_TIMEOUT};
 use serde_json::{json, Value};
-use tollgate::{jws, Algorithm, FixedClock, JwkSet, LocalValidator, SigningKey};
-use tollgate_gateway::{Config, Gateway, RunningGateway, StaticVerifier};
+use tollgate::{jws, Algorithm, FixedClock, SigningKey};
+use tollgate_gateway::{validator_for, Config, Gateway, RunningGateway};
 
 struct Fixture(LocalKeys);
 
@@ -284,13 +284,10 @@ async fn the_token_cache_serves_until_exp_and_not_after() {
         let f = Fixture::new();
         let config = f.config(None);
         let clock = Arc::new(FixedClock::new(1_000_000));
-        let keys = JwkSet::from_value(&json!({"keys": [f.0.key.public_jwk()]})).unwrap();
-        let policy = config.issuers[0].policy.clone().leeway(0);
-        let verifier = StaticVerifier::new(vec![(
-            ISS.to_string(),
-            LocalValidator::new(keys, policy).with_clock(clock.clone()),
-        )]);
-        let gw = Gateway::with_verifier(config, Arc::new(verifier), clock.clone());
+        let mut config = config;
+        config.issuers[0].policy.leeway = 0;
+        let validator = validator_for(&config).unwrap().with_clock(clock.clone());
+        let gw = Gateway::with_verifier(config, Arc::new(validator), clock.clone());
         let running = gw.serve().await.unwrap();
         let token = f.token(json!({"exp": 1_000_100}));
 
