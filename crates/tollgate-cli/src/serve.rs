@@ -14,7 +14,12 @@ use crate::exit;
 #[derive(clap::Args)]
 pub struct Args {
     /// The configuration file (TOML; every option is documented in the README).
-    #[arg(long, value_name = "FILE", env = "TOLLGATE_CONFIG", required_unless_present = "dev")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "TOLLGATE_CONFIG",
+        required_unless_present = "dev"
+    )]
     pub config: Option<PathBuf>,
     /// Check the configuration file, print what it sets up, and exit (0 valid, 2 invalid).
     #[arg(long, requires = "config")]
@@ -46,7 +51,12 @@ pub fn run(args: Args) -> u8 {
             Ok(f) => f.unwrap_or(LogFormat::Text),
             Err(e) => return usage(&e),
         };
-        init_logging(format, args.log_level.as_deref().unwrap_or("warn"));
+        init_logging(
+            format,
+            args.log_level
+                .as_deref()
+                .unwrap_or("warn,tollgate::decision=info"),
+        );
         let listen = args
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -147,7 +157,10 @@ fn init_logging(format: LogFormat, level: &str) {
 }
 
 fn with_runtime(fut: impl std::future::Future<Output = u8>) -> u8 {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(fut),
         Err(e) => {
             eprintln!("tollgate serve: cannot start the async runtime: {e}");

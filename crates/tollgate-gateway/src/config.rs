@@ -31,7 +31,9 @@ use tollgate::{Algorithm, JwkSet, Policy, TypPolicy};
 use toml::Spanned;
 
 /// The answer to refusals is the library's (`tollgate::challenge`); so are its defaults.
-pub use tollgate::challenge::{DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS, DEFAULT_UNAVAILABLE_STATUS};
+pub use tollgate::challenge::{
+    DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS, DEFAULT_UNAVAILABLE_STATUS,
+};
 
 /// Default gateway listener: loopback, so a first run never exposes anything by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -428,19 +430,14 @@ impl Config {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         match &self.upstream {
-            Some(u) => out.push_str(&format!(
-                "mode: reverse proxy on {} -> {u}\n",
-                self.listen
-            )),
+            Some(u) => out.push_str(&format!("mode: reverse proxy on {} -> {u}\n", self.listen)),
             None => out.push_str(&format!(
                 "mode: forward-auth on {} at {}\n",
                 self.listen, self.verify_path
             )),
         }
         match self.admin_listen {
-            Some(a) => out.push_str(&format!(
-                "admin: {a} (/healthz /readyz /metrics /keys)\n"
-            )),
+            Some(a) => out.push_str(&format!("admin: {a} (/healthz /readyz /metrics /keys)\n")),
             None => out.push_str("admin: off\n"),
         }
         for i in &self.issuers {
@@ -528,9 +525,7 @@ fn toml_to_json(v: &toml::Value) -> Value {
 
 /// Checks a metadata/JWKS URL: https, or http on loopback only.
 fn check_url(url: &str) -> Result<(), String> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| format!("{url:?} is not a URL"))?;
+    let uri: Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
     let host = uri.host().unwrap_or("");
     match uri.scheme_str() {
         Some("https") => Ok(()),
@@ -561,7 +556,10 @@ impl Ctx<'_> {
             None => None,
             Some(v) => {
                 let uri: Uri = v.get_ref().parse().map_err(|_| {
-                    self.err(v.span().start, format!("`upstream` {:?} is not a URL", v.get_ref()))
+                    self.err(
+                        v.span().start,
+                        format!("`upstream` {:?} is not a URL", v.get_ref()),
+                    )
                 })?;
                 if uri.scheme_str() != Some("http") || uri.authority().is_none() {
                     return Err(self.err(
@@ -711,7 +709,10 @@ impl Ctx<'_> {
         let raw = spanned.get_ref();
         let name = &raw.issuer;
         if name.is_empty() {
-            return Err(self.err(at, "[[issuer]]: `issuer` is empty; write the exact `iss` value of your tokens"));
+            return Err(self.err(
+                at,
+                "[[issuer]]: `issuer` is empty; write the exact `iss` value of your tokens",
+            ));
         }
         let sources = [
             raw.discovery_url.is_some(),
@@ -724,11 +725,14 @@ impl Ctx<'_> {
         if sources > 1 {
             return Err(self.err(
                 at,
-                format!("issuer {name:?}: set at most one of `discovery_url`, `jwks_uri`, `jwks_file`"),
+                format!(
+                    "issuer {name:?}: set at most one of `discovery_url`, `jwks_uri`, `jwks_file`"
+                ),
             ));
         }
         let source = if let Some(url) = &raw.discovery_url {
-            check_url(url).map_err(|e| self.err(at, format!("issuer {name:?}: discovery_url {e}")))?;
+            check_url(url)
+                .map_err(|e| self.err(at, format!("issuer {name:?}: discovery_url {e}")))?;
             KeySource::DiscoveryUrl(url.clone())
         } else if let Some(url) = &raw.jwks_uri {
             check_url(url).map_err(|e| self.err(at, format!("issuer {name:?}: jwks_uri {e}")))?;
@@ -739,15 +743,27 @@ impl Ctx<'_> {
                 _ => PathBuf::from(file),
             };
             let bytes = std::fs::read(&path).map_err(|e| {
-                self.err(at, format!("issuer {name:?}: cannot read jwks_file {}: {e}", path.display()))
+                self.err(
+                    at,
+                    format!(
+                        "issuer {name:?}: cannot read jwks_file {}: {e}",
+                        path.display()
+                    ),
+                )
             })?;
             let set = JwkSet::from_json(&bytes).map_err(|e| {
-                self.err(at, format!("issuer {name:?}: jwks_file {}: {e}", path.display()))
+                self.err(
+                    at,
+                    format!("issuer {name:?}: jwks_file {}: {e}", path.display()),
+                )
             })?;
             if set.is_empty() {
                 return Err(self.err(
                     at,
-                    format!("issuer {name:?}: jwks_file {} holds no usable key", path.display()),
+                    format!(
+                        "issuer {name:?}: jwks_file {} holds no usable key",
+                        path.display()
+                    ),
                 ));
             }
             KeySource::Static(set)
@@ -819,7 +835,10 @@ impl Ctx<'_> {
         let raw = spanned.get_ref();
         let path = &raw.path;
         if !path.starts_with('/') {
-            return Err(self.err(at, format!("[[route]]: path must start with '/', found {path:?}")));
+            return Err(self.err(
+                at,
+                format!("[[route]]: path must start with '/', found {path:?}"),
+            ));
         }
         if path.contains(['?', '#', '%', '\\']) || path.split('/').any(|s| s == "." || s == "..") {
             return Err(self.err(
@@ -830,8 +849,12 @@ impl Ctx<'_> {
         let mut methods = Vec::new();
         for m in &raw.methods {
             let upper = m.to_ascii_uppercase();
-            let method = Method::from_bytes(upper.as_bytes())
-                .map_err(|_| self.err(at, format!("[[route]] {path:?}: {m:?} is not an HTTP method")))?;
+            let method = Method::from_bytes(upper.as_bytes()).map_err(|_| {
+                self.err(
+                    at,
+                    format!("[[route]] {path:?}: {m:?} is not an HTTP method"),
+                )
+            })?;
             methods.push(method);
         }
         let has_requirements = !raw.issuers.is_empty()
@@ -861,7 +884,9 @@ impl Ctx<'_> {
                 if s.is_empty() || s.contains(char::is_whitespace) {
                     return Err(self.err(
                         at,
-                        format!("[[route]] {path:?}: {s:?}: list each scope or role as its own string"),
+                        format!(
+                            "[[route]] {path:?}: {s:?}: list each scope or role as its own string"
+                        ),
                     ));
                 }
             }
@@ -927,14 +952,23 @@ X-Auth-Scope = "scope"
         let c = Config::from_toml_str(MINIMAL).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.admin_listen.unwrap().to_string(), "127.0.0.1:9090");
-        assert_eq!(c.upstream.as_ref().unwrap().to_string(), "http://127.0.0.1:3000/");
+        assert_eq!(
+            c.upstream.as_ref().unwrap().to_string(),
+            "http://127.0.0.1:3000/"
+        );
         assert_eq!(c.issuers.len(), 1);
         assert!(matches!(c.issuers[0].source, KeySource::Discovery));
         assert_eq!(c.issuers[0].policy.audiences, vec!["api://orders"]);
-        assert_eq!(c.issuers[0].policy.issuers, vec!["https://login.example.com/tenant/v2.0"]);
+        assert_eq!(
+            c.issuers[0].policy.issuers,
+            vec!["https://login.example.com/tenant/v2.0"]
+        );
         assert_eq!(c.routes.len(), 3);
         assert_eq!(c.routes[0].access, Access::Anonymous);
-        assert_eq!(c.routes[1].methods, vec![Method::POST, Method::PUT, Method::DELETE]);
+        assert_eq!(
+            c.routes[1].methods,
+            vec![Method::POST, Method::PUT, Method::DELETE]
+        );
         match &c.routes[1].access {
             Access::Token(r) => assert_eq!(r.scopes, vec!["orders.write"]),
             other => panic!("{other:?}"),
@@ -952,13 +986,18 @@ X-Auth-Scope = "scope"
         Config::from_toml_str(src).unwrap_err()
     }
 
-    const ISSUER: &str = "[[issuer]]\nissuer = \"https://idp.example.com/\"\naudiences = [\"api\"]\n";
+    const ISSUER: &str =
+        "[[issuer]]\nissuer = \"https://idp.example.com/\"\naudiences = [\"api\"]\n";
 
     #[test]
     fn syntax_errors_name_the_line() {
-        let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\nmethods = [\"GET\"\n"));
+        let e = err(&format!(
+            "{ISSUER}[[route]]\npath = \"/\"\nmethods = [\"GET\"\n"
+        ));
         assert_eq!(e.line, Some(6), "{e}");
-        let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\nscope = [\"a\"]\n"));
+        let e = err(&format!(
+            "{ISSUER}[[route]]\npath = \"/\"\nscope = [\"a\"]\n"
+        ));
         assert_eq!(e.line, Some(6), "{e}");
         assert!(e.message.contains("unknown field `scope`"), "{e}");
         assert!(e.message.contains("scopes"), "{e}");
@@ -966,7 +1005,9 @@ X-Auth-Scope = "scope"
 
     #[test]
     fn semantic_errors_name_the_line_and_fix() {
-        let e = err(&format!("{ISSUER}[[route]]\npath = \"/p/\"\nanonymous = true\nscopes = [\"x\"]\n"));
+        let e = err(&format!(
+            "{ISSUER}[[route]]\npath = \"/p/\"\nanonymous = true\nscopes = [\"x\"]\n"
+        ));
         assert_eq!(e.line, Some(4), "{e}");
         assert!(e.message.contains("anonymous"), "{e}");
         let e = err("[[issuer]]\nissuer = \"https://idp/\"\n[[route]]\npath = \"/\"\n");
@@ -974,20 +1015,30 @@ X-Auth-Scope = "scope"
         assert_eq!(e.line, Some(1));
         let e = err("[[issuer]]\nissuer = \"http://idp.example.com/\"\naudiences=[\"a\"]\n[[route]]\npath = \"/\"\n");
         assert!(e.message.contains("https"), "{e}");
-        let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\nissuers = [\"https://other/\"]\n"));
+        let e = err(&format!(
+            "{ISSUER}[[route]]\npath = \"/\"\nissuers = [\"https://other/\"]\n"
+        ));
         assert!(e.message.contains("not configured"), "{e}");
         let e = err(&format!("{ISSUER}[[route]]\npath = \"orders\"\n"));
         assert!(e.message.contains("start with '/'"), "{e}");
-        let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\n[headers]\nAuthorization = \"sub\"\n"));
+        let e = err(&format!(
+            "{ISSUER}[[route]]\npath = \"/\"\n[headers]\nAuthorization = \"sub\"\n"
+        ));
         assert!(e.message.contains("cannot be an identity header"), "{e}");
         assert_eq!(e.line, Some(7));
-        let e = err(&format!("listen = \"8080\"\n{ISSUER}[[route]]\npath = \"/\"\n"));
+        let e = err(&format!(
+            "listen = \"8080\"\n{ISSUER}[[route]]\npath = \"/\"\n"
+        ));
         assert_eq!(e.line, Some(1));
-        let e = err(&format!("upstream = \"https://x\"\n{ISSUER}[[route]]\npath = \"/\"\n"));
+        let e = err(&format!(
+            "upstream = \"https://x\"\n{ISSUER}[[route]]\npath = \"/\"\n"
+        ));
         assert!(e.message.contains("http://"), "{e}");
         let e = err(ISSUER);
         assert!(e.message.contains("no [[route]]"), "{e}");
-        let e = err(&format!("[unavailable]\nstatus = 302\n{ISSUER}[[route]]\npath = \"/\"\n"));
+        let e = err(&format!(
+            "[unavailable]\nstatus = 302\n{ISSUER}[[route]]\npath = \"/\"\n"
+        ));
         assert_eq!(e.line, Some(2));
     }
 
@@ -997,7 +1048,11 @@ X-Auth-Scope = "scope"
         let path = dir.path().join("gw.toml");
         std::fs::write(&path, "listen = 3\n").unwrap();
         let e = Config::from_file(&path).unwrap_err();
-        assert!(e.to_string().starts_with(&format!("{}:1: ", path.display())), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}:1: ", path.display())),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1034,7 +1089,10 @@ claims_contain = { groups = "admins" }
         match &c.routes[0].access {
             Access::Token(r) => {
                 assert_eq!(r.claims_equal.len(), 2);
-                assert_eq!(r.claims_contain[0], ("groups".into(), Value::from("admins")));
+                assert_eq!(
+                    r.claims_contain[0],
+                    ("groups".into(), Value::from("admins"))
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -176,11 +176,21 @@ impl Decider {
     /// Refuses a request before any rule applies (missing or conflicting forwarded headers),
     /// counted and logged like every decision: 400 `invalid_request`.
     pub fn bad_request(&self, method: &Method, description: String) -> Decision {
-        let d = self.refuse(self.challenges.invalid_request(&description), None, description);
+        let d = self.refuse(
+            self.challenges.invalid_request(&description),
+            None,
+            description,
+        );
         self.finish(d, method, "", Instant::now())
     }
 
-    fn finish(&self, decision: Decision, method: &Method, path: &str, started: Instant) -> Decision {
+    fn finish(
+        &self,
+        decision: Decision,
+        method: &Method,
+        path: &str,
+        started: Instant,
+    ) -> Decision {
         let elapsed = started.elapsed();
         self.metrics.record(decision.route, decision.code, elapsed);
         let route = decision
@@ -328,7 +338,10 @@ impl Decider {
 fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
-        return Err("the request has no Authorization header; send Authorization: Bearer <access token>".into());
+        return Err(
+            "the request has no Authorization header; send Authorization: Bearer <access token>"
+                .into(),
+        );
     };
     if values.next().is_some() {
         return Err("the request has more than one Authorization header; send exactly one".into());

@@ -30,9 +30,7 @@ fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h st
                 "{name} appears more than once; configure the proxy to set it (not append)"
             ));
         }
-        let v = v
-            .to_str()
-            .map_err(|_| format!("{name} is not ASCII"))?;
+        let v = v.to_str().map_err(|_| format!("{name} is not ASCII"))?;
         match found {
             Some((other, prev)) if prev != v => {
                 return Err(format!(
@@ -54,7 +52,10 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
         Ok(Some(m)) => match Method::from_bytes(m.trim().as_bytes()) {
             Ok(m) => m,
             Err(_) => {
-                let d = decider.bad_request(req.method(), format!("the forwarded method {m:?} is not an HTTP method"));
+                let d = decider.bad_request(
+                    req.method(),
+                    format!("the forwarded method {m:?} is not an HTTP method"),
+                );
                 return refusal(&d);
             }
         },
@@ -122,9 +123,13 @@ mod tests {
         h.insert("x-forwarded-uri", HeaderValue::from_static("/a"));
         assert_eq!(forwarded(&h, &URI_HEADERS), Ok(Some("/a")));
         h.insert("x-forwarded-uri", HeaderValue::from_static("/public/"));
-        assert!(forwarded(&h, &URI_HEADERS).unwrap_err().contains("disagree"));
+        assert!(forwarded(&h, &URI_HEADERS)
+            .unwrap_err()
+            .contains("disagree"));
         h.remove("x-forwarded-uri");
         h.append("x-original-uri", HeaderValue::from_static("/b"));
-        assert!(forwarded(&h, &URI_HEADERS).unwrap_err().contains("more than once"));
+        assert!(forwarded(&h, &URI_HEADERS)
+            .unwrap_err()
+            .contains("more than once"));
     }
 }

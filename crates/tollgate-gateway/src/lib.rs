@@ -22,6 +22,7 @@ mod admin;
 pub mod cache;
 pub mod config;
 pub mod decision;
+pub mod dev;
 mod forward_auth;
 pub mod metrics;
 mod proxy;

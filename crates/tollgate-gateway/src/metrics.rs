@@ -169,7 +169,9 @@ impl Metrics {
         );
         let _ = writeln!(out, "tollgate_decision_duration_seconds_count {count}");
 
-        out.push_str("# HELP tollgate_token_cache_requests_total Verified-token cache lookups by result.\n");
+        out.push_str(
+            "# HELP tollgate_token_cache_requests_total Verified-token cache lookups by result.\n",
+        );
         out.push_str("# TYPE tollgate_token_cache_requests_total counter\n");
         let _ = writeln!(
             out,
@@ -209,7 +211,9 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP tollgate_key_set_age_seconds Age of each issuer's key set (-1: none yet).\n");
+        out.push_str(
+            "# HELP tollgate_key_set_age_seconds Age of each issuer's key set (-1: none yet).\n",
+        );
         out.push_str("# TYPE tollgate_key_set_age_seconds gauge\n");
         for i in issuers {
             let _ = writeln!(
@@ -261,9 +265,8 @@ mod tests {
         m.record(Some(1), "ok", Duration::from_micros(30));
         m.record(None, "no_route", Duration::from_micros(3));
         let text = m.render((5, 2), 3, &[]);
-        assert!(text.contains(
-            "tollgate_decisions_total{route=\"/\",outcome=\"deny\",code=\"expired\"} 1"
-        ));
+        assert!(text
+            .contains("tollgate_decisions_total{route=\"/\",outcome=\"deny\",code=\"expired\"} 1"));
         assert!(text.contains(
             "tollgate_decisions_total{route=\"(none)\",outcome=\"deny\",code=\"no_route\"} 1"
         ));

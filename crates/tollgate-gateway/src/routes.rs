@@ -76,7 +76,9 @@ pub fn normalize_path(target: &str) -> Result<String, PathError> {
         }
     }
     let Ok(decoded) = String::from_utf8(decoded) else {
-        return Err(PathError("the request path is not UTF-8 once decoded".into()));
+        return Err(PathError(
+            "the request path is not UTF-8 once decoded".into(),
+        ));
     };
     if decoded.contains('\\') || decoded.chars().any(char::is_control) {
         return Err(PathError(
@@ -343,7 +345,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, "insufficient_scope");
-        assert!(e.description.contains("requires scope b"), "{}", e.description);
+        assert!(
+            e.description.contains("requires scope b"),
+            "{}",
+            e.description
+        );
         let e = check_access(
             &Access::Token(req.clone()),
             &claims(json!({"scope": "a b", "tid": "t1"})),

@@ -164,6 +164,11 @@ impl Gateway {
         &self.shared.metrics
     }
 
+    /// True when every issuer has usable keys (what `/readyz` says).
+    pub fn is_ready(&self) -> bool {
+        self.shared.verifier.is_ready()
+    }
+
     /// The decision maker (for in-process use and tests).
     pub fn decider(&self) -> &Decider {
         &self.shared.decider
@@ -198,13 +203,17 @@ impl Gateway {
                 error,
             })?;
         let admin = match self.shared.config.admin_listen {
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|error| {
-                GatewayError::Bind {
-                    what: "admin_listen",
-                    addr,
-                    error,
-                }
-            })?),
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|error| GatewayError::Bind {
+                            what: "admin_listen",
+                            addr,
+                            error,
+                        })?,
+                )
+            }
             None => None,
         };
         Ok(self.serve_on(listener, admin))
@@ -213,7 +222,9 @@ impl Gateway {
     /// Starts serving on listeners bound by the caller.
     pub fn serve_on(self, listener: TcpListener, admin: Option<TcpListener>) -> RunningGateway {
         let (tx, rx) = watch::channel(false);
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
         let mut tasks = Vec::new();
 

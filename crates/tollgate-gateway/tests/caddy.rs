@@ -21,14 +21,21 @@ async fn caddy_forward_auth_in_front_of_the_gateway() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let keys = LocalKeys::new();
         let echo = Echo::start().await;
-        let config = Config::from_toml_str(&keys.adapt(&example("caddy", "tollgate.toml"))).unwrap();
+        let config =
+            Config::from_toml_str(&keys.adapt(&example("caddy", "tollgate.toml"))).unwrap();
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let conf = example("caddy", "Caddyfile")
-            .replace("forward_auth 127.0.0.1:8080", &format!("forward_auth {}", gw.addr()))
-            .replace("reverse_proxy 127.0.0.1:3000", &format!("reverse_proxy {}", echo.addr))
+            .replace(
+                "forward_auth 127.0.0.1:8080",
+                &format!("forward_auth {}", gw.addr()),
+            )
+            .replace(
+                "reverse_proxy 127.0.0.1:3000",
+                &format!("reverse_proxy {}", echo.addr),
+            )
             .replace("http://127.0.0.1:8000", &format!("http://127.0.0.1:{port}"));
         assert!(conf.contains(&format!("http://127.0.0.1:{port}")));
         let conf_path = dir.path().join("Caddyfile");
@@ -74,7 +81,10 @@ async fn caddy_forward_auth_in_front_of_the_gateway() {
             .unwrap();
         assert_eq!(r.status(), 401);
         let c = challenge(&r);
-        assert!(c.contains("error=\"invalid_token\"") && c.contains("expired:"), "{c}");
+        assert!(
+            c.contains("error=\"invalid_token\"") && c.contains("expired:"),
+            "{c}"
+        );
 
         // No token: 401 with a challenge.
         let r = http.get(format!("{base}/orders/42")).send().await.unwrap();
@@ -91,7 +101,10 @@ async fn caddy_forward_auth_in_front_of_the_gateway() {
             .unwrap();
         assert_eq!(r.status(), 403);
         let c = challenge(&r);
-        assert!(c.contains("insufficient_scope") && c.contains("scope=\"orders.write\""), "{c}");
+        assert!(
+            c.contains("insufficient_scope") && c.contains("scope=\"orders.write\""),
+            "{c}"
+        );
 
         // Anonymous route: passes without a token, and a forged identity header is removed.
         let r = http

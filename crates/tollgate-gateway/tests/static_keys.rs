@@ -98,7 +98,11 @@ async fn forward_auth_answers_each_status_with_its_headers() {
         // anonymous route: 200 without a token, no identity headers
         let r = verify(&gw, "GET", "/public/index.html?x=1", None).await;
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["x-auth-subject"], "", "present and empty: copied over a forged one");
+        assert_eq!(
+            r.headers()["x-auth-subject"],
+            "",
+            "present and empty: copied over a forged one"
+        );
 
         // missing token: 401 with a bare Bearer challenge (RFC 6750 section 3.1)
         let r = verify(&gw, "GET", "/orders/42", None).await;
@@ -111,21 +115,40 @@ async fn forward_auth_answers_each_status_with_its_headers() {
         let r = verify(&gw, "GET", "/orders/42", Some(&expired)).await;
         assert_eq!(r.status(), 401);
         let c = challenge(&r);
-        assert!(c.starts_with("Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"expired: "), "{c}");
+        assert!(
+            c.starts_with(
+                "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"expired: "
+            ),
+            "{c}"
+        );
         assert_eq!(error_code(&r), "expired");
         let body: Value = json_body(r).await;
         assert_eq!(body["code"], "expired");
         assert!(body["fix"].is_string());
 
         // wrong audience
-        let r = verify(&gw, "GET", "/", Some(&f.token(json!({"aud": "api://other"})))).await;
+        let r = verify(
+            &gw,
+            "GET",
+            "/",
+            Some(&f.token(json!({"aud": "api://other"}))),
+        )
+        .await;
         assert_eq!(r.status(), 401);
         assert_eq!(error_code(&r), "audience_mismatch");
-        assert!(!challenge(&r).contains("\"api://other\""), "quotes inside the challenge are replaced");
+        assert!(
+            !challenge(&r).contains("\"api://other\""),
+            "quotes inside the challenge are replaced"
+        );
 
         // unknown kid
         let other = SigningKey::generate(Algorithm::ES256, "nope").unwrap();
-        let t = jws::sign(&json!({"kid": "nope"}), &json!({"iss": ISS, "aud": "api://orders", "exp": 4_000_000_000u64}), &other).unwrap();
+        let t = jws::sign(
+            &json!({"kid": "nope"}),
+            &json!({"iss": ISS, "aud": "api://orders", "exp": 4_000_000_000u64}),
+            &other,
+        )
+        .unwrap();
         let r = verify(&gw, "GET", "/", Some(&t)).await;
         assert_eq!(r.status(), 401);
         assert_eq!(error_code(&r), "kid_not_found");
@@ -155,7 +178,10 @@ async fn forward_auth_answers_each_status_with_its_headers() {
         assert_eq!(r.status(), 403);
         assert_eq!(error_code(&r), "insufficient_role");
         let admin = f.token(json!({"roles": ["admin"]}));
-        assert_eq!(verify(&gw, "GET", "/admin/x", Some(&admin)).await.status(), 200);
+        assert_eq!(
+            verify(&gw, "GET", "/admin/x", Some(&admin)).await.status(),
+            200
+        );
 
         // ambiguous paths are refused before any rule
         let r = verify(&gw, "GET", "/public/../orders/1", Some(&read_only)).await;
@@ -185,7 +211,11 @@ async fn forward_auth_answers_each_status_with_its_headers() {
         assert_eq!(r.status(), 400);
 
         // no original URI at all
-        let r = client().get(format!("{}/verify", gw.url())).send().await.unwrap();
+        let r = client()
+            .get(format!("{}/verify", gw.url()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400);
 
         // metrics count decisions by code and route
@@ -197,12 +227,29 @@ async fn forward_auth_answers_each_status_with_its_headers() {
             .text()
             .await
             .unwrap();
-        assert!(m.contains("tollgate_decisions_total{route=\"/\",outcome=\"deny\",code=\"expired\"} 1"), "{m}");
+        assert!(
+            m.contains("tollgate_decisions_total{route=\"/\",outcome=\"deny\",code=\"expired\"} 1"),
+            "{m}"
+        );
         assert!(m.contains("code=\"insufficient_scope\"} 3"), "{m}");
-        assert!(m.contains("tollgate_decision_duration_seconds_count"), "{m}");
-        let ready = client().get(format!("{}/readyz", gw.admin_url().unwrap())).send().await.unwrap();
+        assert!(
+            m.contains("tollgate_decision_duration_seconds_count"),
+            "{m}"
+        );
+        let ready = client()
+            .get(format!("{}/readyz", gw.admin_url().unwrap()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(ready.status(), 200);
-        let keys: Value = json_body(client().get(format!("{}/keys", gw.admin_url().unwrap())).send().await.unwrap()).await;
+        let keys: Value = json_body(
+            client()
+                .get(format!("{}/keys", gw.admin_url().unwrap()))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(keys[0]["kids"], json!(["k1"]));
         gw.shutdown().await;
     })
@@ -260,7 +307,11 @@ async fn reverse_proxy_forwards_identity_and_strips_spoofed_headers() {
         assert!(seen["headers"].get("x-auth-scope").is_none(), "{seen}");
 
         // refused requests never reach the upstream
-        let r = client().get(format!("{}/x", gw.url())).send().await.unwrap();
+        let r = client()
+            .get(format!("{}/x", gw.url()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401);
         assert_eq!(challenge(&r), "Bearer realm=\"tollgate\"");
 
@@ -291,15 +342,25 @@ async fn the_token_cache_serves_until_exp_and_not_after() {
         let running = gw.serve().await.unwrap();
         let token = f.token(json!({"exp": 1_000_100}));
 
-        assert_eq!(verify(&running, "GET", "/", Some(&token)).await.status(), 200);
+        assert_eq!(
+            verify(&running, "GET", "/", Some(&token)).await.status(),
+            200
+        );
         let cache = running.gateway().decider().cache();
         assert_eq!(cache.stats(), (0, 1));
         clock.set(1_000_099);
-        assert_eq!(verify(&running, "GET", "/", Some(&token)).await.status(), 200);
+        assert_eq!(
+            verify(&running, "GET", "/", Some(&token)).await.status(),
+            200
+        );
         assert_eq!(cache.stats(), (1, 1), "served from the cache");
         clock.set(1_000_100);
         let r = verify(&running, "GET", "/", Some(&token)).await;
-        assert_eq!(r.status(), 401, "at exp the entry is gone and validation says expired");
+        assert_eq!(
+            r.status(),
+            401,
+            "at exp the entry is gone and validation says expired"
+        );
         assert_eq!(error_code(&r), "expired");
         assert_eq!(cache.stats(), (1, 2));
         assert_eq!(cache.len(), 0);
@@ -321,7 +382,10 @@ async fn the_cache_is_bounded_by_the_config() {
             assert_eq!(verify(&gw, "GET", "/", Some(&t)).await.status(), 200);
         }
         let cache = gw.gateway().decider().cache();
-        assert!(cache.len() <= cache.capacity() && cache.capacity() <= 32, "{cache:?}");
+        assert!(
+            cache.len() <= cache.capacity() && cache.capacity() <= 32,
+            "{cache:?}"
+        );
         gw.shutdown().await;
     })
     .await

@@ -28,11 +28,20 @@ impl Echo {
         let app = Router::new().fallback(|req: Request| async move {
             let mut headers = Map::new();
             for (k, v) in req.headers() {
-                headers.insert(k.as_str().to_string(), Value::from(v.to_str().unwrap_or("?")));
+                headers.insert(
+                    k.as_str().to_string(),
+                    Value::from(v.to_str().unwrap_or("?")),
+                );
             }
-            let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
             let method = req.method().to_string();
-            let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
             axum::Json(json!({"method": method, "path": path, "headers": headers,
                 "body": String::from_utf8_lossy(&body)}))
         });
@@ -44,7 +53,11 @@ impl Echo {
                 })
                 .await;
         });
-        Echo { addr, stop: Some(tx), task }
+        Echo {
+            addr,
+            stop: Some(tx),
+            task,
+        }
     }
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -123,7 +136,10 @@ impl LocalKeys {
                 &format!("issuer = \"{ISS}\"\njwks_file = \"{}\"", self.jwks_path()),
             )
             .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
-            .replace("admin_listen = \"127.0.0.1:9090\"", "admin_listen = \"127.0.0.1:0\"")
+            .replace(
+                "admin_listen = \"127.0.0.1:9090\"",
+                "admin_listen = \"127.0.0.1:0\"",
+            )
     }
 
     /// A token for ISS / api://orders, sub alice, scope orders.read, valid 10 min; members

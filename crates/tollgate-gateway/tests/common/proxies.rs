@@ -27,7 +27,9 @@ pub fn find_binary(name: &str, required_in_ci: bool) -> Option<PathBuf> {
         return Some(found);
     }
     if required_in_ci && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{name} is not installed, and CI=true: .ci/run installs it (apt-get install -y {name})");
+        panic!(
+            "{name} is not installed, and CI=true: .ci/run installs it (apt-get install -y {name})"
+        );
     }
     eprintln!(
         "SKIPPED: {name} is not installed; install it to run this test (apt-get update && apt-get install -y {name})"
@@ -58,7 +60,9 @@ impl ChildGuard {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         ChildGuard { child, log }
     }
 
@@ -70,14 +74,20 @@ impl ChildGuard {
     pub async fn wait_for_port(&mut self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("the proxy exited ({status}):\n{}", self.output());
             }
             if Instant::now() > deadline {
-                panic!("the proxy did not listen on {port} within 15 s:\n{}", self.output());
+                panic!(
+                    "the proxy did not listen on {port} within 15 s:\n{}",
+                    self.output()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
