@@ -41,6 +41,8 @@ pub mod jwk;
 pub mod jws;
 #[cfg(feature = "remote")]
 pub mod keys;
+#[cfg(feature = "tower")]
+pub mod tower;
 pub mod validate;
 #[cfg(feature = "remote")]
 pub mod validator;
