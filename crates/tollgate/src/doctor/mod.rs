@@ -257,6 +257,17 @@ pub struct Cause {
     pub fix: String,
 }
 
+impl fmt::Display for Cause {
+    /// One line for logs: `id: summary (evidence) fix: ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} ({}) fix: {}",
+            self.id, self.summary, self.evidence, self.fix
+        )
+    }
+}
+
 /// The provider recognised from an issuer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProviderInfo {
