@@ -177,7 +177,7 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
     let typ = raw.get("typ").and_then(Value::as_str).map(str::to_string);
     Ok(Decoded {
         header: Header { alg, kid, typ, raw },
-        signing_input: token[..dots[1]].as_bytes(),
+        signing_input: &token.as_bytes()[..dots[1]],
         payload_b64: p,
         signature,
     })
