@@ -277,46 +277,14 @@ impl ChallengeOptions {
         required: &[S],
         granted: &[&str],
     ) -> Option<Challenge> {
-        let missing: Vec<&str> = required
-            .iter()
-            .map(AsRef::as_ref)
-            .filter(|s| !granted.contains(s))
-            .collect();
-        if missing.is_empty() {
-            return None;
-        }
-        let description = format!(
-            "this route requires scope {}; the token grants {}",
-            missing.join(" "),
-            if granted.is_empty() {
-                "no scope".to_string()
-            } else {
-                granted.join(" ")
-            }
-        );
+        let description = missing_scopes(required, granted)?;
         Some(self.forbidden("insufficient_scope", &description, required))
     }
 
     /// The 403 for missing roles: like [`require_scopes`](ChallengeOptions::require_scopes)
     /// with the token's [`Claims::roles`](crate::Claims::roles); code `insufficient_role`.
     pub fn require_roles<S: AsRef<str>>(&self, required: &[S], held: &[&str]) -> Option<Challenge> {
-        let missing: Vec<&str> = required
-            .iter()
-            .map(AsRef::as_ref)
-            .filter(|r| !held.contains(r))
-            .collect();
-        if missing.is_empty() {
-            return None;
-        }
-        let description = format!(
-            "this route requires role {}; the token holds {}",
-            missing.join(" "),
-            if held.is_empty() {
-                "no role".to_string()
-            } else {
-                held.join(" ")
-            }
-        );
+        let description = missing_roles(required, held)?;
         Some(self.forbidden::<&str>("insufficient_role", &description, &[]))
     }
 
@@ -354,6 +322,101 @@ impl ChallengeOptions {
             retry_after: None,
         }
     }
+}
+
+/// Which of the `required` scopes are not `granted`, as the sentence of an
+/// `insufficient_scope` refusal; `None` when all are granted.
+///
+/// ```
+/// use tollgate::challenge::missing_scopes;
+/// assert_eq!(missing_scopes(&["a", "b"], &["a"]).unwrap(),
+///     "this route requires scope b; the token grants a");
+/// assert_eq!(missing_scopes(&["a"], &["a"]), None);
+/// ```
+pub fn missing_scopes<S: AsRef<str>>(required: &[S], granted: &[&str]) -> Option<String> {
+    shortfall(required, granted, "scope", "grants")
+}
+
+/// Which of the `required` roles are not `held`, as the sentence of an `insufficient_role`
+/// refusal; `None` when all are held.
+pub fn missing_roles<S: AsRef<str>>(required: &[S], held: &[&str]) -> Option<String> {
+    shortfall(required, held, "role", "holds")
+}
+
+fn shortfall<S: AsRef<str>>(
+    required: &[S],
+    has: &[&str],
+    what: &str,
+    verb: &str,
+) -> Option<String> {
+    let missing: Vec<&str> = required
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|s| !has.contains(s))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "this route requires {what} {}; the token {verb} {}",
+        missing.join(" "),
+        if has.is_empty() {
+            format!("no {what}")
+        } else {
+            has.join(" ")
+        }
+    ))
+}
+
+/// The token of an `Authorization: Bearer <token>` header (RFC 6750 section 2.1), given every
+/// `Authorization` value of the request, or why there is none: no header, more than one, not
+/// ASCII, another scheme (`Basic`, ...), or `Bearer` without a token. The scheme is
+/// case-insensitive. The reason is a sentence for [`ChallengeOptions::missing_token`]; it
+/// never contains the header's value.
+///
+/// ```
+/// use tollgate::challenge::bearer_token;
+/// assert_eq!(bearer_token(&[b"bearer eyJ.x.y"]), Ok("eyJ.x.y"));
+/// assert!(bearer_token(&[]).unwrap_err().contains("no Authorization header"));
+/// assert!(bearer_token(&[b"Basic dXNlcg=="]).unwrap_err().contains("\"Basic\" scheme"));
+/// assert!(bearer_token(&[b"Bearer a", b"Bearer b"]).unwrap_err().contains("more than one"));
+/// assert!(bearer_token(&[b"eyJhbGciOi.eyJ.sig"]).unwrap_err().contains("without a scheme"));
+/// ```
+pub fn bearer_token<'a>(authorization: &[&'a [u8]]) -> Result<&'a str, String> {
+    let value = match authorization {
+        [] => return Err(
+            "the request has no Authorization header; send Authorization: Bearer <access token>"
+                .into(),
+        ),
+        [one] => *one,
+        _ => {
+            return Err(
+                "the request has more than one Authorization header; send exactly one".into(),
+            )
+        }
+    };
+    let Ok(value) = std::str::from_utf8(value) else {
+        return Err("the Authorization header is not ASCII".into());
+    };
+    if !value.is_ascii() {
+        return Err("the Authorization header is not ASCII".into());
+    }
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        if scheme.starts_with("eyJ") && scheme.contains('.') {
+            return Err("the Authorization header holds a token without a scheme; send Authorization: Bearer <access token>".into());
+        }
+        let shown: String = scheme.chars().take(20).collect();
+        return Err(format!(
+            "the Authorization header uses the {shown:?} scheme; send Authorization: Bearer <access token>"
+        ));
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err("the Authorization header says Bearer but holds no token".into());
+    }
+    Ok(token)
 }
 
 /// Makes text safe inside an RFC 6750 quoted string, whose `error_description` allows only

@@ -34,12 +34,15 @@ pub mod challenge;
 pub mod claims;
 pub mod clock;
 mod crypto;
+pub mod doctor;
 pub mod error;
 pub mod json;
 pub mod jwk;
 pub mod jws;
 #[cfg(feature = "remote")]
 pub mod keys;
+#[cfg(feature = "tower")]
+pub mod tower;
 pub mod validate;
 #[cfg(feature = "remote")]
 pub mod validator;

@@ -252,6 +252,27 @@ impl Validator {
         let _ = futures::future::join_all(fetches).await;
     }
 
+    /// Starts a background task on the current tokio runtime that, every `check_every`,
+    /// starts the refreshes that are due (refresh-ahead time or retry time passed, or keys
+    /// never loaded), exactly as a request would, without waiting for them. Keeps keys warm
+    /// for a validator that may sit idle (a gateway's readiness stays true). The task ends
+    /// when every clone of the validator is dropped, or when the handle is aborted.
+    ///
+    /// Without it, refreshes are started by requests (see [`crate::keys`]).
+    pub fn spawn_refresher(&self, check_every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.shared);
+        let check_every = check_every.max(std::time::Duration::from_millis(1));
+        tokio::spawn(async move {
+            loop {
+                match weak.upgrade() {
+                    Some(shared) => shared.entries.iter().for_each(|e| e.cache.tick()),
+                    None => return,
+                }
+                tokio::time::sleep(check_every).await;
+            }
+        })
+    }
+
     /// A snapshot of every issuer's keys, in configuration order.
     pub fn status(&self) -> Vec<IssuerStatus> {
         self.shared
