@@ -30,6 +30,7 @@
 
 pub mod alg;
 pub mod b64;
+pub mod challenge;
 pub mod claims;
 pub mod clock;
 mod crypto;

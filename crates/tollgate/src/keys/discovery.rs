@@ -78,7 +78,7 @@ pub fn compare_issuers(configured: &str, found: &str) -> Option<String> {
     }
     let (cs, crest) = split_scheme(configured);
     let (fs, frest) = split_scheme(found);
-    if cs != fs && crest == frest {
+    if !cs.eq_ignore_ascii_case(fs) && crest == frest {
         return Some(format!(
             "scheme: configured {cs:?}, found {fs:?}; the rest is equal"
         ));
@@ -100,7 +100,7 @@ pub fn compare_issuers(configured: &str, found: &str) -> Option<String> {
     if !ch.eq_ignore_ascii_case(fh) {
         return Some(format!("host: configured {ch:?}, found {fh:?}"));
     }
-    if cs != fs {
+    if !cs.eq_ignore_ascii_case(fs) {
         return Some(format!(
             "scheme: configured {cs:?}, found {fs:?}; the paths also differ ({cpath:?} vs {fpath:?})"
         ));

@@ -84,7 +84,7 @@ impl TestIdp {
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
-            .route("/moved-jwks", get(jwks))
+            .route("/moved-jwks", get(moved_jwks))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -181,6 +181,11 @@ async fn discovery(State(state): State<Arc<IdpState>>) -> Response {
     .into_response()
 }
 
+/// The target of a same-origin redirect: always the current keys.
+async fn moved_jwks(State(state): State<Arc<IdpState>>, request_headers: HeaderMap) -> Response {
+    serve_keys(&state, &request_headers)
+}
+
 async fn jwks(State(state): State<Arc<IdpState>>, request_headers: HeaderMap) -> Response {
     state.jwks_hits.fetch_add(1, Ordering::SeqCst);
     let mode = state.mode.lock().unwrap().clone();
@@ -216,6 +221,10 @@ async fn jwks(State(state): State<Arc<IdpState>>, request_headers: HeaderMap) ->
             return (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
         }
     }
+    serve_keys(&state, &request_headers)
+}
+
+fn serve_keys(state: &IdpState, request_headers: &HeaderMap) -> Response {
     let keys: Vec<Value> = state
         .keys
         .lock()
@@ -241,4 +250,30 @@ async fn jwks(State(state): State<Arc<IdpState>>, request_headers: HeaderMap) ->
         }
     }
     (headers, axum::Json(json!({ "keys": keys }))).into_response()
+}
+
+/// Waits (real time, at most 10 s) until `check` holds; panics with `what` otherwise.
+pub async fn until(what: &str, check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A token with header `{"alg": "ES256", "kid": kid}` and a junk signature: enough to make
+/// the validator look the kid up (it never gets as far as the signature).
+pub fn junk_token(kid: &str, iss: &str) -> String {
+    use tollgate::b64;
+    let header = json!({"alg": "ES256", "kid": kid});
+    let claims = json!({"iss": iss, "exp": 4_102_444_800u64});
+    format!(
+        "{}.{}.{}",
+        b64::encode(header.to_string()),
+        b64::encode(claims.to_string()),
+        b64::encode([7u8; 64])
+    )
 }
