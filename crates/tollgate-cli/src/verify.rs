@@ -16,11 +16,12 @@ use crate::input::{read_file, read_token};
 pub struct Args {
     /// The token (with or without `Bearer `); `-` or nothing reads standard input.
     pub token: Option<String>,
-    /// The keys: a JWKS file (or a single JWK). With `--jwks`, `--issuer` only names the
-    /// accepted issuer and nothing is discovered.
-    #[arg(long, value_name = "FILE")]
+    /// The keys: a JWKS file (or a single JWK), or a JWKS URL (https, or http on loopback).
+    /// With `--jwks`, `--issuer` only names the accepted issuer and nothing is discovered.
+    #[arg(long, value_name = "FILE|URL")]
     pub jwks: Option<String>,
-    /// An accepted issuer (repeatable). `iss` must equal one exactly.
+    /// An accepted issuer (repeatable). `iss` must equal one exactly. Without `--jwks` and
+    /// `--secret-file`, its keys are found by OIDC discovery.
     #[arg(long = "issuer", value_name = "ISS")]
     pub issuers: Vec<String>,
     /// An accepted audience (repeatable). Any `aud` value equal to one passes.
@@ -99,6 +100,12 @@ pub fn local_keys(args: &Args, policy: &Policy) -> Result<JwkSet, UsageError> {
         }
         None => JwkSet::new(),
     };
+    add_secret(args, policy, &mut keys)?;
+    Ok(keys)
+}
+
+/// Adds the HMAC secret of `--secret-file`, if given, to `keys`.
+fn add_secret(args: &Args, policy: &Policy, keys: &mut JwkSet) -> Result<(), UsageError> {
     if let Some(path) = &args.secret_file {
         let secret = read_file(&path.display().to_string()).map_err(UsageError)?;
         if secret.is_empty() {
@@ -111,7 +118,7 @@ pub fn local_keys(args: &Args, policy: &Policy) -> Result<JwkSet, UsageError> {
             .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
         keys.push(jwk);
     }
-    Ok(keys)
+    Ok(())
 }
 
 /// Validates the token as the options say.
@@ -121,11 +128,25 @@ fn validate(
 ) -> Result<Result<tollgate::Verified, ValidationError>, UsageError> {
     let policy = policy_from(args)?;
     if args.jwks.is_none() && args.secret_file.is_none() {
+        if !args.issuers.is_empty() {
+            return crate::jwks::validate_by_discovery(&args.issuers, &policy, args.now, token)
+                .map_err(UsageError);
+        }
         return Err(UsageError(
-            "no keys: give --jwks FILE (a JWKS) or --secret-file FILE (an HMAC secret)".into(),
+            "no keys: give --issuer URL (OIDC discovery), --jwks FILE|URL (a JWKS) or --secret-file FILE (an HMAC secret)".into(),
         ));
     }
-    let keys = local_keys(args, &policy)?;
+    let keys = match args.jwks.as_deref() {
+        Some(url) if crate::jwks::is_url(url) => {
+            let mut keys = match crate::jwks::fetch_set(url).map_err(UsageError)? {
+                Ok(keys) => keys,
+                Err(unavailable) => return Ok(Err(unavailable)),
+            };
+            add_secret(args, &policy, &mut keys)?;
+            keys
+        }
+        _ => local_keys(args, &policy)?,
+    };
     let validator = LocalValidator::new(keys, policy);
     let result = match args.now {
         Some(now) => validator.with_clock(FixedClock::new(now)).validate(token),

@@ -687,7 +687,7 @@ impl Fetcher {
             if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
                 format!("DNS lookup failed: {chain}")
             } else if lower.contains("refused") {
-                format!("connection refused: {chain}")
+                format!("connection refused; is the server running? ({chain})")
             } else {
                 chain
             };
@@ -716,7 +716,12 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
             Some(i) => text[..i].to_string(),
             None => text,
         };
-        if !parts.iter().any(|p| p.contains(&text)) {
+        // reqwest's and hyper's wrappers say nothing the variant does not.
+        let boilerplate = text.starts_with("error sending request")
+            || text.starts_with("client error")
+            || text.starts_with("request or response body error")
+            || text.starts_with("error decoding response body");
+        if !boilerplate && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
         current = err.source();
