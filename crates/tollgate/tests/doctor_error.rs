@@ -134,3 +134,15 @@ fn diagnose_error_without_a_token() {
     assert_eq!(causes[0].id, "missing_claim");
     assert!(!causes[0].fix.is_empty());
 }
+
+#[test]
+fn debug_output_hides_the_token_and_secrets() {
+    let s = settings(Policy::new()).secret(b"hunter2-secret".to_vec());
+    let ctx = doctor::Context::new("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", s);
+    let dbg = format!("{ctx:?}");
+    assert!(
+        !dbg.contains("eyJhbGci") && !dbg.contains("c2lnbmF0dXJl"),
+        "{dbg}"
+    );
+    assert!(!dbg.contains("hunter2"), "{dbg}");
+}

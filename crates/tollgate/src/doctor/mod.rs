@@ -151,8 +151,8 @@ pub struct DiscoveryInfo {
     pub jwks_uri: Option<String>,
 }
 
-/// Everything gathered for one diagnosis.
-#[derive(Clone, Debug)]
+/// Everything gathered for one diagnosis. `Debug` never shows the token.
+#[derive(Clone)]
 pub struct Context {
     /// The token (already normalised, see [`input::normalize`]).
     pub token: String,
@@ -171,6 +171,19 @@ pub struct Context {
     pub app_keys: Option<(String, KeySource)>,
     /// Notes for the report (how the input was read, where the issuer came from...).
     pub notes: Vec<String>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("token", &format!("({} bytes, redacted)", self.token.len()))
+            .field("settings", &self.settings)
+            .field("api_keys", &self.api_keys.as_ref().map(|k| &k.origin))
+            .field("discovery", &self.discovery)
+            .field("live_keys", &self.live_keys.ok().map(|k| &k.origin))
+            .field("notes", &self.notes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Context {
