@@ -1,10 +1,240 @@
-//! `tollgate verify`.
+//! `tollgate verify`: the scriptable front of the library.
+//!
+//! Exit 0 valid (claims printed as JSON), 1 invalid, 2 usage or configuration error,
+//! 3 cannot verify now (keys unavailable).
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tollgate::{Algorithm, FixedClock, JwkSet, LocalValidator, Policy, TypPolicy, ValidationError};
+
+use crate::exit;
+use crate::input::{read_file, read_token};
 
 /// Arguments of `tollgate verify`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The token (with or without `Bearer `); `-` or nothing reads standard input.
+    pub token: Option<String>,
+    /// The keys: a JWKS file (or a single JWK), or a JWKS URL (https, or http on loopback).
+    /// With `--jwks`, `--issuer` only names the accepted issuer and nothing is discovered.
+    #[arg(long, value_name = "FILE|URL")]
+    pub jwks: Option<String>,
+    /// An accepted issuer (repeatable). `iss` must equal one exactly. Without `--jwks` and
+    /// `--secret-file`, its keys are found by OIDC discovery.
+    #[arg(long = "issuer", value_name = "ISS")]
+    pub issuers: Vec<String>,
+    /// An accepted audience (repeatable). Any `aud` value equal to one passes.
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// An allowed algorithm (repeatable). Default: every asymmetric algorithm, plus
+    /// HS256/384/512 when `--secret-file` is given.
+    #[arg(long = "alg", value_name = "ALG")]
+    pub algs: Vec<String>,
+    /// A file holding the HMAC secret for HS* tokens, used byte for byte (a trailing newline
+    /// is part of the secret: write it with `printf`, not `echo`).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Clock leeway in seconds for exp, nbf and iat.
+    #[arg(long, value_name = "SECS", default_value_t = tollgate::claims::DEFAULT_LEEWAY)]
+    pub leeway: u64,
+    /// Validate as if now were this Unix time.
+    #[arg(long, value_name = "UNIX", allow_negative_numbers = true)]
+    pub now: Option<i64>,
+    /// Require this header `typ` (repeatable: any of them), e.g. `at+jwt`.
+    #[arg(long = "require-typ", value_name = "TYP")]
+    pub require_typ: Vec<String>,
+    /// Require this claim to be present (repeatable).
+    #[arg(long = "require-claim", value_name = "NAME")]
+    pub require_claims: Vec<String>,
+    /// Maximum age since `iat`, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub max_age: Option<u64>,
+    /// Accept tokens without `exp` (refused by default).
+    #[arg(long)]
+    pub allow_no_exp: bool,
+    /// Print one JSON object: {"valid", "code", "message", "header", "claims", "details"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A usage or configuration problem (exit 2).
+pub struct UsageError(pub String);
+
+/// Builds the policy the options describe.
+pub fn policy_from(args: &Args) -> Result<Policy, UsageError> {
+    let mut policy = Policy::new().leeway(args.leeway);
+    policy.issuers = args.issuers.clone();
+    policy.audiences = args.audiences.clone();
+    policy.required_claims = args.require_claims.clone();
+    policy.max_age = args.max_age;
+    policy.require_exp = !args.allow_no_exp;
+    if !args.require_typ.is_empty() {
+        policy.typ = TypPolicy::OneOf(args.require_typ.clone());
+    }
+    if args.algs.is_empty() {
+        if args.secret_file.is_some() {
+            policy
+                .algorithms
+                .extend([Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
+        }
+    } else {
+        policy.algorithms = args
+            .algs
+            .iter()
+            .map(|a| {
+                a.parse::<Algorithm>()
+                    .map_err(|e| UsageError(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(policy)
+}
+
+/// Loads the local keys: the JWKS file and the HMAC secret.
+pub fn local_keys(args: &Args, policy: &Policy) -> Result<JwkSet, UsageError> {
+    let mut keys = match &args.jwks {
+        Some(path) => {
+            let bytes = read_file(path).map_err(UsageError)?;
+            JwkSet::from_json(&bytes).map_err(|e| UsageError(format!("{path}: {e}")))?
+        }
+        None => JwkSet::new(),
+    };
+    add_secret(args, policy, &mut keys)?;
+    Ok(keys)
+}
+
+/// Adds the HMAC secret of `--secret-file`, if given, to `keys`.
+fn add_secret(args: &Args, policy: &Policy, keys: &mut JwkSet) -> Result<(), UsageError> {
+    if let Some(path) = &args.secret_file {
+        let secret = read_file(&path.display().to_string()).map_err(UsageError)?;
+        if secret.is_empty() {
+            return Err(UsageError(format!(
+                "{}: the secret file is empty",
+                path.display()
+            )));
+        }
+        let jwk = tollgate::Jwk::from_secret(&secret, &policy.algorithms)
+            .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        keys.push(jwk);
+    }
+    Ok(())
+}
+
+/// Validates the token as the options say.
+fn validate(
+    args: &Args,
+    token: &str,
+) -> Result<Result<tollgate::Verified, ValidationError>, UsageError> {
+    let policy = policy_from(args)?;
+    if args.jwks.is_none() && args.secret_file.is_none() {
+        if !args.issuers.is_empty() {
+            return crate::jwks::validate_by_discovery(&args.issuers, &policy, args.now, token)
+                .map_err(UsageError);
+        }
+        return Err(UsageError(
+            "no keys: give --issuer URL (OIDC discovery), --jwks FILE|URL (a JWKS) or --secret-file FILE (an HMAC secret)".into(),
+        ));
+    }
+    let keys = match args.jwks.as_deref() {
+        Some(url) if crate::jwks::is_url(url) => {
+            let mut keys = match crate::jwks::fetch_set(url).map_err(UsageError)? {
+                Ok(keys) => keys,
+                Err(unavailable) => return Ok(Err(unavailable)),
+            };
+            add_secret(args, &policy, &mut keys)?;
+            keys
+        }
+        _ => local_keys(args, &policy)?,
+    };
+    let validator = LocalValidator::new(keys, policy);
+    let result = match args.now {
+        Some(now) => validator.with_clock(FixedClock::new(now)).validate(token),
+        None => validator.validate(token),
+    };
+    Ok(result)
+}
+
+/// The header and claims of a token without verifying it (for reports), if readable.
+pub fn peek(token: &str) -> (Value, Value) {
+    match tollgate::jws::decode(token, usize::MAX) {
+        Ok(d) => {
+            let claims = d.claims().map(Value::Object).unwrap_or(Value::Null);
+            (Value::Object(d.header.raw.clone()), claims)
+        }
+        Err(_) => (Value::Null, Value::Null),
+    }
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> u8 {
-    crate::exit::USAGE
+pub fn run(args: Args) -> u8 {
+    let token = match read_token(args.token.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return usage(&args, &e),
+    };
+    let result = match validate(&args, &token) {
+        Ok(r) => r,
+        Err(UsageError(e)) => return usage(&args, &e),
+    };
+    report(&args, &token, result)
+}
+
+fn usage(args: &Args, message: &str) -> u8 {
+    if args.json {
+        println!(
+            "{}",
+            json!({"valid": false, "code": "usage", "message": message})
+        );
+    } else {
+        eprintln!("tollgate verify: {message}");
+    }
+    exit::USAGE
+}
+
+/// Prints the outcome and returns the exit code.
+pub fn report(args: &Args, token: &str, result: Result<tollgate::Verified, ValidationError>) -> u8 {
+    match result {
+        Ok(v) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"valid": true, "header": Value::Object(v.header.raw), "claims": v.claims})
+                );
+            } else {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v.claims).unwrap_or_default()
+                );
+            }
+            exit::OK
+        }
+        Err(e) => {
+            let (header, claims) = peek(token);
+            if args.json {
+                println!(
+                    "{}",
+                    json!({
+                        "valid": false,
+                        "code": e.code(),
+                        "message": e.to_string(),
+                        "cause": e.cause(),
+                        "fix": e.fix(),
+                        "header": header,
+                        "claims": claims,
+                        "details": e.details(),
+                    })
+                );
+            } else {
+                eprintln!("invalid token [{}]: {e}", e.code());
+                eprintln!("  likely cause: {}", e.cause());
+                eprintln!("  fix: {}", e.fix());
+                eprintln!("  (run `tollgate doctor` with the same options for a full diagnosis)");
+            }
+            if e.is_unavailable() {
+                exit::CANNOT_CHECK
+            } else {
+                exit::INVALID
+            }
+        }
+    }
 }

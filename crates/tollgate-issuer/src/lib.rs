@@ -1,1 +1,301 @@
-//! issuer
+//! # Tollgate dev issuer
+//!
+//! A small OpenID Connect / OAuth 2.0 issuer for development and tests: discovery, a JWKS
+//! with `Cache-Control`, a `client_credentials` token endpoint issuing RFC 9068 access
+//! tokens, key rotation with a grace period, and injected faults. Run it with
+//! `tollgate issuer`, or start one inside a test:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tollgate_issuer::IssuerError> {
+//! use serde_json::json;
+//! use tollgate_issuer::{DevIssuer, Fault, IssuerOptions};
+//!
+//! let issuer = DevIssuer::start(IssuerOptions::default()).await?;
+//! let good = issuer.token();                                   // valid for "api://default"
+//! let expired = issuer.mint(json!({}), json!({"exp": 1}));     // expired
+//! let unknown = issuer.mint(json!({"kid": "nope"}), json!({})); // kid_not_found
+//! issuer.set_fault(Fault::Status500);                          // /jwks now fails
+//! issuer.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The admin endpoints (`/admin/rotate`, `/admin/mint`, `/admin/fault`, `/admin/state`) are
+//! unauthenticated: the issuer binds to loopback by default and warns otherwise.
+//!
+//! Modules: [`options`] (what it is told), `keyring` (its keys), [`state`] (keys on disk),
+//! [`token`] (building and signing tokens), [`keyfile`] (private keys from files), [`oauth`] (the token endpoint's rules),
+//! `server` (HTTP), [`fault`] (injected failures).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub mod error;
+pub mod fault;
+mod issuer;
+pub mod keyfile;
+mod keyring;
+pub mod oauth;
+pub mod options;
+mod server;
+pub mod state;
+pub mod token;
+
+pub use error::IssuerError;
+pub use fault::Fault;
+pub use options::{Client, IssuerOptions};
+pub use server::{DISCOVERY_PATH, JWKS_PATH, OAUTH_METADATA_PATH, TOKEN_PATH};
+
+use issuer::{Issuer, SharedIssuer};
+use keyring::KeyRing;
+
+/// How long [`DevIssuer::shutdown`] waits for open requests before cutting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running dev issuer. Cheap to clone; the server stops on [`shutdown`](DevIssuer::shutdown)
+/// or when the last clone is dropped.
+#[derive(Clone)]
+pub struct DevIssuer {
+    issuer: SharedIssuer,
+    control: Arc<Control>,
+}
+
+/// Owns the server task; dropping the last handle stops the server.
+struct Control {
+    issuer: SharedIssuer,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        self.issuer.signal_shutdown();
+    }
+}
+
+impl fmt::Debug for DevIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevIssuer")
+            .field("url", &self.issuer.url())
+            .field("addr", &self.issuer.addr())
+            .field("current_kid", &self.issuer.current_kid())
+            .finish_non_exhaustive()
+    }
+}
+
+fn resolve(mut opts: IssuerOptions) -> IssuerOptions {
+    if opts.clients.is_empty() {
+        opts.clients.push(Client::default());
+    }
+    opts
+}
+
+impl DevIssuer {
+    /// Binds `opts.listen`, loads or generates the keys and serves until
+    /// [`shutdown`](DevIssuer::shutdown). Must be called inside a tokio runtime.
+    pub async fn start(opts: IssuerOptions) -> Result<DevIssuer, IssuerError> {
+        let opts = resolve(opts);
+        if opts.alg.is_symmetric() {
+            return Err(IssuerError::Config(format!(
+                "the issuer cannot publish {} keys: an HMAC secret is never put in a JWKS; use RS256, PS256, ES256, ES384 or EdDSA (HS256 tokens can still be minted with mint())",
+                opts.alg
+            )));
+        }
+        let ring = match &opts.state_dir {
+            Some(dir) => match state::load_ring(dir)? {
+                Some((ring, _)) => {
+                    let stored = ring.current.alg();
+                    if stored != opts.alg {
+                        return Err(IssuerError::State {
+                            path: dir.clone(),
+                            reason: format!(
+                                "holds a {stored} key but {} was asked; pass --alg {stored}, or use another directory for {} keys",
+                                opts.alg, opts.alg
+                            ),
+                        });
+                    }
+                    ring
+                }
+                None => KeyRing::generate(opts.alg)?,
+            },
+            None => KeyRing::generate(opts.alg)?,
+        };
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| IssuerError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| IssuerError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "the dev issuer listens beyond loopback: its /admin endpoints are unauthenticated"
+            );
+        }
+        let issuer = Arc::new(Issuer::new(addr, opts, ring)?);
+        let app = server::router(issuer.clone());
+        let mut stop = issuer.shutdown_watch();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!("the dev issuer stopped: {e}");
+            }
+        });
+        Ok(DevIssuer {
+            control: Arc::new(Control {
+                issuer: issuer.clone(),
+                task: Mutex::new(Some(task)),
+            }),
+            issuer,
+        })
+    }
+
+    /// The issuer URL: the `iss` of its tokens and the `issuer` of its discovery document.
+    pub fn url(&self) -> String {
+        self.issuer.url()
+    }
+
+    /// The JWKS URL (`jwks_uri`).
+    pub fn jwks_url(&self) -> String {
+        self.issuer.jwks_url()
+    }
+
+    /// The token endpoint URL.
+    pub fn token_endpoint(&self) -> String {
+        self.issuer.token_endpoint()
+    }
+
+    /// The discovery URL: `{issuer}/.well-known/openid-configuration`.
+    pub fn discovery_url(&self) -> String {
+        self.issuer.discovery_url()
+    }
+
+    /// The bound address (the real port when `listen` had port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.issuer.addr()
+    }
+
+    /// The options in force (with the default client filled in).
+    pub fn options(&self) -> &IssuerOptions {
+        self.issuer.options()
+    }
+
+    /// The audience of default tokens.
+    pub fn audience(&self) -> String {
+        self.issuer.options().audience.clone()
+    }
+
+    /// A valid RFC 9068 access token with the defaults: `typ: at+jwt`, the current kid,
+    /// `iss`, `sub: dev-user`, `aud` the audience, `iat`, `exp` now + `token_ttl`, `jti`,
+    /// `client_id` and `scope` (every scope).
+    ///
+    /// # Panics
+    /// Only if the system cannot sign at all (the OS random generator failed).
+    pub fn token(&self) -> String {
+        self.mint(Value::Null, Value::Null)
+    }
+
+    /// A token from the defaults of [`token`](DevIssuer::token), with `header` and `claims`
+    /// (JSON objects) overlaid; a JSON `null` removes a member.
+    ///
+    /// - `mint(json!({}), json!({"exp": 1}))`: expired;
+    /// - header `{"kid": "nope"}`: an unknown kid (signed by the current key);
+    /// - header `{"kid": <a retiring kid>}`: signed by that key;
+    /// - header `{"alg": "HS256"}`: signed with [`hs256_secret`](DevIssuer::hs256_secret);
+    /// - header `{"alg": "PS256"}` on an RSA issuer: a real PS256 signature;
+    /// - header `{"alg": "ES256"}` on an RSA issuer: RSA-signed, so alg and key disagree;
+    /// - header `{"alg": "none"}`: unsigned.
+    ///
+    /// # Panics
+    /// Only if the system cannot sign at all; see [`try_mint`](DevIssuer::try_mint).
+    pub fn mint(&self, header: Value, claims: Value) -> String {
+        match self.try_mint(header, claims) {
+            Ok(t) => t,
+            Err(e) => panic!("the dev issuer could not sign a token: {e}"),
+        }
+    }
+
+    /// [`mint`](DevIssuer::mint), returning signing failures.
+    pub fn try_mint(&self, header: Value, claims: Value) -> Result<String, IssuerError> {
+        self.issuer.try_mint(&header, &claims)
+    }
+
+    /// The secret that signs HS* tokens minted with `{"alg": "HS256"}` (never published).
+    pub fn hs256_secret(&self) -> Vec<u8> {
+        self.issuer.hs256_secret()
+    }
+
+    /// Generates a new current key and returns its kid; the previous key stays in the JWKS
+    /// for `rotation_grace`, then retires.
+    ///
+    /// # Panics
+    /// Only if key generation fails (the OS random generator failed).
+    pub fn rotate(&self) -> String {
+        match self.issuer.try_rotate() {
+            Ok(kid) => kid,
+            Err(e) => panic!("the dev issuer could not rotate its key: {e}"),
+        }
+    }
+
+    /// The kid of the current signing key.
+    pub fn current_kid(&self) -> String {
+        self.issuer.current_kid()
+    }
+
+    /// The JWKS as currently published (faults aside).
+    pub fn jwks(&self) -> Value {
+        self.issuer.jwks()
+    }
+
+    /// Sets how `/jwks` (and, for `Status500` and `Hang`, discovery) answer.
+    pub fn set_fault(&self, fault: Fault) {
+        self.issuer.set_fault(fault);
+    }
+
+    /// The fault in force.
+    pub fn fault(&self) -> Fault {
+        self.issuer.fault()
+    }
+
+    /// How many `GET /jwks` requests arrived (whatever the fault).
+    pub fn jwks_requests(&self) -> u64 {
+        self.issuer.jwks_requests.load(Ordering::SeqCst)
+    }
+
+    /// What `GET /admin/state` answers: keys with status, fault, counters.
+    pub fn state(&self) -> Value {
+        self.issuer.state()
+    }
+
+    /// Stops the server: open requests (a hanging `/jwks` included) are ended, waiting at
+    /// most 5 seconds.
+    pub async fn shutdown(self) {
+        self.issuer.signal_shutdown();
+        let task = self
+            .control
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut task) = task {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}

@@ -18,7 +18,7 @@ use crate::b64;
 /// A key ready to verify one algorithm: parsed once, used for every token.
 pub(crate) enum PreparedKey {
     Public(ParsedPublicKey),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 impl PreparedKey {
@@ -145,7 +145,7 @@ pub(crate) fn ed25519_verifier(x: &[u8]) -> Result<PreparedKey, String> {
 /// Builds an HMAC key for one HS* algorithm.
 pub(crate) fn hmac_verifier(secret: &[u8], alg: Algorithm) -> Result<PreparedKey, String> {
     let a = hmac_alg(alg).ok_or("not an HMAC algorithm")?;
-    Ok(PreparedKey::Hmac(hmac::Key::new(a, secret)))
+    Ok(PreparedKey::Hmac(Box::new(hmac::Key::new(a, secret))))
 }
 
 /// SHA-256 of `data` (used for RFC 7638 thumbprints and token fingerprints).
@@ -169,7 +169,7 @@ enum SigningInner {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair, Curve),
     Ed25519(Ed25519KeyPair),
-    Hmac(hmac::Key, Vec<u8>),
+    Hmac(Box<hmac::Key>, Vec<u8>),
 }
 
 /// A private key (or HMAC secret) that signs compact JWS for one algorithm.
@@ -268,7 +268,7 @@ impl SigningKey {
         Ok(SigningKey {
             alg,
             kid: (!kid.is_empty()).then_some(kid),
-            inner: SigningInner::Hmac(hmac::Key::new(a, secret), secret.to_vec()),
+            inner: SigningInner::Hmac(Box::new(hmac::Key::new(a, secret)), secret.to_vec()),
         })
     }
 

@@ -30,14 +30,22 @@
 
 pub mod alg;
 pub mod b64;
+pub mod challenge;
 pub mod claims;
 pub mod clock;
 mod crypto;
+pub mod doctor;
 pub mod error;
 pub mod json;
 pub mod jwk;
 pub mod jws;
+#[cfg(feature = "remote")]
+pub mod keys;
+#[cfg(feature = "tower")]
+pub mod tower;
 pub mod validate;
+#[cfg(feature = "remote")]
+pub mod validator;
 
 pub use alg::{Algorithm, Curve, KeyFamily};
 pub use claims::{Claims, Policy, TypPolicy};
@@ -45,4 +53,8 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use crypto::{random_bytes, sha256, KeyError, SigningKey};
 pub use error::{TokenPart, ValidationError};
 pub use jwk::{Jwk, JwkSet, SkippedKey};
+#[cfg(feature = "remote")]
+pub use keys::{CacheOptions, IssuerConfig};
 pub use validate::{LocalValidator, Verified};
+#[cfg(feature = "remote")]
+pub use validator::{ConfigError, Validator};

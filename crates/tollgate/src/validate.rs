@@ -262,3 +262,85 @@ impl LocalValidator {
         validate(token, &self.keys, &self.policy, self.clock.now())
     }
 }
+
+/// Verifies only the JWS layer of a compact token: structure, header rules, algorithm
+/// allow-list, key selection and signature. The payload is returned as bytes and is not
+/// interpreted (no claims policy): for JWS that are not JWTs, and for test vectors.
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::{jws, validate, Algorithm, JwkSet, SigningKey};
+/// let key = SigningKey::generate(Algorithm::EdDSA, "k").unwrap();
+/// let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
+/// let token = jws::sign_raw(&json!({"alg": "EdDSA", "kid": "k"}), b"hello", &key).unwrap();
+/// let (_, payload) = validate::verify_jws(&token, &keys, &[Algorithm::EdDSA]).unwrap();
+/// assert_eq!(payload, b"hello");
+/// // A JWS may have an empty payload (a JWT may not).
+/// let empty = jws::sign_raw(&json!({"alg": "EdDSA", "kid": "k"}), b"", &key).unwrap();
+/// assert!(validate::verify_jws(&empty, &keys, &[Algorithm::EdDSA]).unwrap().1.is_empty());
+/// ```
+pub fn verify_jws(
+    token: &str,
+    keys: &JwkSet,
+    algorithms: &[Algorithm],
+) -> Result<(Header, Vec<u8>), ValidationError> {
+    let decoded = jws::decode(token, usize::MAX)?;
+    let alg = match decoded.header.alg.parse::<Algorithm>() {
+        Ok(a) if algorithms.contains(&a) => a,
+        _ => {
+            return Err(ValidationError::AlgNotAllowed {
+                alg: decoded.header.alg.clone(),
+                allowed: algorithms.to_vec(),
+            })
+        }
+    };
+    let key = select_key(keys, alg, &decoded.header)?;
+    if !key.verify(alg, decoded.signing_input, &decoded.signature) {
+        if decoded.payload_b64.is_empty() {
+            // An empty payload whose signature fails is most likely detached content.
+            return Err(ValidationError::Malformed {
+                part: crate::error::TokenPart::Payload,
+                reason: jws::compact::EMPTY_PAYLOAD.into(),
+            });
+        }
+        return Err(ValidationError::SignatureInvalid {
+            alg,
+            kid: key.kid().map(str::to_string),
+        });
+    }
+    let payload =
+        crate::b64::decode(decoded.payload_b64).map_err(|reason| ValidationError::Malformed {
+            part: crate::error::TokenPart::Payload,
+            reason,
+        })?;
+    Ok((decoded.header, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SigningKey;
+    use serde_json::json;
+
+    /// Wycheproof json_web_signature tcId 259 and others: a JWS with an empty payload is
+    /// valid; as a JWT it is malformed; detached content is named as such.
+    #[test]
+    fn empty_payloads() {
+        let key = SigningKey::generate(Algorithm::ES256, "k").unwrap();
+        let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
+        let empty = jws::sign_raw(&json!({"alg": "ES256", "kid": "k"}), b"", &key).unwrap();
+        let (_, payload) = verify_jws(&empty, &keys, &[Algorithm::ES256]).unwrap();
+        assert!(payload.is_empty());
+        let policy = Policy::new().require_exp(false);
+        let e = validate(&empty, &keys, &policy, 0).unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        assert!(e.to_string().contains("detached content"), "{e}");
+        let full = jws::sign_raw(&json!({"alg": "ES256", "kid": "k"}), b"{}", &key).unwrap();
+        let mut parts = full.split('.');
+        let (h, _, s) = (parts.next().unwrap(), parts.next(), parts.next().unwrap());
+        let detached = format!("{h}..{s}");
+        let e = verify_jws(&detached, &keys, &[Algorithm::ES256]).unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        assert!(e.to_string().contains("detached content"), "{e}");
+    }
+}

@@ -1,0 +1,427 @@
+//! `tollgate verify` end to end: every stable error code is produced through `--json`, with
+//! the right exit code, and nothing prints the signature.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+use tollgate::{b64, jws, Algorithm, SigningKey};
+
+const NOW: i64 = 1_700_000_000;
+const ISS: &str = "https://login.example.com/tenant/v2.0";
+const AUD: &str = "api://orders";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    rs: SigningKey,
+    rs2: SigningKey,
+    es: SigningKey,
+    es384: SigningKey,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let rs = SigningKey::generate(Algorithm::RS256, "rs-1").unwrap();
+        let rs2 = SigningKey::generate(Algorithm::RS256, "rs-2").unwrap();
+        let es = SigningKey::generate(Algorithm::ES256, "es-1").unwrap();
+        let es384 = SigningKey::generate(Algorithm::ES384, "es-384").unwrap();
+        let mut enc = SigningKey::generate(Algorithm::RS256, "enc-1")
+            .unwrap()
+            .public_jwk();
+        enc["use"] = json!("enc");
+        let jwks = json!({"keys": [rs.public_jwk(), rs2.public_jwk(), es.public_jwk(), enc]});
+        std::fs::write(dir.path().join("jwks.json"), jwks.to_string()).unwrap();
+        let broken = json!({"keys": [{"kty": "OKP", "crv": "Ed448", "x": "AA", "kid": "x"}]});
+        std::fs::write(dir.path().join("broken.json"), broken.to_string()).unwrap();
+        std::fs::write(
+            dir.path().join("secret"),
+            b"0123456789abcdef0123456789abcdef",
+        )
+        .unwrap();
+        Fixture {
+            dir,
+            rs,
+            rs2,
+            es,
+            es384,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn claims(&self) -> Value {
+        json!({"iss": ISS, "aud": AUD, "sub": "alice", "iat": NOW - 10, "exp": NOW + 300, "scope": "orders.read"})
+    }
+
+    /// Signs the default claims with `patch` applied (null removes).
+    fn token(&self, key: &SigningKey, header: Value, patch: Value) -> String {
+        let mut claims = self.claims();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        jws::sign(&header, &claims, key).unwrap()
+    }
+}
+
+struct Outcome {
+    status: i32,
+    json: Value,
+    stdout: String,
+    stderr: String,
+}
+
+fn verify(args: &[&str], token: &str, jwks: &Path) -> Outcome {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    cmd.arg("verify")
+        .arg("--json")
+        .arg("--jwks")
+        .arg(jwks)
+        .args([
+            "--now",
+            &NOW.to_string(),
+            "--issuer",
+            ISS,
+            "--audience",
+            AUD,
+        ])
+        .args(args)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let json: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"));
+    Outcome {
+        status: out.status.code().unwrap(),
+        json,
+        stdout,
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn assert_code(fx: &Fixture, args: &[&str], token: &str, code: &str) -> Outcome {
+    let out = verify(args, token, &fx.path("jwks.json"));
+    assert_eq!(out.json["valid"], false, "{}", out.stdout);
+    assert_eq!(out.json["code"], code, "{}", out.stdout);
+    assert!(out.json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(out.json["details"].is_object(), "{}", out.stdout);
+    assert_eq!(out.status, 1, "exit code for {code}");
+    if let Some(sig) = token.rsplit('.').next().filter(|s| s.len() > 8) {
+        assert!(!out.stdout.contains(sig), "the signature was printed");
+        assert!(!out.stderr.contains(sig), "the signature was printed");
+    }
+    out
+}
+
+#[test]
+fn a_valid_token_prints_its_claims() {
+    let fx = Fixture::new();
+    let token = fx.token(&fx.rs, json!({"typ": "at+jwt"}), json!({}));
+    let out = verify(&[], &format!("Bearer {token}"), &fx.path("jwks.json"));
+    assert_eq!(out.status, 0, "{}", out.stdout);
+    assert_eq!(out.json["valid"], true);
+    assert_eq!(out.json["claims"]["sub"], "alice");
+    assert_eq!(out.json["header"]["kid"], "rs-1");
+    assert!(out.json.get("code").is_none());
+
+    // Without --json: the claims, pretty-printed.
+    let plain = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["verify", &token, "--jwks"])
+        .arg(fx.path("jwks.json"))
+        .args(["--now", &NOW.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(0));
+    let claims: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert_eq!(claims["iss"], ISS);
+}
+
+#[test]
+fn structure_codes() {
+    let fx = Fixture::new();
+    assert_code(&fx, &[], "not-a-token", "malformed_token");
+    let out = assert_code(&fx, &[], &"a".repeat(20_000), "token_too_large");
+    assert_eq!(out.json["details"]["limit"], 16_384);
+    let jwe = format!(
+        "{}.a.b.c.d",
+        b64::encode(r#"{"alg":"RSA-OAEP-256","enc":"A256GCM"}"#)
+    );
+    let out = assert_code(&fx, &[], &jwe, "encrypted_token");
+    assert_eq!(out.json["details"]["enc"], "A256GCM");
+    let none = format!(
+        "{}.{}.",
+        b64::encode(r#"{"alg":"nOnE"}"#),
+        b64::encode(fx.claims().to_string())
+    );
+    assert_code(&fx, &[], &none, "unsecured_token");
+    let crit = fx.token(
+        &fx.rs,
+        json!({"crit": ["http://example.com/x"], "http://example.com/x": 1}),
+        json!({}),
+    );
+    let out = assert_code(&fx, &[], &crit, "crit_unsupported");
+    assert_eq!(out.json["details"]["names"][0], "http://example.com/x");
+}
+
+#[test]
+fn key_codes() {
+    let fx = Fixture::new();
+    // HS256 against an API that only allows asymmetric algorithms: the "kid is required" case.
+    let hs = SigningKey::hmac(Algorithm::HS256, b"0123456789abcdef0123456789abcdef", "").unwrap();
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(&hs, json!({}), json!({})),
+        "alg_not_allowed",
+    );
+    assert_eq!(out.json["details"]["found"], "HS256");
+
+    // An ES384 token naming the ES256 key's kid.
+    let mut confused = SigningKey::generate(Algorithm::ES384, "x").unwrap();
+    confused.set_kid(Some("es-1".into()));
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(&confused, json!({}), json!({})),
+        "alg_key_mismatch",
+    );
+    assert_eq!(out.json["details"]["kid"], "es-1");
+    assert!(out.json["details"]["key"]
+        .as_str()
+        .unwrap()
+        .contains("P-256"));
+
+    // No kid, two RSA keys fit.
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(&fx.rs, json!({"kid": null}), json!({})),
+        "kid_missing",
+    );
+    assert_eq!(out.json["details"]["candidates"], 2);
+    // No kid, exactly one EC key fits: accepted.
+    let out = verify(
+        &[],
+        &fx.token(&fx.es, json!({"kid": null}), json!({})),
+        &fx.path("jwks.json"),
+    );
+    assert_eq!(out.json["valid"], true, "{}", out.stdout);
+
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(&fx.es384, json!({}), json!({})),
+        "kid_not_found",
+    );
+    assert_eq!(out.json["details"]["kid"], "es-384");
+    assert_eq!(
+        out.json["details"]["known_kids"],
+        json!(["rs-1", "rs-2", "es-1"])
+    );
+
+    let mut enc_kid = SigningKey::generate(Algorithm::RS256, "x").unwrap();
+    enc_kid.set_kid(Some("enc-1".into()));
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(&enc_kid, json!({}), json!({})),
+        "key_unusable",
+    );
+    assert!(out.json["details"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("encryption"));
+
+    // The payload altered after signing.
+    let token = fx.token(&fx.rs2, json!({}), json!({}));
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = fx.claims().to_string().replace("alice", "admin");
+    let tampered = format!("{}.{}.{}", parts[0], b64::encode(forged), parts[2]);
+    let out = assert_code(&fx, &[], &tampered, "signature_invalid");
+    assert_eq!(out.json["details"]["kid"], "rs-2");
+    assert_eq!(out.json["claims"]["sub"], "admin", "claims are still shown");
+
+    // Cold: no usable key at all → cannot check now (exit 3), not kid_not_found.
+    let out = verify(
+        &[],
+        &fx.token(&fx.rs, json!({"kid": null}), json!({})),
+        &fx.path("broken.json"),
+    );
+    assert_eq!(out.json["code"], "keys_unavailable", "{}", out.stdout);
+    assert_eq!(out.status, 3);
+}
+
+#[test]
+fn time_codes() {
+    let fx = Fixture::new();
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(&fx.rs, json!({}), json!({"exp": NOW - 3600})),
+        "expired",
+    );
+    assert_eq!(out.json["details"]["seconds_past"], 3600);
+    assert_eq!(out.json["details"]["leeway"], 60);
+    let out = assert_code(
+        &fx,
+        &["--leeway", "5"],
+        &fx.token(&fx.rs, json!({}), json!({"nbf": NOW + 30})),
+        "not_yet_valid",
+    );
+    assert_eq!(out.json["details"]["leeway"], 5);
+    assert_code(
+        &fx,
+        &[],
+        &fx.token(&fx.rs, json!({}), json!({"iat": NOW + 3600})),
+        "issued_in_future",
+    );
+    assert_code(
+        &fx,
+        &["--max-age", "60"],
+        &fx.token(&fx.rs, json!({}), json!({"iat": NOW - 3600})),
+        "too_old",
+    );
+    // The leeway makes a token expired 30 s ago still valid.
+    let out = verify(
+        &[],
+        &fx.token(&fx.rs, json!({}), json!({"exp": NOW - 30})),
+        &fx.path("jwks.json"),
+    );
+    assert_eq!(out.json["valid"], true);
+}
+
+#[test]
+fn claim_codes() {
+    let fx = Fixture::new();
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(
+            &fx.rs,
+            json!({}),
+            json!({"iss": "https://login.example.com/other/v2.0"}),
+        ),
+        "issuer_mismatch",
+    );
+    assert_eq!(out.json["details"]["expected"], json!([ISS]));
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(
+            &fx.rs,
+            json!({}),
+            json!({"aud": ["orders", "api://billing"]}),
+        ),
+        "audience_mismatch",
+    );
+    assert_eq!(
+        out.json["details"]["found"],
+        json!(["orders", "api://billing"])
+    );
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(&fx.rs, json!({}), json!({"exp": null})),
+        "missing_claim",
+    );
+    assert_eq!(out.json["details"]["claim"], "exp");
+    assert_code(
+        &fx,
+        &["--require-claim", "tid"],
+        &fx.token(&fx.rs, json!({}), json!({})),
+        "missing_claim",
+    );
+    let out = assert_code(
+        &fx,
+        &[],
+        &fx.token(&fx.rs, json!({}), json!({"exp": "1700000300"})),
+        "invalid_claim",
+    );
+    assert_eq!(out.json["details"]["claim"], "exp");
+    let out = assert_code(
+        &fx,
+        &["--require-typ", "at+jwt"],
+        &fx.token(&fx.rs, json!({"typ": "JWT"}), json!({})),
+        "type_mismatch",
+    );
+    assert_eq!(out.json["details"]["found"], "JWT");
+    // --allow-no-exp opts out of the exp requirement.
+    let out = verify(
+        &["--allow-no-exp"],
+        &fx.token(&fx.rs, json!({}), json!({"exp": null})),
+        &fx.path("jwks.json"),
+    );
+    assert_eq!(out.json["valid"], true);
+}
+
+#[test]
+fn hmac_needs_an_explicit_secret() {
+    let fx = Fixture::new();
+    let hs = SigningKey::hmac(Algorithm::HS256, b"0123456789abcdef0123456789abcdef", "").unwrap();
+    let token = fx.token(&hs, json!({}), json!({}));
+    let secret = fx.path("secret");
+    let out = verify(
+        &["--secret-file", secret.to_str().unwrap()],
+        &token,
+        &fx.path("jwks.json"),
+    );
+    assert_eq!(out.json["valid"], true, "{}", out.stdout);
+    // A secret with a trailing newline is another secret.
+    std::fs::write(fx.path("secret-nl"), b"0123456789abcdef0123456789abcdef\n").unwrap();
+    let out = verify(
+        &["--secret-file", fx.path("secret-nl").to_str().unwrap()],
+        &token,
+        &fx.path("jwks.json"),
+    );
+    assert_eq!(out.json["code"], "signature_invalid");
+}
+
+#[test]
+fn every_code_is_covered_by_this_file() {
+    let source = include_str!("verify_cli.rs");
+    for code in tollgate::ValidationError::CODES {
+        assert!(
+            source.contains(&format!("\"{code}\"")),
+            "no test of {code} through `tollgate verify --json`"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["verify", "a.b.c", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["message"].as_str().unwrap().contains("--jwks"));
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["verify", "a.b.c", "--jwks", "/nonexistent/jwks.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/jwks.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["verify", "a.b.c", "--jwks", "x", "--alg", "RS999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

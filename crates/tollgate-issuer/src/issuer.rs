@@ -1,0 +1,328 @@
+//! The state of one running issuer, shared by the HTTP handlers and [`DevIssuer`]
+//! (crate::DevIssuer): configuration, keys, the injected fault and counters.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::error::IssuerError;
+use crate::fault::Fault;
+use crate::keyring::{IssuerKey, KeyRing};
+use crate::oauth::{self, OAuthError};
+use crate::options::{IssuerOptions, DEFAULT_SUBJECT};
+use crate::server::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
+use crate::state;
+use crate::token::{self, ACCESS_TOKEN_TYP};
+
+/// One running issuer's state.
+pub(crate) struct Issuer {
+    url: String,
+    base: String,
+    addr: SocketAddr,
+    opts: IssuerOptions,
+    ring: RwLock<KeyRing>,
+    fault: watch::Sender<Fault>,
+    pub(crate) jwks_requests: AtomicU64,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The URL clients use to reach `addr`: an unspecified bind address (`0.0.0.0`, `::`) is
+/// reached through loopback.
+pub(crate) fn base_url(addr: SocketAddr) -> String {
+    let ip = addr.ip();
+    if ip.is_unspecified() {
+        if ip.is_ipv4() {
+            return format!("http://127.0.0.1:{}", addr.port());
+        }
+        return format!("http://[::1]:{}", addr.port());
+    }
+    format!("http://{addr}")
+}
+
+impl Issuer {
+    pub(crate) fn new(
+        addr: SocketAddr,
+        opts: IssuerOptions,
+        ring: KeyRing,
+    ) -> Result<Issuer, IssuerError> {
+        let base = base_url(addr);
+        let url = opts.issuer.clone().unwrap_or_else(|| base.clone());
+        let issuer = Issuer {
+            url,
+            base,
+            addr,
+            opts,
+            ring: RwLock::new(ring),
+            fault: watch::Sender::new(Fault::None),
+            jwks_requests: AtomicU64::new(0),
+            shutdown: watch::Sender::new(false),
+        };
+        issuer.save()?;
+        Ok(issuer)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, KeyRing> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, KeyRing> {
+        self.ring.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn save(&self) -> Result<(), IssuerError> {
+        if let Some(dir) = &self.opts.state_dir {
+            state::save_ring(dir, &self.read(), &self.url, &self.opts.audience)?;
+        }
+        Ok(())
+    }
+
+    fn save_or_warn(&self) {
+        if let Err(e) = self.save() {
+            tracing::warn!("the issuer state could not be saved: {e}");
+        }
+    }
+
+    /// Retires keys whose grace period is over.
+    fn prune(&self) {
+        let pruned = self.write().prune(Instant::now());
+        if pruned {
+            self.save_or_warn();
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        self.url.clone()
+    }
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub(crate) fn jwks_url(&self) -> String {
+        format!("{}{JWKS_PATH}", self.base)
+    }
+    pub(crate) fn token_endpoint(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.base)
+    }
+    /// Where validators look for discovery: under the issuer URL.
+    pub(crate) fn discovery_url(&self) -> String {
+        format!("{}{DISCOVERY_PATH}", self.url.trim_end_matches('/'))
+    }
+    pub(crate) fn options(&self) -> &IssuerOptions {
+        &self.opts
+    }
+    /// The path part of the issuer URL when it has one (`/realms/dev`).
+    pub(crate) fn issuer_path(&self) -> Option<String> {
+        let rest = self.url.split_once("://")?.1;
+        let path = rest.find('/').map(|i| &rest[i..])?;
+        let path = path.trim_end_matches('/');
+        (!path.is_empty() && !path.contains(['?', '#'])).then(|| path.to_string())
+    }
+    pub(crate) fn fault_watch(&self) -> watch::Receiver<Fault> {
+        self.fault.subscribe()
+    }
+    pub(crate) fn shutdown_watch(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+    pub(crate) fn signal_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+    pub(crate) fn set_fault(&self, fault: Fault) {
+        self.fault.send_replace(fault);
+    }
+    pub(crate) fn fault(&self) -> Fault {
+        *self.fault.borrow()
+    }
+    pub(crate) fn current_kid(&self) -> String {
+        self.read().current.kid.clone()
+    }
+    pub(crate) fn hs256_secret(&self) -> Vec<u8> {
+        self.read().hmac_secret.clone()
+    }
+
+    pub(crate) fn jwks(&self) -> Value {
+        self.prune();
+        self.read().jwks()
+    }
+
+    /// The JWKS without the current key (fault `drop_keys`).
+    pub(crate) fn jwks_without_current(&self) -> Value {
+        self.prune();
+        let ring = self.read();
+        let keys: Vec<Value> = ring
+            .published()
+            .into_iter()
+            .filter(|k| k.kid != ring.current.kid)
+            .map(|k| k.jwk.clone())
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    pub(crate) fn try_rotate(&self) -> Result<String, IssuerError> {
+        self.prune();
+        let kid = self.write().rotate(self.opts.rotation_grace)?;
+        self.save_or_warn();
+        Ok(kid)
+    }
+
+    pub(crate) fn discovery_document(&self) -> Value {
+        let alg = self.read().current.alg();
+        json!({
+            "issuer": self.url,
+            "jwks_uri": self.jwks_url(),
+            "token_endpoint": self.token_endpoint(),
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [alg.as_str()],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "grant_types_supported": ["client_credentials"],
+            "scopes_supported": self.opts.scopes,
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"],
+            "service_documentation": format!("{}/", self.base),
+        })
+    }
+
+    fn default_header(key: &IssuerKey) -> Map<String, Value> {
+        let mut header = Map::new();
+        header.insert("alg".into(), json!(key.alg().as_str()));
+        header.insert("typ".into(), json!(ACCESS_TOKEN_TYP));
+        header.insert("kid".into(), json!(key.kid));
+        header
+    }
+
+    fn base_claims(
+        &self,
+        sub: &str,
+        client_id: &str,
+        aud: Value,
+        scopes: &[String],
+    ) -> Map<String, Value> {
+        let now = tollgate::clock::unix_now();
+        let ttl = i64::try_from(self.opts.token_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(self.url));
+        claims.insert("sub".into(), json!(sub));
+        claims.insert("aud".into(), aud);
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now.saturating_add(ttl)));
+        claims.insert("jti".into(), json!(token::new_jti()));
+        claims.insert("client_id".into(), json!(client_id));
+        if !scopes.is_empty() {
+            claims.insert("scope".into(), json!(scopes.join(" ")));
+        }
+        claims
+    }
+
+    fn default_client_id(&self) -> &str {
+        self.opts
+            .clients
+            .first()
+            .map(|c| c.id.as_str())
+            .unwrap_or(crate::options::DEFAULT_CLIENT_ID)
+    }
+
+    /// Mints a token: the defaults of a valid access token, overlaid with `header` and
+    /// `claims` (null removes). Signed by the key the final header's kid names when it is
+    /// published, else by the current key; HS* by the HMAC secret.
+    pub(crate) fn try_mint(&self, header: &Value, claims: &Value) -> Result<String, IssuerError> {
+        self.prune();
+        let ring = self.read();
+        let mut h = Issuer::default_header(&ring.current);
+        token::overlay(&mut h, header);
+        let mut c = self.base_claims(
+            DEFAULT_SUBJECT,
+            self.default_client_id(),
+            json!(self.opts.audience),
+            &self.opts.scopes,
+        );
+        token::overlay(&mut c, claims);
+        let key = h
+            .get("kid")
+            .and_then(Value::as_str)
+            .and_then(|kid| ring.find(kid))
+            .unwrap_or(&ring.current);
+        Ok(token::sign_as_declared(
+            &Value::Object(h),
+            &Value::Object(c),
+            &key.key,
+            Some(&ring.hmac_secret),
+        )?)
+    }
+
+    /// Answers `POST /token`.
+    pub(crate) fn token_response(
+        &self,
+        authorization: Option<&str>,
+        form: &[(String, String)],
+    ) -> Result<Value, OAuthError> {
+        let registry = oauth::Registry {
+            clients: &self.opts.clients,
+            scopes: &self.opts.scopes,
+            audience: &self.opts.audience,
+        };
+        let grant = oauth::decide(&registry, authorization, form)?;
+        self.prune();
+        let ring = self.read();
+        let aud = match grant.audiences.as_slice() {
+            [one] => json!(one),
+            many => json!(many),
+        };
+        let claims = self.base_claims(&grant.client_id, &grant.client_id, aud, &grant.scopes);
+        let header = Issuer::default_header(&ring.current);
+        let token = tollgate::jws::sign_raw(
+            &Value::Object(header),
+            &serde_json::to_vec(&claims).unwrap_or_default(),
+            &ring.current.key,
+        )
+        .map_err(|e| OAuthError {
+            status: 500,
+            error: "server_error",
+            description: format!("signing failed: {e}"),
+            basic_challenge: false,
+        })?;
+        let mut body = json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.opts.token_ttl.as_secs(),
+        });
+        if !grant.scopes.is_empty() {
+            body["scope"] = json!(grant.scopes.join(" "));
+        }
+        Ok(body)
+    }
+
+    /// `GET /admin/state`.
+    pub(crate) fn state(&self) -> Value {
+        self.prune();
+        let ring = self.read();
+        let now = tollgate::clock::unix_now();
+        let mut keys = vec![json!({
+            "kid": ring.current.kid, "alg": ring.current.alg().as_str(), "status": "current",
+            "created": ring.current.created,
+        })];
+        for r in ring.retiring.iter().rev() {
+            keys.push(json!({
+                "kid": r.key.kid, "alg": r.key.alg().as_str(), "status": "retiring",
+                "created": r.key.created, "retire_at": r.retire_at_unix,
+                "retires_in": (r.retire_at_unix - now).max(0),
+            }));
+        }
+        json!({
+            "issuer": self.url,
+            "jwks_uri": self.jwks_url(),
+            "token_endpoint": self.token_endpoint(),
+            "audience": self.opts.audience,
+            "current_kid": ring.current.kid,
+            "keys": keys,
+            "fault": self.fault().as_str(),
+            "jwks_requests": self.jwks_requests.load(Ordering::SeqCst),
+            "clients": self.opts.clients.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+            "state_dir": self.opts.state_dir.as_ref().map(|d| d.display().to_string()),
+        })
+    }
+}
+
+/// Shared handle type.
+pub(crate) type SharedIssuer = Arc<Issuer>;

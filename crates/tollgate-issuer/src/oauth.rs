@@ -1,0 +1,297 @@
+//! The token endpoint's rules (RFC 6749 section 4.4, client credentials): who the client is,
+//! what it may ask for, and the standard error for everything else (RFC 6749 section 5.2,
+//! RFC 8707 for `resource`).
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::options::Client;
+
+/// A standard OAuth error response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    /// HTTP status: 400, or 401 for `invalid_client`.
+    pub status: u16,
+    /// The RFC 6749 `error` code (`invalid_request`, `invalid_client`, `unsupported_grant_type`,
+    /// `invalid_scope`, `invalid_target`, ...).
+    pub error: &'static str,
+    /// `error_description`: what was wrong and how to fix it.
+    pub description: String,
+    /// Whether to answer `WWW-Authenticate: Basic` (the client tried HTTP Basic).
+    pub basic_challenge: bool,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> OAuthError {
+        OAuthError {
+            status: 400,
+            error,
+            description: description.into(),
+            basic_challenge: false,
+        }
+    }
+
+    fn invalid_client(description: impl Into<String>, basic: bool) -> OAuthError {
+        OAuthError {
+            status: 401,
+            error: "invalid_client",
+            description: description.into(),
+            basic_challenge: basic,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        json!({"error": self.error, "error_description": self.description})
+    }
+}
+
+/// What a successful request is granted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The authenticated client.
+    pub client_id: String,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+    /// The token's audiences (one or more).
+    pub audiences: Vec<String>,
+}
+
+/// What the rules need to know about the issuer.
+pub struct Registry<'a> {
+    /// Registered clients.
+    pub clients: &'a [Client],
+    /// Every scope of the issuer.
+    pub scopes: &'a [String],
+    /// The issuer's default audience.
+    pub audience: &'a str,
+}
+
+/// Parameters that may appear several times (RFC 8707 `resource`, and `audience` alike).
+const REPEATABLE: [&str; 2] = ["resource", "audience"];
+
+/// Decides a client-credentials request: `authorization` is the `Authorization` header (if
+/// any), `form` the decoded form parameters in order.
+pub fn decide(
+    registry: &Registry<'_>,
+    authorization: Option<&str>,
+    form: &[(String, String)],
+) -> Result<Grant, OAuthError> {
+    for (i, (name, _)) in form.iter().enumerate() {
+        if !REPEATABLE.contains(&name.as_str()) && form[..i].iter().any(|(n, _)| n == name) {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!("the parameter {name:?} is given more than once (RFC 6749 section 3.2)"),
+            ));
+        }
+    }
+    let param = |name: &str| {
+        form.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let basic = match authorization {
+        Some(h) => Some(parse_basic(h)?),
+        None => None,
+    };
+    let form_client = param("client_id");
+    let form_secret = param("client_secret");
+    if let Some((basic_id, _)) = &basic {
+        if form_secret.is_some() || form_client.is_some_and(|id| id != basic_id) {
+            return Err(OAuthError::new(
+                "invalid_request",
+                "the client authenticated twice (HTTP Basic and client_id/client_secret in the body); use one method (RFC 6749 section 2.3)",
+            ));
+        }
+    }
+    let used_basic = basic.is_some();
+    // Candidate (id, secret) pairs: RFC 6749 2.3.1 form-encodes Basic credentials, but most
+    // clients (curl -u) send them raw, so both readings are tried.
+    let candidates: Vec<(String, String)> = match (basic, form_client) {
+        (Some(pair), _) => {
+            let decoded = (form_decode(&pair.0), form_decode(&pair.1));
+            if decoded == pair {
+                vec![pair]
+            } else {
+                vec![pair, decoded]
+            }
+        }
+        (None, Some(id)) => vec![(id.to_string(), form_secret.unwrap_or_default().to_string())],
+        (None, None) => {
+            return Err(OAuthError::invalid_client(
+                "no client authentication: send HTTP Basic (curl -u ID:SECRET) or client_id and client_secret in the form body",
+                true,
+            ))
+        }
+    };
+    let client = candidates.iter().find_map(|(id, secret)| {
+        registry
+            .clients
+            .iter()
+            .find(|c| &c.id == id && secrets_equal(&c.secret, secret))
+    });
+    let Some(client) = client else {
+        let id = &candidates[0].0;
+        let known = candidates
+            .iter()
+            .any(|(id, _)| registry.clients.iter().any(|c| &c.id == id));
+        let reason = if known {
+            format!("wrong secret for client {id:?}")
+        } else {
+            format!("unknown client {id:?}")
+        };
+        return Err(OAuthError::invalid_client(reason, used_basic));
+    };
+    match param("grant_type") {
+        None => {
+            return Err(OAuthError::new(
+                "invalid_request",
+                "the parameter grant_type is missing; send grant_type=client_credentials",
+            ))
+        }
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                format!("grant_type {other:?} is not supported here; this dev issuer supports client_credentials"),
+            ))
+        }
+    }
+    let allowed_scopes: &[String] = if client.scopes.is_empty() {
+        registry.scopes
+    } else {
+        &client.scopes
+    };
+    let scopes: Vec<String> = match param("scope") {
+        None => allowed_scopes.to_vec(),
+        Some(requested) => {
+            let mut granted = Vec::new();
+            for s in requested.split(' ').filter(|s| !s.is_empty()) {
+                if !allowed_scopes.iter().any(|a| a == s) {
+                    return Err(OAuthError::new(
+                        "invalid_scope",
+                        format!(
+                            "scope {s:?} is not allowed for client {:?}; allowed: {}",
+                            client.id,
+                            allowed_scopes.join(" ")
+                        ),
+                    ));
+                }
+                if !granted.iter().any(|g| g == s) {
+                    granted.push(s.to_string());
+                }
+            }
+            granted
+        }
+    };
+    let allowed_audiences: Vec<&str> = if client.audiences.is_empty() {
+        vec![registry.audience]
+    } else {
+        client.audiences.iter().map(String::as_str).collect()
+    };
+    let mut audiences: Vec<String> = Vec::new();
+    for (_, requested) in form
+        .iter()
+        .filter(|(n, _)| REPEATABLE.contains(&n.as_str()))
+    {
+        if !allowed_audiences.contains(&requested.as_str()) {
+            return Err(OAuthError::new(
+                "invalid_target",
+                format!(
+                    "the audience/resource {requested:?} is not available to client {:?}; allowed: {}",
+                    client.id,
+                    allowed_audiences.join(" ")
+                ),
+            ));
+        }
+        if !audiences.contains(requested) {
+            audiences.push(requested.clone());
+        }
+    }
+    if audiences.is_empty() {
+        audiences.push(allowed_audiences[0].to_string());
+    }
+    Ok(Grant {
+        client_id: client.id.clone(),
+        scopes,
+        audiences,
+    })
+}
+
+fn secrets_equal(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+/// Parses `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`
+/// (RFC 6749 section 2.3.1).
+fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
+    let bad = |why: &str| {
+        OAuthError::invalid_client(
+            format!(
+                "the Authorization header {why}; expected Basic base64(client_id:client_secret)"
+            ),
+            true,
+        )
+    };
+    let (scheme, rest) = header
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| bad("has no credentials"))?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad(&format!("uses the {scheme:?} scheme")));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .map_err(|_| bad("is not valid base64"))?;
+    let text = String::from_utf8(decoded).map_err(|_| bad("is not UTF-8"))?;
+    let (id, secret) = text.split_once(':').ok_or_else(|| bad("has no ':'"))?;
+    Ok((id.to_string(), secret.to_string()))
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body into its parameters, in order.
+///
+/// ```
+/// let p = tollgate_issuer::oauth::parse_form(b"grant_type=client_credentials&scope=read+write");
+/// assert_eq!(p[1], ("scope".to_string(), "read write".to_string()));
+/// ```
+pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(name), form_decode(value))
+        })
+        .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding of one component (`+` is a space).
+pub(crate) fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}

@@ -1,0 +1,114 @@
+//! Where an issuer's keys come from and how they are kept current (feature `remote`).
+//!
+//! - [`discovery`]: the OIDC discovery URL of an issuer, and how two issuers differ.
+//! - [`fetch`]: the HTTP client (timeouts, body limit, same-origin redirects, ETag) and its
+//!   typed errors.
+//! - `cache`: one key cache per issuer: lock-free reads, refresh ahead of expiry,
+//!   one coalesced fetch for an unknown kid, outages ridden out up to `max_stale`.
+//! - [`status`]: a snapshot of each cache for admin views and metrics.
+//!
+//! The [`Validator`](crate::Validator) ties them together: several issuers, each chosen by
+//! the token's exact `iss`. Nothing is ever fetched from a URL named in a token.
+
+mod cache;
+pub mod discovery;
+pub mod fetch;
+pub mod status;
+
+use std::sync::Arc;
+
+pub use cache::CacheOptions;
+pub(crate) use cache::KeyCache;
+pub use discovery::{compare_issuers, discovery_url, Discovery};
+pub use fetch::{
+    check_remote_url, parse_max_age, FetchError, FetchOptions, Fetched, FetchedJwks, Fetcher,
+};
+pub use status::IssuerStatus;
+
+use crate::claims::Policy;
+use crate::jwk::JwkSet;
+
+/// Where an issuer's keys come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// OIDC discovery at `{issuer}/.well-known/openid-configuration`. The document is
+    /// fetched before the first JWKS, and again after a JWKS fetch fails (the JWKS URL may
+    /// have moved); its `issuer` must equal the configured issuer exactly.
+    Discovery,
+    /// OIDC discovery at an explicit URL (the document's `issuer` must still equal the
+    /// configured issuer).
+    DiscoveryUrl(String),
+    /// A JWKS URL, no discovery.
+    JwksUri(String),
+    /// A fixed key set, never refreshed.
+    Static(Arc<JwkSet>),
+}
+
+impl KeySource {
+    /// The URL that will be fetched first, if any.
+    pub fn url(&self, issuer: &str) -> Option<String> {
+        match self {
+            KeySource::Discovery => Some(discovery_url(issuer)),
+            KeySource::DiscoveryUrl(u) | KeySource::JwksUri(u) => Some(u.clone()),
+            KeySource::Static(_) => None,
+        }
+    }
+}
+
+/// One accepted issuer: its exact `iss`, where its keys come from, the policy its tokens
+/// must meet, and how its keys are cached.
+///
+/// ```
+/// use tollgate::{IssuerConfig, Policy};
+/// let config = IssuerConfig::discovery("https://login.example.com/")
+///     .policy(Policy::new().audience("api://orders"));
+/// assert_eq!(config.issuer, "https://login.example.com/");
+/// ```
+#[derive(Clone, Debug)]
+pub struct IssuerConfig {
+    /// The issuer, exactly as tokens spell `iss`.
+    pub issuer: String,
+    /// Where its keys come from.
+    pub source: KeySource,
+    /// The policy its tokens must meet. Its `issuers` list is replaced by [`Self::issuer`].
+    pub policy: Policy,
+    /// How its keys are cached.
+    pub cache: CacheOptions,
+}
+
+impl IssuerConfig {
+    fn with_source(issuer: impl Into<String>, source: KeySource) -> IssuerConfig {
+        IssuerConfig {
+            issuer: issuer.into(),
+            source,
+            policy: Policy::default(),
+            cache: CacheOptions::default(),
+        }
+    }
+    /// Keys found by OIDC discovery at `{issuer}/.well-known/openid-configuration`.
+    pub fn discovery(issuer: impl Into<String>) -> IssuerConfig {
+        IssuerConfig::with_source(issuer, KeySource::Discovery)
+    }
+    /// Keys found by OIDC discovery at an explicit URL.
+    pub fn discovery_url(issuer: impl Into<String>, url: impl Into<String>) -> IssuerConfig {
+        IssuerConfig::with_source(issuer, KeySource::DiscoveryUrl(url.into()))
+    }
+    /// Keys fetched from a JWKS URL.
+    pub fn jwks_uri(issuer: impl Into<String>, uri: impl Into<String>) -> IssuerConfig {
+        IssuerConfig::with_source(issuer, KeySource::JwksUri(uri.into()))
+    }
+    /// A fixed key set.
+    pub fn static_keys(issuer: impl Into<String>, keys: JwkSet) -> IssuerConfig {
+        IssuerConfig::with_source(issuer, KeySource::Static(Arc::new(keys)))
+    }
+    /// Sets the policy.
+    pub fn policy(mut self, policy: Policy) -> IssuerConfig {
+        self.policy = policy;
+        self
+    }
+    /// Sets the cache options.
+    pub fn cache(mut self, cache: CacheOptions) -> IssuerConfig {
+        self.cache = cache;
+        self
+    }
+}

@@ -1,0 +1,289 @@
+//! The remote validator: several issuers, each chosen by the token's exact `iss`, each with
+//! its own key cache and policy (feature `remote`).
+//!
+//! token -> [`crate::jws::decode`] -> unverified `iss` -> that issuer's configuration (an
+//! unconfigured `iss` is rejected and nothing is fetched) -> its keys
+//! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded`] with its policy.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::ValidationError;
+use crate::json;
+use crate::jws;
+use crate::keys::{check_remote_url, FetchError, Fetcher, IssuerConfig, IssuerStatus, KeyCache};
+use crate::validate::{verify_decoded, Verified};
+
+/// Why a validator could not be built.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigError {
+    /// A metadata URL is not HTTPS (plain HTTP is allowed on loopback only) or not a URL.
+    InsecureUrl {
+        /// The issuer concerned.
+        issuer: String,
+        /// The URL and why it is refused.
+        error: FetchError,
+    },
+    /// The same issuer is configured twice.
+    DuplicateIssuer {
+        /// The issuer.
+        issuer: String,
+    },
+    /// An issuer is empty or has leading/trailing whitespace.
+    InvalidIssuer {
+        /// The issuer as configured.
+        issuer: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::InsecureUrl { issuer, error } => {
+                write!(f, "issuer {issuer:?}: {error}")
+            }
+            ConfigError::DuplicateIssuer { issuer } => write!(
+                f,
+                "issuer {issuer:?} is configured twice; each issuer may appear once"
+            ),
+            ConfigError::InvalidIssuer { issuer, reason } => {
+                write!(f, "issuer {issuer:?} is invalid: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+struct Entry {
+    config: IssuerConfig,
+    cache: KeyCache,
+}
+
+struct Shared {
+    entries: Vec<Entry>,
+    by_issuer: HashMap<String, usize>,
+    clock: Arc<dyn Clock>,
+    max_token_size: usize,
+}
+
+/// Validates tokens from several issuers, fetching and caching their keys.
+///
+/// `Send + Sync`, cheap to clone (one `Arc`): build it once and share it.
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::{jws, Algorithm, IssuerConfig, JwkSet, Policy, SigningKey, Validator};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
+/// let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
+/// let validator = Validator::new(vec![
+///     IssuerConfig::static_keys("https://idp.example", keys).policy(Policy::new().audience("api")),
+///     IssuerConfig::discovery("https://login.example.com/"),
+/// ])
+/// .unwrap();
+/// let token = jws::sign(&json!({}), &json!({"iss": "https://idp.example", "aud": "api", "exp": 4_000_000_000u64}), &key).unwrap();
+/// assert!(validator.validate(&format!("Bearer {token}")).await.is_ok());
+/// let other = jws::sign(&json!({}), &json!({"iss": "https://evil.example", "exp": 4_000_000_000u64}), &key).unwrap();
+/// assert_eq!(validator.validate(&other).await.unwrap_err().code(), "issuer_mismatch");
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Validator {
+    shared: Arc<Shared>,
+    configs: Arc<Vec<IssuerConfig>>,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validator")
+            .field("issuers", &self.issuers())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// A validator for these issuers, on the system clock. Checks that every metadata URL is
+    /// HTTPS (or loopback HTTP) and that no issuer appears twice. Fetches nothing: keys are
+    /// loaded by [`Validator::refresh_all`] or by the first token of each issuer.
+    pub fn new(issuers: Vec<IssuerConfig>) -> Result<Validator, ConfigError> {
+        let mut seen = HashMap::new();
+        for (i, config) in issuers.iter().enumerate() {
+            let issuer = &config.issuer;
+            if issuer.is_empty() {
+                return Err(ConfigError::InvalidIssuer {
+                    issuer: issuer.clone(),
+                    reason: "it is empty".into(),
+                });
+            }
+            if issuer.trim() != issuer {
+                return Err(ConfigError::InvalidIssuer {
+                    issuer: issuer.clone(),
+                    reason: "it has leading or trailing whitespace, which tokens never have".into(),
+                });
+            }
+            if seen.insert(issuer.clone(), i).is_some() {
+                return Err(ConfigError::DuplicateIssuer {
+                    issuer: issuer.clone(),
+                });
+            }
+            if let Some(url) = config.source.url(issuer) {
+                check_remote_url(&url).map_err(|error| ConfigError::InsecureUrl {
+                    issuer: issuer.clone(),
+                    error,
+                })?;
+            }
+        }
+        Ok(Validator::build(issuers, Arc::new(SystemClock)))
+    }
+
+    fn build(configs: Vec<IssuerConfig>, clock: Arc<dyn Clock>) -> Validator {
+        let mut fetchers: Vec<(crate::keys::FetchOptions, Fetcher)> = Vec::new();
+        let mut entries = Vec::new();
+        let mut by_issuer = HashMap::new();
+        let mut max_token_size = 0;
+        for (i, config) in configs.iter().enumerate() {
+            let mut config = config.clone();
+            config.policy.issuers = vec![config.issuer.clone()];
+            max_token_size = max_token_size.max(config.policy.max_token_size);
+            // One connection pool per distinct set of HTTP options.
+            let fetcher = match fetchers.iter().find(|(o, _)| *o == config.cache.fetch) {
+                Some((_, f)) => f.clone(),
+                None => {
+                    let f = Fetcher::new(config.cache.fetch.clone());
+                    fetchers.push((config.cache.fetch.clone(), f.clone()));
+                    f
+                }
+            };
+            let cache = KeyCache::new(
+                config.issuer.clone(),
+                config.source.clone(),
+                config.cache.clone(),
+                fetcher,
+                clock.clone(),
+            );
+            by_issuer.insert(config.issuer.clone(), i);
+            entries.push(Entry { config, cache });
+        }
+        Validator {
+            shared: Arc::new(Shared {
+                entries,
+                by_issuer,
+                clock,
+                max_token_size: max_token_size.max(jws::DEFAULT_MAX_TOKEN_SIZE),
+            }),
+            configs: Arc::new(configs),
+        }
+    }
+
+    /// Uses another clock for the claims (`exp`, `nbf`, `iat`) and for cache timing (expiry,
+    /// cooldown, retries, staleness). Call it right after [`Validator::new`]: the key caches
+    /// are rebuilt empty.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Validator {
+        Validator::build(self.configs.as_ref().clone(), clock)
+    }
+
+    /// The configured issuers, in configuration order.
+    pub fn issuers(&self) -> Vec<String> {
+        self.shared
+            .entries
+            .iter()
+            .map(|e| e.config.issuer.clone())
+            .collect()
+    }
+
+    /// The configuration of an issuer (its policy has `issuers` set to it).
+    pub fn config(&self, issuer: &str) -> Option<&IssuerConfig> {
+        self.shared
+            .by_issuer
+            .get(issuer)
+            .map(|&i| &self.shared.entries[i].config)
+    }
+
+    /// Validates a token (a leading `Bearer ` is accepted).
+    ///
+    /// The unverified `iss` picks the issuer; an unconfigured or missing `iss` is
+    /// `issuer_mismatch` listing the configured issuers, and nothing is fetched for it.
+    /// Waits at most the issuer's `max_wait` for keys; `keys_unavailable` when there are none.
+    pub async fn validate(&self, token: &str) -> Result<Verified, ValidationError> {
+        let shared = &self.shared;
+        let token = jws::strip_bearer(token);
+        let decoded = jws::decode(token, shared.max_token_size)?;
+        let claims = decoded.claims()?;
+        let entry = match claims.get("iss") {
+            Some(Value::String(iss)) => match shared.by_issuer.get(iss.as_str()) {
+                Some(&i) => &shared.entries[i],
+                None => return Err(self.issuer_mismatch(Some(iss.clone()))),
+            },
+            Some(other) => return Err(self.issuer_mismatch(Some(json::preview(other, 80)))),
+            None => return Err(self.issuer_mismatch(None)),
+        };
+        let policy = &entry.config.policy;
+        if token.len() > policy.max_token_size {
+            return Err(ValidationError::TokenTooLarge {
+                limit: policy.max_token_size,
+                found: token.len(),
+            });
+        }
+        let keys = entry.cache.keys_for(decoded.header.kid.as_deref()).await?;
+        verify_decoded(&decoded, &keys, policy, shared.clock.now())
+    }
+
+    fn issuer_mismatch(&self, found: Option<String>) -> ValidationError {
+        ValidationError::IssuerMismatch {
+            expected: self.issuers(),
+            found,
+        }
+    }
+
+    /// Loads (or refreshes) every issuer's keys now, concurrently, and waits until each fetch
+    /// ends (bounded by the HTTP timeouts, not `max_wait`). For start-up; failures are
+    /// recorded in [`Validator::status`] and retried with backoff. Does not count against
+    /// the unknown-kid cooldown.
+    pub async fn refresh_all(&self) {
+        let fetches = self.shared.entries.iter().map(|e| e.cache.refresh_now());
+        let _ = futures::future::join_all(fetches).await;
+    }
+
+    /// Starts a background task on the current tokio runtime that, every `check_every`,
+    /// starts the refreshes that are due (refresh-ahead time or retry time passed, or keys
+    /// never loaded), exactly as a request would, without waiting for them. Keeps keys warm
+    /// for a validator that may sit idle (a gateway's readiness stays true). The task ends
+    /// when every clone of the validator is dropped, or when the handle is aborted.
+    ///
+    /// Without it, refreshes are started by requests (see [`crate::keys`]).
+    pub fn spawn_refresher(&self, check_every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.shared);
+        let check_every = check_every.max(std::time::Duration::from_millis(1));
+        tokio::spawn(async move {
+            loop {
+                match weak.upgrade() {
+                    Some(shared) => shared.entries.iter().for_each(|e| e.cache.tick()),
+                    None => return,
+                }
+                tokio::time::sleep(check_every).await;
+            }
+        })
+    }
+
+    /// A snapshot of every issuer's keys, in configuration order.
+    pub fn status(&self) -> Vec<IssuerStatus> {
+        self.shared
+            .entries
+            .iter()
+            .map(|e| e.cache.status())
+            .collect()
+    }
+
+    /// True when every issuer holds usable keys (loaded and not stale beyond `max_stale`).
+    pub fn is_ready(&self) -> bool {
+        self.shared.entries.iter().all(|e| e.cache.is_ready())
+    }
+}
