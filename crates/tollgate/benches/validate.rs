@@ -66,7 +66,7 @@ struct Case {
 
 enum RawKey {
     Public(ParsedPublicKey),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 fn b64(s: &Value) -> Vec<u8> {
@@ -125,7 +125,7 @@ fn case(alg: Algorithm, now: i64) -> Case {
         Algorithm::HS256 => {
             let secret = b64(&jwk["k"]);
             (
-                RawKey::Hmac(hmac::Key::new(hmac::HMAC_SHA256, &secret)),
+                RawKey::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, &secret))),
                 jsonwebtoken::DecodingKey::from_secret(&secret),
                 jsonwebtoken::Algorithm::HS256,
             )
