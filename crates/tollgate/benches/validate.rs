@@ -253,9 +253,9 @@ fn keyset(c: &mut Criterion) {
 /// Small enough that the whole run takes about two minutes on a shared 2-core machine.
 fn config() -> Criterion {
     Criterion::default()
-        .warm_up_time(Duration::from_millis(700))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(40)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
 }
 
 criterion_group! {
@@ -332,7 +332,7 @@ mod paired {
 fn paired_ratios(filter: Option<&str>) {
     let now = unix_now();
     let wanted = |name: &str| filter.is_none_or(|f| name.contains(f));
-    let budget = Duration::from_millis(2500);
+    let budget = Duration::from_millis(2000);
     let mut results = Vec::new();
     let mut report = |name: String, r: paired::Ratio| {
         println!(
