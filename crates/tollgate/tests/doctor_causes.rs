@@ -1198,3 +1198,10 @@ fn just_expired_also_suspects_the_clocks() {
         r.causes[1].summary
     );
 }
+
+#[test]
+fn colour_only_when_asked() {
+    let r = doctor::diagnose(&case("token_expired"));
+    assert!(doctor::render(&r, true).contains("\x1b[1;31mFAILED"));
+    assert!(!doctor::render(&r, false).contains('\x1b'));
+}

@@ -146,3 +146,17 @@ fn debug_output_hides_the_token_and_secrets() {
     );
     assert!(!dbg.contains("hunter2"), "{dbg}");
 }
+
+#[test]
+fn a_cause_is_one_log_line() {
+    let s = settings(Policy::new().issuer("https://a.example.com/"));
+    let err = tollgate::ValidationError::IssuerMismatch {
+        expected: vec!["https://a.example.com/".into()],
+        found: Some("https://a.example.com".into()),
+    };
+    let claims = json!({"iss": "https://a.example.com"});
+    let causes = doctor::diagnose_error(&err, None, claims.as_object(), &s);
+    let line = causes[0].to_string();
+    assert!(line.starts_with("issuer_near_miss: "), "{line}");
+    assert!(!line.contains('\n'));
+}

@@ -63,3 +63,22 @@ proptest! {
         exercise(&format!("Bearer {}", parts.join(".")));
     }
 }
+
+#[test]
+fn extreme_time_claims_do_not_panic() {
+    let h = b64::encode(br#"{"alg":"ES256","kid":"k"}"#);
+    for claims in [
+        r#"{"iss":"https://idp.example.com","exp":-9223372036854775808}"#,
+        r#"{"iss":"https://idp.example.com","exp":1e300,"iat":-1e300}"#,
+        r#"{"iss":"https://idp.example.com","exp":9223372036854775807,"nbf":-9223372036854775808}"#,
+    ] {
+        let token = format!("{h}.{}.c2lnbmF0dXJlc2lnbmF0dXJl", b64::encode(claims));
+        let report = doctor::diagnose(&Context::new(
+            &token,
+            Settings::new(Policy::new(), 1_763_900_000),
+        ));
+        assert!(!report.valid);
+        assert_eq!(report.code, Some("invalid_claim"), "{claims}");
+        let _ = doctor::render(&report, false);
+    }
+}

@@ -5,6 +5,7 @@
 //!
 //! Cache time runs on an injected `FixedClock` (moved by hand: hours pass in a line);
 //! only real waits (max_wait, HTTP) use real time, kept short.
+#![cfg(feature = "remote")]
 
 mod support;
 
