@@ -126,6 +126,7 @@ impl Server {
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let out_log = Arc::clone(&log);
+        let err_tx = tx.clone();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 out_log.lock().unwrap().push_str(&format!("out: {line}\n"));
@@ -136,6 +137,7 @@ impl Server {
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 err_log.lock().unwrap().push_str(&format!("err: {line}\n"));
+                let _ = err_tx.send(line);
             }
         });
         Ok(Server {
@@ -146,7 +148,7 @@ impl Server {
         })
     }
 
-    /// Waits for a stdout line containing `needle` and returns it.
+    /// Waits for a line (stdout or stderr) containing `needle` and returns it.
     pub fn wait_for(&mut self, needle: &str, limit: Duration) -> Result<String, String> {
         let deadline = Instant::now() + limit;
         loop {
