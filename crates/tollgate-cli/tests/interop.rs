@@ -464,7 +464,8 @@ fn verify_by_discovery(issuer: &str, token: &str) -> Output {
 
 /// Part 1: oidc-provider on loopback issues `at+jwt` access tokens (client_credentials,
 /// resource indicators). Tollgate finds its keys through discovery (CLI and library), accepts
-/// its tokens for `urn:tollgate:api`, refuses one minted for `urn:other:api`, agrees with its
+/// its tokens for `urn:tollgate:api`, refuses one minted for `urn:other:api` (and `tollgate
+/// doctor` names the cause: a token for another API), agrees with its
 /// kid (an RFC 7638 thumbprint), and picks up a key rotation (provider restarted with a new
 /// key on the same URL) on the first request.
 #[test]
@@ -523,6 +524,42 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
     let refused = verify_by_discovery(&issuer, &other);
     assert_eq!(refused.code, 1, "{}", refused.describe());
     assert_eq!(refused.json()["code"], "audience_mismatch");
+
+    // `tollgate doctor` explains the token minted for the other API (and passes the good one).
+    let doctor = |token: &str| {
+        tollgate(&[
+            "doctor",
+            token,
+            "--issuer",
+            &issuer,
+            "--audience",
+            API,
+            "--json",
+        ])
+    };
+    let explained = doctor(&other);
+    assert_eq!(explained.code, 1, "doctor: {}", explained.describe());
+    let report = explained.json();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["code"], "audience_mismatch");
+    let top = report["causes"][0]["id"].as_str().unwrap_or_default();
+    assert!(
+        ["audience_other_api", "audience_near_miss"].contains(&top),
+        "doctor's top cause for a token minted for {OTHER_API}: {report}"
+    );
+    let signature = report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "signature"))
+        .map(|c| c["status"].clone());
+    assert_eq!(signature, Some(json!("pass")), "{report}");
+    let passed = doctor(&token);
+    assert_eq!(
+        passed.code,
+        0,
+        "doctor on a good token: {}",
+        passed.describe()
+    );
+    assert_eq!(passed.json()["valid"], true);
 
     // Library, by discovery.
     rt.block_on(async {

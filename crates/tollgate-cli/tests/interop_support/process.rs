@@ -19,10 +19,14 @@ pub struct Output {
 }
 
 impl Output {
-    /// The last line of stdout parsed as JSON (`Null` when it is not JSON).
+    /// Stdout parsed as JSON, or else its last line (`Null` when neither is JSON).
     pub fn json(&self) -> serde_json::Value {
-        let line = self.stdout.lines().rev().find(|l| !l.trim().is_empty());
-        line.and_then(|l| serde_json::from_str(l).ok())
+        serde_json::from_str(&self.stdout)
+            .ok()
+            .or_else(|| {
+                let line = self.stdout.lines().rev().find(|l| !l.trim().is_empty())?;
+                serde_json::from_str(line).ok()
+            })
             .unwrap_or(serde_json::Value::Null)
     }
 
