@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::input::read_file;
 use tollgate::doctor::{
-    self, input, providers, Context, DiscoveryInfo, Fetched, KeySource, Settings, Verdict,
+    self, input, Context, DiscoveryInfo, Fetched, KeySource, Settings, Verdict,
 };
 use tollgate::{Algorithm, JwkSet, Policy, TypPolicy};
 
@@ -273,29 +273,10 @@ fn prepare(args: &Args) -> Result<Context, String> {
     };
 
     // Entra: the application-specific keys, when the kid is not in the tenant's keys.
-    let app_keys = match (&live_keys, &args.issuer.first()) {
+    let app_keys = match (&live_keys, args.issuer.first()) {
         (Fetched::Ok(live), Some(configured)) if !args.offline => {
-            let insp = doctor::token::inspect(&normalized.token);
-            let kid = insp.header_str("kid");
-            let entra = providers::recognise(configured)
-                .spec
-                .id
-                .starts_with("entra");
-            match (kid, entra) {
-                (Some(kid), true) if !live.set.contains_kid(kid) => {
-                    let appid = insp
-                        .audiences()
-                        .into_iter()
-                        .map(|a| a.trim_start_matches("api://").to_string())
-                        .find(|a| a.len() == 36 && a.matches('-').count() == 4);
-                    appid.and_then(|appid| {
-                        let sep = if live.origin.contains('?') { '&' } else { '?' };
-                        let url = format!("{}{sep}appid={appid}", live.origin);
-                        net.jwks(&url).ok().map(|src| (appid, src))
-                    })
-                }
-                _ => None,
-            }
+            doctor::app_keys_url(&normalized.token, configured, live)
+                .and_then(|(appid, url)| net.jwks(&url).ok().map(|src| (appid, src)))
         }
         _ => None,
     };

@@ -1017,3 +1017,191 @@ fn providers_are_reported() {
     let r = doctor::diagnose(&case("encrypted_token"));
     assert_eq!(r.provider.id, "auth0");
 }
+
+/// One token and policy, with the API holding the token's key.
+fn simple(header: Value, claims: Value, policy: Policy) -> Context {
+    let k = key(Algorithm::ES256, "k1");
+    let t = sign(header, with(lifetime(), claims), &k);
+    let mut c = ctx(&t, policy);
+    c.api_keys = Some(src("jwks.json", &[&k]));
+    c
+}
+
+#[test]
+fn variants_of_the_same_causes() {
+    let kc = "https://sso.example.com/realms/shop";
+    let cognito = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Zy98Xw76V";
+    let cases: Vec<(Context, &str, &str)> = vec![
+        // Issuer near misses: scheme, case, whitespace in the configuration, Google's two forms.
+        (
+            simple(
+                json!({}),
+                json!({"iss": "http://idp.example.com"}),
+                Policy::new().issuer("https://idp.example.com"),
+            ),
+            "issuer_near_miss",
+            "the scheme",
+        ),
+        (
+            simple(
+                json!({}),
+                json!({"iss": "https://IDP.example.com"}),
+                Policy::new().issuer("https://idp.example.com"),
+            ),
+            "issuer_near_miss",
+            "letter case",
+        ),
+        (
+            simple(
+                json!({}),
+                json!({"iss": "https://idp.example.com"}),
+                Policy::new().issuer("https://idp.example.com\n"),
+            ),
+            "issuer_near_miss",
+            "whitespace",
+        ),
+        (
+            simple(
+                json!({}),
+                json!({"iss": "accounts.google.com", "aud": "1-x.apps.googleusercontent.com"}),
+                Policy::new().issuer("https://accounts.google.com"),
+            ),
+            "issuer_near_miss",
+            "accept both",
+        ),
+        // Audience near misses.
+        (
+            simple(
+                json!({}),
+                json!({"iss": entra_v2(TID), "aud": format!("api://{API_CLIENT}")}),
+                Policy::new().issuer(entra_v2(TID)).audience(API_CLIENT),
+            ),
+            "audience_near_miss",
+            "accessTokenAcceptedVersion",
+        ),
+        (
+            simple(
+                json!({}),
+                json!({"aud": "Orders"}),
+                Policy::new().audience("orders"),
+            ),
+            "audience_near_miss",
+            "letter case",
+        ),
+        // ID tokens from several providers.
+        (
+            simple(
+                json!({}),
+                json!({"iss": cognito, "aud": "5r4nd0m", "token_use": "id", "cognito:username": "alice"}),
+                Policy::new().issuer(cognito).audience("orders"),
+            ),
+            "id_token_as_access_token",
+            "session.tokens.accessToken",
+        ),
+        (
+            simple(
+                json!({}),
+                json!({"iss": kc, "aud": "web-app", "typ": "ID", "azp": "web-app"}),
+                Policy::new().issuer(kc).audience("orders-api"),
+            ),
+            "id_token_as_access_token",
+            "access_token",
+        ),
+        (
+            simple(
+                json!({}),
+                json!({"iss": "https://dev-1.okta.com/oauth2/default", "aud": "0oa1", "jti": "ID.abc", "amr": ["pwd"]}),
+                Policy::new()
+                    .issuer("https://dev-1.okta.com/oauth2/default")
+                    .audience("api://default"),
+            ),
+            "id_token_as_access_token",
+            "access_token",
+        ),
+        // Keycloak with no aud at all.
+        (
+            simple(
+                json!({}),
+                json!({"iss": kc, "typ": "Bearer", "azp": "web-app"}),
+                Policy::new().issuer(kc).audience("orders-api"),
+            ),
+            "keycloak_missing_audience",
+            "Audience mapper",
+        ),
+        // Another realm, another Cognito pool.
+        (
+            simple(
+                json!({}),
+                json!({"iss": "https://sso.example.com/realms/staging"}),
+                Policy::new().issuer(kc),
+            ),
+            "token_from_other_issuer",
+            "realm staging",
+        ),
+        (
+            simple(
+                json!({}),
+                json!({"iss": cognito}),
+                Policy::new()
+                    .issuer("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Prod00001"),
+            ),
+            "token_from_other_issuer",
+            "user pool us-east-1_Zy98Xw76V",
+        ),
+        // Unknown algorithm name.
+        (
+            simple(json!({"alg": "RS257"}), json!({}), Policy::new()),
+            "algorithm_not_allowed",
+            "standard algorithm",
+        ),
+        // Required typ missing entirely.
+        (
+            simple(
+                json!({}),
+                json!({}),
+                Policy::new().typ(tollgate::TypPolicy::OneOf(vec!["at+jwt".into()])),
+            ),
+            "typ_not_accepted",
+            "at+jwt",
+        ),
+    ];
+    for (i, (c, id, needle)) in cases.into_iter().enumerate() {
+        let r = doctor::diagnose(&c);
+        assert_eq!(
+            r.causes.first().map(|c| c.id),
+            Some(id),
+            "case {i}\n{}",
+            show(&r)
+        );
+        let top = &r.causes[0];
+        let all = format!("{} {} {}", top.summary, top.evidence, top.fix);
+        assert!(all.contains(needle), "case {i}: {needle:?} not in {all}");
+    }
+}
+
+#[test]
+fn just_expired_also_suspects_the_clocks() {
+    let k = key(Algorithm::ES256, "k1");
+    let t = sign(
+        json!({}),
+        json!({"iss": "https://idp.example.com", "iat": NOW - 3720, "exp": NOW - 120}),
+        &k,
+    );
+    let mut c = ctx(&t, Policy::new().issuer("https://idp.example.com"));
+    c.api_keys = Some(src("jwks.json", &[&k]));
+    let r = doctor::diagnose(&c);
+    let ids: Vec<_> = r.causes.iter().map(|c| c.id).collect();
+    assert_eq!(ids, ["token_expired", "clock_skew"]);
+    assert!(
+        r.causes[1].summary.contains("2 min fast"),
+        "{}",
+        r.causes[1].summary
+    );
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let r = doctor::diagnose(&case("token_expired"));
+    assert!(doctor::render(&r, true).contains("\x1b[1;31mFAILED"));
+    assert!(!doctor::render(&r, false).contains('\x1b'));
+}

@@ -134,3 +134,29 @@ fn diagnose_error_without_a_token() {
     assert_eq!(causes[0].id, "missing_claim");
     assert!(!causes[0].fix.is_empty());
 }
+
+#[test]
+fn debug_output_hides_the_token_and_secrets() {
+    let s = settings(Policy::new()).secret(b"hunter2-secret".to_vec());
+    let ctx = doctor::Context::new("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", s);
+    let dbg = format!("{ctx:?}");
+    assert!(
+        !dbg.contains("eyJhbGci") && !dbg.contains("c2lnbmF0dXJl"),
+        "{dbg}"
+    );
+    assert!(!dbg.contains("hunter2"), "{dbg}");
+}
+
+#[test]
+fn a_cause_is_one_log_line() {
+    let s = settings(Policy::new().issuer("https://a.example.com/"));
+    let err = tollgate::ValidationError::IssuerMismatch {
+        expected: vec!["https://a.example.com/".into()],
+        found: Some("https://a.example.com".into()),
+    };
+    let claims = json!({"iss": "https://a.example.com"});
+    let causes = doctor::diagnose_error(&err, None, claims.as_object(), &s);
+    let line = causes[0].to_string();
+    assert!(line.starts_with("issuer_near_miss: "), "{line}");
+    assert!(!line.contains('\n'));
+}

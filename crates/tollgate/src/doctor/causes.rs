@@ -1,8 +1,9 @@
 //! The causes the doctor recognises, as a table: each has a stable id, a title, and a rule
-//! that looks at the [`Facts`] and, when it applies, returns the evidence and the fix. The
-//! table order is the ranking: earlier causes explain later symptoms (a token from another
-//! issuer also has an unknown kid; a Graph token also fails its signature), so the first
-//! cause that applies is the most likely one.
+//! that looks at the facts gathered about the token and, when it applies, returns the
+//! evidence and the fix. The table order is the ranking: earlier causes explain later
+//! symptoms (a token from another issuer also has an unknown kid; a Graph token also fails
+//! its signature), so the first cause that applies is the most likely one, and a cause's
+//! `supersedes` list drops the symptoms it explains.
 //!
 //! Fixes are phrased generically here and replaced by the provider's own phrasing when the
 //! provider table ([`super::providers`]) has a template for the cause.
@@ -1028,7 +1029,7 @@ fn signature_mismatch(f: &Facts<'_>) -> Option<Found> {
 fn time_claims_in_ms(f: &Facts<'_>) -> Option<Found> {
     let (name, t) = ["exp", "nbf", "iat"].iter().find_map(|n| {
         f.time_claim(n)
-            .filter(|t| t.abs() > MAX_PLAUSIBLE_SECONDS)
+            .filter(|t| t.unsigned_abs() > MAX_PLAUSIBLE_SECONDS as u64)
             .map(|t| (*n, t))
     })?;
     found(
@@ -1042,7 +1043,7 @@ fn time_claims_in_ms(f: &Facts<'_>) -> Option<Found> {
 fn expired_by(f: &Facts<'_>) -> Option<i64> {
     let exp = f
         .time_claim("exp")
-        .filter(|t| t.abs() <= MAX_PLAUSIBLE_SECONDS)?;
+        .filter(|t| t.unsigned_abs() <= MAX_PLAUSIBLE_SECONDS as u64)?;
     let now = f.settings.now;
     (now >= exp.saturating_add(f.settings.policy.leeway as i64)).then_some(now - exp)
 }
@@ -1082,7 +1083,7 @@ fn clock_skew(f: &Facts<'_>) -> Option<Found> {
     for (name, what) in [("nbf", "not-before (nbf)"), ("iat", "issued-at (iat)")] {
         if let Some(t) = f
             .time_claim(name)
-            .filter(|t| t.abs() <= MAX_PLAUSIBLE_SECONDS)
+            .filter(|t| t.unsigned_abs() <= MAX_PLAUSIBLE_SECONDS as u64)
         {
             if t > now.saturating_add(leeway) {
                 let ahead = time::span(t - now);

@@ -428,7 +428,7 @@ fn lifetime(f: &Facts<'_>) -> Check {
             None => {}
             Some(Value::Number(_)) => {
                 let t = f.time_claim(name).unwrap_or(0);
-                if t.abs() > MAX_PLAUSIBLE_SECONDS {
+                if t.unsigned_abs() > MAX_PLAUSIBLE_SECONDS as u64 {
                     return check(
                         "lifetime",
                         T,

@@ -277,15 +277,20 @@ impl<'a> Facts<'a> {
             }
         }
         f.keys_known = source.is_some() || !settings.secrets.is_empty();
-        f.core = match decoded {
-            Err(e) => Err(e),
-            Ok(d) if f.keys_known => match validate::verify_decoded(&d, &set, policy, settings.now)
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.is_unavailable() => Err(claims_error(&d, settings).unwrap_or(e)),
-                Err(e) => Err(e),
-            },
-            Ok(d) => Err(claims_error(&d, settings).unwrap_or_else(|| {
+        let extreme = extreme_time_claim(&f);
+        f.core = match (decoded, extreme) {
+            (Err(e), _) => Err(e),
+            // Guard: the policy's millisecond check computes `abs()` of the claim, which
+            // overflows for i64::MIN in debug builds; such a claim is refused here instead.
+            (Ok(_), Some(e)) => Err(e),
+            (Ok(d), None) if f.keys_known => {
+                match validate::verify_decoded(&d, &set, policy, settings.now) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.is_unavailable() => Err(claims_error(&d, settings).unwrap_or(e)),
+                    Err(e) => Err(e),
+                }
+            }
+            (Ok(d), None) => Err(claims_error(&d, settings).unwrap_or_else(|| {
                 ValidationError::KeysUnavailable {
                     issuer: f.iss.clone(),
                     reason: no_keys_reason(ctx),
@@ -441,6 +446,21 @@ impl<'a> Facts<'a> {
             },
         }
     }
+}
+
+/// A time claim so far out of range (i64::MIN after clamping) that it is refused before the
+/// policy sees it.
+fn extreme_time_claim(f: &Facts<'_>) -> Option<ValidationError> {
+    ["exp", "nbf", "iat"].iter().find_map(|name| {
+        (f.time_claim(name) == Some(i64::MIN)).then(|| ValidationError::InvalidClaim {
+            claim: name.to_string(),
+            expected: "a NumericDate in seconds".into(),
+            found: f
+                .claim(name)
+                .map(|v| crate::json::preview(v, 40))
+                .unwrap_or_default(),
+        })
+    })
 }
 
 /// The first failure of the checks that need no key (alg, typ, claims).

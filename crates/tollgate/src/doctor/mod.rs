@@ -151,8 +151,8 @@ pub struct DiscoveryInfo {
     pub jwks_uri: Option<String>,
 }
 
-/// Everything gathered for one diagnosis.
-#[derive(Clone, Debug)]
+/// Everything gathered for one diagnosis. `Debug` never shows the token.
+#[derive(Clone)]
 pub struct Context {
     /// The token (already normalised, see [`input::normalize`]).
     pub token: String,
@@ -171,6 +171,19 @@ pub struct Context {
     pub app_keys: Option<(String, KeySource)>,
     /// Notes for the report (how the input was read, where the issuer came from...).
     pub notes: Vec<String>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("token", &format!("({} bytes, redacted)", self.token.len()))
+            .field("settings", &self.settings)
+            .field("api_keys", &self.api_keys.as_ref().map(|k| &k.origin))
+            .field("discovery", &self.discovery)
+            .field("live_keys", &self.live_keys.ok().map(|k| &k.origin))
+            .field("notes", &self.notes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Context {
@@ -242,6 +255,17 @@ pub struct Cause {
     pub evidence: String,
     /// What to change: which setting, which value.
     pub fix: String,
+}
+
+impl fmt::Display for Cause {
+    /// One line for logs: `id: summary (evidence) fix: ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} ({}) fix: {}",
+            self.id, self.summary, self.evidence, self.fix
+        )
+    }
 }
 
 /// The provider recognised from an issuer.
@@ -367,4 +391,50 @@ pub fn explain(err: &ValidationError, token: &str, settings: &Settings) -> Vec<C
     let f = facts::Facts::from_error(err, insp.header.as_ref(), insp.claims.as_ref(), settings)
         .with_shape(insp.shape, insp.segments, insp.len, insp.problem);
     causes::find(&f)
+}
+
+/// Entra only: the URL of the application-specific keys worth fetching for this token
+/// (`<jwks_uri>?appid=<app>`), with the app id: when the configured issuer is Entra, the
+/// token's kid is not among the tenant's live keys, and its audience names an application
+/// (a client id GUID, or `api://<GUID>`). The URL is derived from the configured issuer's
+/// `jwks_uri`, never from the token.
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::doctor::{app_keys_url, KeySource};
+/// use tollgate::{jws, Algorithm, JwkSet, SigningKey};
+/// let app_key = SigningKey::generate(Algorithm::RS256, "app-cert").unwrap();
+/// let app = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+/// let token = jws::sign(&json!({}), &json!({"aud": app}), &app_key).unwrap();
+/// let tid = "4a8f6c1e-93b2-4d7a-b0e5-2c61f9d8a3b7";
+/// let live = KeySource::new(format!("https://login.microsoftonline.com/{tid}/discovery/v2.0/keys"), JwkSet::new());
+/// let (appid, url) = app_keys_url(&token, &format!("https://login.microsoftonline.com/{tid}/v2.0"), &live).unwrap();
+/// assert_eq!(appid, app);
+/// assert!(url.ends_with(&format!("/discovery/v2.0/keys?appid={app}")));
+/// assert_eq!(app_keys_url(&token, "https://idp.example.com", &live), None);
+/// ```
+pub fn app_keys_url(
+    token: &str,
+    configured_issuer: &str,
+    live: &KeySource,
+) -> Option<(String, String)> {
+    if !providers::recognise(configured_issuer.trim())
+        .spec
+        .id
+        .starts_with("entra")
+    {
+        return None;
+    }
+    let insp = token::inspect(token);
+    let kid = insp.header_str("kid")?;
+    if live.set.contains_kid(kid) {
+        return None;
+    }
+    let appid = insp
+        .audiences()
+        .into_iter()
+        .map(|a| a.trim_start_matches("api://").to_string())
+        .find(|a| a.len() == 36 && a.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))?;
+    let sep = if live.origin.contains('?') { '&' } else { '?' };
+    Some((appid.clone(), format!("{}{sep}appid={appid}", live.origin)))
 }

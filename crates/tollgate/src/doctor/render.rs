@@ -74,7 +74,7 @@ pub fn claim_value(name: &str, value: &Value, now: i64) -> String {
         return text;
     }
     match crate::claims::numeric_date(value) {
-        Some(t) if t.abs() > MAX_PLAUSIBLE_SECONDS => {
+        Some(t) if t.unsigned_abs() > MAX_PLAUSIBLE_SECONDS as u64 => {
             format!(
                 "{text}  (milliseconds? as ms: {}, {})",
                 time::date(t / 1000),
