@@ -23,7 +23,7 @@
 //! unauthenticated: the issuer binds to loopback by default and warns otherwise.
 //!
 //! Modules: [`options`] (what it is told), `keyring` (its keys), [`state`] (keys on disk),
-//! [`token`] (building and signing tokens), [`oauth`] (the token endpoint's rules),
+//! [`token`] (building and signing tokens), [`keyfile`] (private keys from files), [`oauth`] (the token endpoint's rules),
 //! `server` (HTTP), [`fault`] (injected failures).
 
 use std::fmt;
@@ -38,6 +38,7 @@ use tokio::task::JoinHandle;
 pub mod error;
 pub mod fault;
 mod issuer;
+pub mod keyfile;
 mod keyring;
 pub mod oauth;
 pub mod options;
