@@ -462,12 +462,80 @@ fn verify_by_discovery(issuer: &str, token: &str) -> Output {
     ])
 }
 
+/// Starts `tollgate serve` in forward-auth mode for the provider, and returns it with its
+/// address (read from its "gateway listening" log line).
+fn start_gateway(dir: &Path, issuer: &str) -> (Server, String) {
+    let config = dir.join("tollgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "127.0.0.1:0"
+admin_listen = ""
+
+[[issuer]]
+issuer = "{issuer}"
+audiences = ["{API}"]
+typ = ["at+jwt"]
+
+[[route]]
+path = "/"
+scopes = ["read"]
+"#
+        ),
+    )
+    .expect("write config");
+    let args = [
+        "serve".to_string(),
+        "--config".into(),
+        config.display().to_string(),
+        "--log-format".into(),
+        "json".into(),
+        "--log-level".into(),
+        "info".into(),
+    ];
+    let mut server = Server::start(
+        "tollgate serve",
+        Path::new(env!("CARGO_BIN_EXE_tollgate")),
+        &args,
+        None,
+        Duration::from_secs(240),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let line = server
+        .wait_for("gateway listening", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log: Value = serde_json::from_str(&line).expect("JSON log line");
+    let addr = log["addr"]
+        .as_str()
+        .expect("addr in the log line")
+        .to_string();
+    (server, format!("http://{addr}"))
+}
+
+/// Asks the gateway's forward-auth endpoint about `GET /orders` with `token`; the status.
+async fn forward_auth(http: &reqwest::Client, gateway: &str, token: Option<&str>) -> u16 {
+    let mut request = http
+        .get(format!("{gateway}/verify"))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/orders");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request
+        .send()
+        .await
+        .expect("the gateway answers")
+        .status()
+        .as_u16()
+}
+
 /// Part 1: oidc-provider on loopback issues `at+jwt` access tokens (client_credentials,
-/// resource indicators). Tollgate finds its keys through discovery (CLI and library), accepts
+/// resource indicators). Tollgate finds its keys through discovery (CLI, `tollgate serve`
+/// forward-auth, and the library), accepts
 /// its tokens for `urn:tollgate:api`, refuses one minted for `urn:other:api` (and `tollgate
 /// doctor` names the cause: a token for another API), agrees with its
 /// kid (an RFC 7638 thumbprint), and picks up a key rotation (provider restarted with a new
-/// key on the same URL) on the first request.
+/// key on the same URL, `tollgate serve` kept running) without a failed request.
 #[test]
 fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
     let Some(peers) = peers() else { return };
@@ -573,29 +641,58 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
         assert_eq!(err.code(), "audience_mismatch", "{err}");
     });
 
-    // Rotation: the same issuer URL with a new signing key.
+    // `tollgate serve` (forward-auth), configured with the provider as its issuer.
+    let (mut gateway, gateway_url) = start_gateway(dir.path(), &issuer);
+    rt.block_on(async {
+        assert_eq!(forward_auth(&http, &gateway_url, Some(&token)).await, 200);
+        assert_eq!(forward_auth(&http, &gateway_url, Some(&other)).await, 401);
+        assert_eq!(forward_auth(&http, &gateway_url, None).await, 401);
+    });
+
+    // Rotation: the provider restarts on the same URL with a new signing key while the
+    // gateway keeps running. Every request succeeds: the old token while the provider is
+    // down (keys cached), then the first token signed by the new key.
     provider.stop();
     drop(provider);
+    let mut statuses = Vec::new();
+    rt.block_on(async {
+        for _ in 0..3 {
+            statuses.push(forward_auth(&http, &gateway_url, Some(&token)).await);
+        }
+    });
     let _provider = peers
         .oidc_provider(port, &key_b)
         .unwrap_or_else(|e| panic!("{e}"));
-    let token = rt.block_on(provider_token(&http, &issuer, API));
-    let kid_b = tamper::header(&token)["kid"].clone();
+    let rotated = rt.block_on(provider_token(&http, &issuer, API));
+    let kid_b = tamper::header(&rotated)["kid"].clone();
     assert_ne!(
         kid_b,
         kid_a.as_str(),
         "the restarted provider signs with a new key"
     );
     rt.block_on(async {
-        let ok = validator.validate(&token).await;
+        statuses.push(forward_auth(&http, &gateway_url, Some(&rotated)).await);
+        statuses.push(forward_auth(&http, &gateway_url, Some(&rotated)).await);
+    });
+    assert_eq!(
+        statuses,
+        [200; 5],
+        "gateway during and after the rotation; log:\n{}",
+        gateway.log()
+    );
+    assert!(gateway.is_running(), "the gateway kept running");
+
+    rt.block_on(async {
+        let ok = validator.validate(&rotated).await;
         assert!(
             ok.is_ok(),
             "library: first token after rotation: {:?}",
             ok.err().map(|e| e.to_string())
         );
     });
-    let ok = verify_by_discovery(&issuer, &token);
+    let ok = verify_by_discovery(&issuer, &rotated);
     assert_eq!(ok.code, 0, "CLI after rotation: {}", ok.describe());
+    gateway.stop();
 }
 
 /// One token for the peers' remote-JWKS verifiers.
