@@ -3,7 +3,7 @@
 //!
 //! token -> [`jws::decode`] -> unverified `iss` -> that issuer's configuration (an
 //! unconfigured `iss` is rejected and nothing is fetched) -> its keys
-//! ([`crate::keys`] cache) -> [`validate::verify_decoded`] with its policy.
+//! ([`crate::keys`] cache) -> [`validate::verify_decoded`](crate::validate::verify_decoded) with its policy.
 
 use std::collections::HashMap;
 use std::fmt;
