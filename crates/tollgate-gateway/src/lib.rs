@@ -1,1 +1,36 @@
-//! gateway
+//! # tollgate-gateway
+//!
+//! `tollgate serve`: Tollgate's validation and diagnosis in front of any API, without code.
+//! Beside nginx, Traefik or Caddy it answers their forward-auth subrequests at `/verify`;
+//! with `upstream = "http://..."` it is a reverse proxy that streams allowed requests on.
+//!
+//! The flow of one request: [`routes`] picks the first `[[route]]` that matches (none:
+//! denied) -> [`decision`] reads the bearer token, finds it in the verified-token
+//! [`cache`] or validates it once through the [`verifier`] -> checks the route's
+//! requirements -> sets the identity headers. [`metrics`] counts every decision by its
+//! stable code (the library's `ValidationError::code()` plus a few gateway codes).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = tollgate_gateway::Config::from_file("gateway.toml")?;
+//! let running = tollgate_gateway::Gateway::new(config)?.serve().await?;
+//! running.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(()) }
+//! ```
+
+mod admin;
+pub mod cache;
+pub mod config;
+pub mod decision;
+pub mod dev;
+mod forward_auth;
+pub mod metrics;
+mod proxy;
+pub mod routes;
+mod server;
+pub mod verifier;
+
+pub use config::{Config, ConfigError};
+pub use decision::{Decider, Decision, Identity};
+pub use server::{validator_for, Gateway, GatewayError, RunningGateway};
+pub use verifier::{IssuerKeys, TokenVerifier};

@@ -1,9 +1,9 @@
 //! The remote validator: several issuers, each chosen by the token's exact `iss`, each with
 //! its own key cache and policy (feature `remote`).
 //!
-//! token -> [`jws::decode`] -> unverified `iss` -> that issuer's configuration (an
+//! token -> [`crate::jws::decode`] -> unverified `iss` -> that issuer's configuration (an
 //! unconfigured `iss` is rejected and nothing is fetched) -> its keys
-//! ([`crate::keys`] cache) -> [`validate::verify_decoded`](crate::validate::verify_decoded) with its policy.
+//! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded`] with its policy.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -250,6 +250,27 @@ impl Validator {
     pub async fn refresh_all(&self) {
         let fetches = self.shared.entries.iter().map(|e| e.cache.refresh_now());
         let _ = futures::future::join_all(fetches).await;
+    }
+
+    /// Starts a background task on the current tokio runtime that, every `check_every`,
+    /// starts the refreshes that are due (refresh-ahead time or retry time passed, or keys
+    /// never loaded), exactly as a request would, without waiting for them. Keeps keys warm
+    /// for a validator that may sit idle (a gateway's readiness stays true). The task ends
+    /// when every clone of the validator is dropped, or when the handle is aborted.
+    ///
+    /// Without it, refreshes are started by requests (see [`crate::keys`]).
+    pub fn spawn_refresher(&self, check_every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.shared);
+        let check_every = check_every.max(std::time::Duration::from_millis(1));
+        tokio::spawn(async move {
+            loop {
+                match weak.upgrade() {
+                    Some(shared) => shared.entries.iter().for_each(|e| e.cache.tick()),
+                    None => return,
+                }
+                tokio::time::sleep(check_every).await;
+            }
+        })
     }
 
     /// A snapshot of every issuer's keys, in configuration order.

@@ -6,10 +6,11 @@
 //! [`Clock`] in Unix seconds, so tests move hours in a line and `--now` stays consistent.
 //! Waiting (`max_wait`, HTTP timeouts) uses tokio's timer.
 //!
-//! Periodic refresh is driven by traffic, with no background task: the first request that
-//! sees the refresh time has passed spawns the fetch on the tokio runtime and goes on with the
-//! keys held; nothing waits for it. An idle validator makes no requests (and then refreshes
-//! on the next request, or at [`crate::Validator::refresh_all`]).
+//! Periodic refresh is driven by traffic: the first request that sees the refresh time has
+//! passed spawns the fetch on the tokio runtime and goes on with the keys held; nothing waits
+//! for it. An idle validator makes no requests unless
+//! [`crate::Validator::spawn_refresher`] runs a background task that does the same check on
+//! a timer (so keys stay warm and `is_ready` stays true without traffic).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -412,6 +413,17 @@ impl KeyCache {
             return;
         }
         drop(self.start_fetch(&mut state, FetchKind::Periodic));
+    }
+
+    /// For the optional background task: starts a refresh when one is due (refresh-ahead
+    /// time passed, retry time passed, or nothing loaded yet). Never waits.
+    pub(crate) fn tick(&self) {
+        if !self.is_static() {
+            let now = self.inner.clock.now();
+            if now >= self.inner.next_attempt.load(Ordering::Acquire) {
+                self.spawn_refresh(now);
+            }
+        }
     }
 
     /// Starts a fetch now, or joins the one running; waits for it without `max_wait`

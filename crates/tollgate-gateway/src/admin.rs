@@ -1,0 +1,71 @@
+//! The admin listener (loopback by default): `/healthz` (the process answers), `/readyz`
+//! (every issuer has usable keys), `/metrics` (Prometheus), `/keys` (each issuer's key
+//! cache: kids, fetched at, next refresh, last error, stale since).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::{header, HeaderValue, StatusCode};
+
+use crate::server::Shared;
+
+/// The admin router.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/keys", get(keys))
+        .with_state(shared)
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.verifier.is_ready() {
+        return (StatusCode::OK, "ready\n").into_response();
+    }
+    let waiting: Vec<String> = shared
+        .verifier
+        .key_status()
+        .into_iter()
+        .filter(|i| !i.ready)
+        .map(|i| i.issuer)
+        .collect();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready: no usable keys yet for {}\n", waiting.join(", ")),
+    )
+        .into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let cache = shared.decider.cache();
+    let text = shared
+        .metrics
+        .render(cache.stats(), cache.len(), &shared.verifier.key_status());
+    let mut r = (StatusCode::OK, Body::from(text)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+async fn keys(State(shared): State<Arc<Shared>>) -> Response {
+    let status: Vec<serde_json::Value> = shared
+        .verifier
+        .key_status()
+        .into_iter()
+        .map(|i| i.detail)
+        .collect();
+    let body = serde_json::to_string_pretty(&status).unwrap_or_else(|_| "[]".into());
+    let mut r = (StatusCode::OK, Body::from(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}

@@ -1,0 +1,392 @@
+//! The decision for one request: which route applies, whether its token is valid (once per
+//! token, thanks to the cache), whether the token meets the route's requirements, and
+//! which identity headers the upstream gets. Both modes (forward-auth and reverse proxy)
+//! call [`Decider::decide`]; every decision is counted and logged here, once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde_json::Value;
+use tollgate::challenge::{Challenge, ChallengeOptions};
+use tollgate::{Clock, ValidationError, Verified};
+
+use crate::cache::TokenCache;
+use crate::config::{Access, Config};
+use crate::metrics::{outcome_of, Metrics};
+use crate::routes::{check_access, claim, normalize_path, RouteTable};
+use crate::verifier::TokenVerifier;
+
+/// Who a verified token says the caller is, and the headers that tell the upstream.
+#[derive(Debug)]
+pub struct Identity {
+    /// The verified token.
+    pub verified: Verified,
+    /// Its `iss`.
+    pub issuer: String,
+    /// Its `sub`, if any.
+    pub subject: Option<String>,
+    /// The identity headers (from `[headers]`), ready to set.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Identity {
+    /// Builds the identity of a verified token with the `[headers]` mapping. A claim that is
+    /// absent, or cannot be a header value, gives no header.
+    pub fn new(verified: Verified, mapping: &[(HeaderName, String)]) -> Identity {
+        let headers = mapping
+            .iter()
+            .filter_map(|(name, c)| {
+                let value = claim(&verified.claims, c)?;
+                Some((name.clone(), header_value(value)?))
+            })
+            .collect();
+        Identity {
+            issuer: verified.claims.issuer().unwrap_or_default().to_string(),
+            subject: verified.claims.subject().map(str::to_string),
+            verified,
+            headers,
+        }
+    }
+}
+
+/// Renders a claim as a header value: strings as they are, arrays of strings joined with
+/// spaces (so `scp: ["a","b"]` reads like `scope: "a b"`), anything else as compact JSON.
+fn header_value(v: &Value) -> Option<HeaderValue> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Null => return None,
+        Value::Array(items) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    };
+    HeaderValue::from_bytes(text.as_bytes()).ok()
+}
+
+/// The outcome for one request.
+#[derive(Debug)]
+pub struct Decision {
+    /// The stable code: `ok`, `anonymous`, a [`ValidationError`] code, or one of the
+    /// gateway's (see [`crate::metrics::GATEWAY_CODES`]).
+    pub code: &'static str,
+    /// The index of the route that applied.
+    pub route: Option<usize>,
+    /// The verified identity (token routes only).
+    pub identity: Option<Arc<Identity>>,
+    /// The answer for a refused request (status, `WWW-Authenticate`, `Retry-After`, JSON
+    /// body), from the library's one RFC 6750 mapping; `None` when allowed.
+    pub refusal: Option<Challenge>,
+    /// One sentence for logs (empty when allowed).
+    pub description: String,
+}
+
+impl Decision {
+    /// True when the request may go on.
+    pub fn allowed(&self) -> bool {
+        self.refusal.is_none()
+    }
+
+    /// The HTTP status: 200 when allowed, else the refusal's.
+    pub fn status(&self) -> u16 {
+        self.refusal.as_ref().map_or(200, |c| c.status)
+    }
+}
+
+/// Makes decisions. Built once from the configuration; shared by every request.
+pub struct Decider {
+    routes: RouteTable,
+    verifier: Arc<dyn TokenVerifier>,
+    cache: TokenCache<Identity>,
+    mapping: Vec<(HeaderName, String)>,
+    /// Per issuer: the latest a cached entry may be used relative to `iat`
+    /// (`max_age + leeway`), when the issuer limits token age.
+    max_age: HashMap<String, i64>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    challenges: ChallengeOptions,
+}
+
+impl std::fmt::Debug for Decider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decider")
+            .field("routes", &self.routes)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decider {
+    /// A decider for `config`, validating with `verifier`, timing the cache with `clock`.
+    pub fn new(
+        config: &Config,
+        verifier: Arc<dyn TokenVerifier>,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+    ) -> Decider {
+        Decider {
+            routes: RouteTable::new(config.routes.clone()),
+            verifier,
+            cache: TokenCache::new(config.token_cache_entries),
+            mapping: config.headers.clone(),
+            max_age: config
+                .issuers
+                .iter()
+                .filter_map(|i| {
+                    let m = i.policy.max_age?;
+                    Some((i.issuer.clone(), (m + i.policy.leeway) as i64))
+                })
+                .collect(),
+            metrics,
+            clock,
+            challenges: ChallengeOptions::new()
+                .realm(config.realm.clone())
+                .expose_details(config.expose_details)
+                .unavailable_status(config.unavailable_status)
+                .retry_after(config.retry_after),
+        }
+    }
+
+    /// The identity headers (configured names), which are removed from every request.
+    pub fn identity_header_names(&self) -> impl Iterator<Item = &HeaderName> {
+        self.mapping.iter().map(|(h, _)| h)
+    }
+
+    /// The verified-token cache.
+    pub fn cache(&self) -> &TokenCache<Identity> {
+        &self.cache
+    }
+
+    /// The route table.
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    /// Decides a request for `target` (path and query, as the client sent it) with
+    /// `method`; the token comes from `headers` (`Authorization: Bearer`).
+    pub async fn decide(&self, method: &Method, target: &str, headers: &HeaderMap) -> Decision {
+        let started = Instant::now();
+        let (decision, path) = self.decide_inner(method, target, headers).await;
+        self.finish(decision, method, &path, started)
+    }
+
+    /// Refuses a request before any rule applies (missing or conflicting forwarded headers),
+    /// counted and logged like every decision: 400 `invalid_request`.
+    pub fn bad_request(&self, method: &Method, description: String) -> Decision {
+        let d = self.refuse(
+            self.challenges.invalid_request(&description),
+            None,
+            description,
+        );
+        self.finish(d, method, "", Instant::now())
+    }
+
+    fn finish(
+        &self,
+        decision: Decision,
+        method: &Method,
+        path: &str,
+        started: Instant,
+    ) -> Decision {
+        let elapsed = started.elapsed();
+        self.metrics.record(decision.route, decision.code, elapsed);
+        let route = decision
+            .route
+            .and_then(|i| self.routes.routes().get(i))
+            .map(|r| r.name.as_str())
+            .unwrap_or("");
+        let (issuer, subject) = match &decision.identity {
+            Some(id) => (id.issuer.as_str(), id.subject.as_deref().unwrap_or("")),
+            None => ("", ""),
+        };
+        let outcome = outcome_of(decision.code);
+        let status = decision.status();
+        if decision.allowed() {
+            tracing::info!(
+                target: "tollgate::decision",
+                decision = outcome, code = decision.code, status,
+                route, method = method.as_str(), path, issuer, subject,
+                latency_us = elapsed.as_micros() as u64,
+            );
+        } else {
+            tracing::info!(
+                target: "tollgate::decision",
+                decision = outcome, code = decision.code, status,
+                route, method = method.as_str(), path, issuer, subject,
+                latency_us = elapsed.as_micros() as u64,
+                reason = decision.description.as_str(),
+            );
+        }
+        decision
+    }
+
+    async fn decide_inner(
+        &self,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+    ) -> (Decision, String) {
+        let path = match normalize_path(target) {
+            Ok(p) => p,
+            Err(e) => {
+                let c = self.challenges.invalid_request(&e.0);
+                return (self.refuse(c, None, e.0), String::new());
+            }
+        };
+        let Some((index, route)) = self.routes.find(method, &path) else {
+            let description = format!(
+                "no route allows {method} {path}; requests that match no [[route]] are denied"
+            );
+            let c = self
+                .challenges
+                .forbidden::<&str>("no_route", &description, &[]);
+            return (self.refuse(c, None, description), path);
+        };
+        let route_index = Some(index);
+        let requirements = &route.access;
+        if let Access::Anonymous = requirements {
+            return (self.allow("anonymous", route_index, None), path);
+        }
+
+        let token = match bearer_token(headers) {
+            Ok(t) => t,
+            Err(description) => {
+                let c = self.challenges.missing_token(&description);
+                return (self.refuse(c, route_index, description), path);
+            }
+        };
+
+        let identity = match self.identity_of(token).await {
+            Ok(identity) => identity,
+            Err(err) => {
+                let c = self.challenges.error(&err);
+                return (self.refuse(c, route_index, err.to_string()), path);
+            }
+        };
+
+        if let Err(forbidden) = check_access(requirements, &identity.verified.claims) {
+            let c = self.challenges.forbidden(
+                forbidden.code,
+                &forbidden.description,
+                &forbidden.required_scopes,
+            );
+            let mut d = self.refuse(c, route_index, forbidden.description);
+            d.identity = Some(identity);
+            return (d, path);
+        }
+        (self.allow("ok", route_index, Some(identity)), path)
+    }
+
+    /// The verified identity of `token`: from the cache, or validated once and cached until
+    /// its `exp` (and its `iat + max_age` when the issuer limits age).
+    async fn identity_of(&self, token: &str) -> Result<Arc<Identity>, ValidationError> {
+        let key = TokenCache::<Identity>::key(token);
+        let now = self.clock.now();
+        if let Some(hit) = self.cache.get(&key, now) {
+            return Ok(hit);
+        }
+        let verified = self.verifier.verify(token).await?;
+        let identity = Arc::new(Identity::new(verified, &self.mapping));
+        let claims = &identity.verified.claims;
+        if let Some(exp) = claims.expires_at() {
+            let mut until = exp;
+            if let Some(limit) = self.max_age.get(&identity.issuer) {
+                if let Some(iat) = claims.get("iat").and_then(Value::as_i64) {
+                    until = until.min(iat.saturating_add(*limit));
+                }
+            }
+            self.cache.insert(key, until, identity.clone(), now);
+        }
+        Ok(identity)
+    }
+
+    /// How refusals are answered.
+    pub fn challenges(&self) -> &ChallengeOptions {
+        &self.challenges
+    }
+
+    fn allow(
+        &self,
+        code: &'static str,
+        route: Option<usize>,
+        identity: Option<Arc<Identity>>,
+    ) -> Decision {
+        Decision {
+            code,
+            route,
+            identity,
+            refusal: None,
+            description: String::new(),
+        }
+    }
+
+    fn refuse(&self, challenge: Challenge, route: Option<usize>, description: String) -> Decision {
+        Decision {
+            code: challenge.code,
+            route,
+            identity: None,
+            refusal: Some(challenge),
+            description,
+        }
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, or why there is none.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(
+            "the request has no Authorization header; send Authorization: Bearer <access token>"
+                .into(),
+        );
+    };
+    if values.next().is_some() {
+        return Err("the request has more than one Authorization header; send exactly one".into());
+    }
+    let Ok(value) = value.to_str() else {
+        return Err("the Authorization header is not ASCII".into());
+    };
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        let shown: String = scheme.chars().take(20).collect();
+        return Err(format!(
+            "the Authorization header uses the {shown:?} scheme; send Authorization: Bearer <access token>"
+        ));
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err("the Authorization header says Bearer but holds no token".into());
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_strictly() {
+        let mut h = HeaderMap::new();
+        assert!(bearer_token(&h).unwrap_err().contains("no Authorization"));
+        h.insert("authorization", HeaderValue::from_static("bearer  abc "));
+        assert_eq!(bearer_token(&h).unwrap(), "abc");
+        h.insert("authorization", HeaderValue::from_static("Basic dXNlcg=="));
+        assert!(bearer_token(&h).unwrap_err().contains("\"Basic\""));
+        h.insert("authorization", HeaderValue::from_static("Bearer"));
+        assert!(bearer_token(&h).unwrap_err().contains("holds no token"));
+        h.append("authorization", HeaderValue::from_static("Bearer x"));
+        assert!(bearer_token(&h).unwrap_err().contains("more than one"));
+    }
+
+    #[test]
+    fn claims_become_header_values() {
+        assert_eq!(header_value(&serde_json::json!(["a", "b"])).unwrap(), "a b");
+        assert_eq!(header_value(&serde_json::json!(42)).unwrap(), "42");
+        assert!(header_value(&serde_json::json!("x\ny")).is_none());
+        assert!(header_value(&Value::Null).is_none());
+    }
+}

@@ -1,0 +1,286 @@
+//! Prometheus metrics: decisions by route, outcome and code; decision latency; the
+//! verified-token cache; key fetches and key-set age by issuer.
+//!
+//! Counters are plain atomics laid out when the gateway starts (routes and codes are known
+//! then), so recording a decision never takes a lock or allocates.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tollgate::ValidationError;
+
+use crate::verifier::IssuerKeys;
+
+/// Codes the gateway adds to the library's [`ValidationError::CODES`]: successful
+/// decisions, and the reasons a request is refused before or after token validation.
+pub const GATEWAY_CODES: [&str; 9] = [
+    // allowed, with a verified token
+    "ok",
+    // allowed, anonymous route
+    "anonymous",
+    // no `Authorization: Bearer` header (401)
+    "missing_token",
+    // valid token, missing scope / role / claim / issuer for the route (403)
+    "insufficient_scope",
+    "insufficient_role",
+    "claim_mismatch",
+    "issuer_not_allowed",
+    // no route matches: denied by default (403)
+    "no_route",
+    // the request path or forwarded headers are ambiguous or missing (400)
+    "invalid_request",
+];
+
+/// Every decision code: the gateway's, then the library's.
+pub fn all_codes() -> impl Iterator<Item = &'static str> {
+    GATEWAY_CODES
+        .iter()
+        .copied()
+        .chain(ValidationError::CODES.iter().copied())
+}
+
+const N_CODES: usize = GATEWAY_CODES.len() + ValidationError::CODES.len();
+
+fn code_index(code: &str) -> usize {
+    all_codes().position(|c| c == code).unwrap_or(0)
+}
+
+/// Whether a decision let the request through, refused it, or could not judge it.
+pub fn outcome_of(code: &str) -> &'static str {
+    match code {
+        "ok" | "anonymous" => "allow",
+        "keys_unavailable" => "unavailable",
+        _ => "deny",
+    }
+}
+
+/// Latency bucket upper bounds, in seconds: from 50 µs (a cache hit) to 2.5 s (a request
+/// that waited for a key fetch).
+const BUCKETS: [f64; 14] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5,
+];
+
+/// The gateway's counters.
+pub struct Metrics {
+    route_labels: Vec<String>,
+    decisions: Vec<[AtomicU64; N_CODES]>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_nanos: AtomicU64,
+    upstream_errors: AtomicU64,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("routes", &self.route_labels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Counters for these route labels (plus one for "no route").
+    pub fn new(route_labels: Vec<String>) -> Metrics {
+        let n = route_labels.len() + 1;
+        Metrics {
+            route_labels,
+            decisions: (0..n)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency_count: AtomicU64::new(0),
+            latency_sum_nanos: AtomicU64::new(0),
+            upstream_errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one decision: route index (`None`: no route matched), code and latency.
+    pub fn record(&self, route: Option<usize>, code: &str, latency: Duration) {
+        let r = route
+            .unwrap_or(self.route_labels.len())
+            .min(self.route_labels.len());
+        self.decisions[r][code_index(code)].fetch_add(1, Ordering::Relaxed);
+        let secs = latency.as_secs_f64();
+        if let Some(b) = BUCKETS.iter().position(|&le| secs <= le) {
+            self.buckets[b].fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_nanos
+            .fetch_add(latency.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a failed upstream exchange (reverse-proxy mode).
+    pub fn upstream_error(&self) {
+        self.upstream_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The number of decisions with this code, across routes (for tests and logs).
+    pub fn count(&self, code: &str) -> u64 {
+        let i = code_index(code);
+        self.decisions
+            .iter()
+            .map(|r| r[i].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self, cache: (u64, u64), cache_len: usize, issuers: &[IssuerKeys]) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP tollgate_decisions_total Decisions by route, outcome (allow, deny, unavailable) and code.\n");
+        out.push_str("# TYPE tollgate_decisions_total counter\n");
+        for (r, row) in self.decisions.iter().enumerate() {
+            let route = self
+                .route_labels
+                .get(r)
+                .map(String::as_str)
+                .unwrap_or("(none)");
+            for (code, n) in all_codes().zip(row.iter()) {
+                let n = n.load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "tollgate_decisions_total{{route=\"{}\",outcome=\"{}\",code=\"{code}\"}} {n}",
+                        escape(route),
+                        outcome_of(code)
+                    );
+                }
+            }
+        }
+        out.push_str("# HELP tollgate_decision_duration_seconds Time to decide a request (token check and route rules; not the upstream).\n");
+        out.push_str("# TYPE tollgate_decision_duration_seconds histogram\n");
+        let mut cumulative = 0;
+        for (le, n) in BUCKETS.iter().zip(self.buckets.iter()) {
+            cumulative += n.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "tollgate_decision_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "tollgate_decision_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "tollgate_decision_duration_seconds_sum {}",
+            self.latency_sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "tollgate_decision_duration_seconds_count {count}");
+
+        out.push_str(
+            "# HELP tollgate_token_cache_requests_total Verified-token cache lookups by result.\n",
+        );
+        out.push_str("# TYPE tollgate_token_cache_requests_total counter\n");
+        let _ = writeln!(
+            out,
+            "tollgate_token_cache_requests_total{{result=\"hit\"}} {}",
+            cache.0
+        );
+        let _ = writeln!(
+            out,
+            "tollgate_token_cache_requests_total{{result=\"miss\"}} {}",
+            cache.1
+        );
+        out.push_str("# HELP tollgate_token_cache_entries Entries in the verified-token cache.\n");
+        out.push_str("# TYPE tollgate_token_cache_entries gauge\n");
+        let _ = writeln!(out, "tollgate_token_cache_entries {cache_len}");
+
+        out.push_str("# HELP tollgate_upstream_errors_total Requests the upstream did not answer (502/504).\n");
+        out.push_str("# TYPE tollgate_upstream_errors_total counter\n");
+        let _ = writeln!(
+            out,
+            "tollgate_upstream_errors_total {}",
+            self.upstream_errors.load(Ordering::Relaxed)
+        );
+
+        out.push_str("# HELP tollgate_key_fetches_total Key fetches by issuer and result.\n");
+        out.push_str("# TYPE tollgate_key_fetches_total counter\n");
+        for i in issuers {
+            for (result, n) in [
+                ("ok", i.fetches_ok),
+                ("not_modified", i.fetches_not_modified),
+                ("failed", i.fetches_failed),
+                ("unknown_kid", i.unknown_kid_fetches),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "tollgate_key_fetches_total{{issuer=\"{}\",result=\"{result}\"}} {n}",
+                    escape(&i.issuer)
+                );
+            }
+        }
+        out.push_str(
+            "# HELP tollgate_key_set_age_seconds Age of each issuer's key set (-1: none yet).\n",
+        );
+        out.push_str("# TYPE tollgate_key_set_age_seconds gauge\n");
+        for i in issuers {
+            let _ = writeln!(
+                out,
+                "tollgate_key_set_age_seconds{{issuer=\"{}\"}} {}",
+                escape(&i.issuer),
+                i.key_set_age_secs.map_or(-1, |a| a as i64)
+            );
+        }
+        out.push_str("# HELP tollgate_keys Usable keys held per issuer.\n");
+        out.push_str("# TYPE tollgate_keys gauge\n");
+        for i in issuers {
+            let _ = writeln!(
+                out,
+                "tollgate_keys{{issuer=\"{}\"}} {}",
+                escape(&i.issuer),
+                i.kids.len()
+            );
+        }
+        out.push_str("# HELP tollgate_issuer_ready 1 when the issuer has usable keys.\n");
+        out.push_str("# TYPE tollgate_issuer_ready gauge\n");
+        for i in issuers {
+            let _ = writeln!(
+                out,
+                "tollgate_issuer_ready{{issuer=\"{}\"}} {}",
+                escape(&i.issuer),
+                u8::from(i.ready)
+            );
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_are_counted_by_route_and_code() {
+        let m = Metrics::new(vec!["/public/".into(), "/".into()]);
+        m.record(Some(1), "expired", Duration::from_micros(80));
+        m.record(Some(1), "ok", Duration::from_micros(30));
+        m.record(None, "no_route", Duration::from_micros(3));
+        let text = m.render((5, 2), 3, &[]);
+        assert!(text
+            .contains("tollgate_decisions_total{route=\"/\",outcome=\"deny\",code=\"expired\"} 1"));
+        assert!(text.contains(
+            "tollgate_decisions_total{route=\"(none)\",outcome=\"deny\",code=\"no_route\"} 1"
+        ));
+        assert!(text.contains("tollgate_decision_duration_seconds_count 3"));
+        assert!(text.contains("tollgate_decision_duration_seconds_bucket{le=\"0.00005\"} 2"));
+        assert!(text.contains("tollgate_token_cache_requests_total{result=\"hit\"} 5"));
+        assert_eq!(m.count("ok"), 1);
+    }
+
+    #[test]
+    fn every_library_code_has_a_counter() {
+        for c in ValidationError::CODES {
+            assert_ne!(code_index(c), 0);
+        }
+        assert_eq!(outcome_of("keys_unavailable"), "unavailable");
+    }
+}

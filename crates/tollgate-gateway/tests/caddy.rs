@@ -1,0 +1,137 @@
+//! A real Caddy, configured by `examples/caddy/Caddyfile`, in front of the gateway
+//! configured by `examples/caddy/tollgate.toml` (`forward_auth`).
+//!
+//! Caddy runs from a temp dir (admin API off, no HTTPS) on loopback ports and is killed at
+//! the end. Without Caddy the test is skipped with a message (CI installs it when it can).
+
+mod common;
+
+use std::process::Command;
+
+use common::proxies::{example, find_binary, free_port, ChildGuard};
+use common::{challenge, client, json_body, Echo, LocalKeys, TEST_TIMEOUT};
+use serde_json::json;
+use tollgate_gateway::{Config, Gateway};
+
+#[tokio::test]
+async fn caddy_forward_auth_in_front_of_the_gateway() {
+    let Some(caddy) = find_binary("caddy", false) else {
+        return;
+    };
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let keys = LocalKeys::new();
+        let echo = Echo::start().await;
+        let config =
+            Config::from_toml_str(&keys.adapt(&example("caddy", "tollgate.toml"))).unwrap();
+        let gw = Gateway::new(config).unwrap().serve().await.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = example("caddy", "Caddyfile")
+            .replace(
+                "forward_auth 127.0.0.1:8080",
+                &format!("forward_auth {}", gw.addr()),
+            )
+            .replace(
+                "reverse_proxy 127.0.0.1:3000",
+                &format!("reverse_proxy {}", echo.addr),
+            )
+            .replace("http://127.0.0.1:8000", &format!("http://127.0.0.1:{port}"));
+        assert!(conf.contains(&format!("http://127.0.0.1:{port}")));
+        let conf_path = dir.path().join("Caddyfile");
+        std::fs::write(&conf_path, conf).unwrap();
+
+        let mut cmd = Command::new(&caddy);
+        cmd.arg("run")
+            .arg("--config")
+            .arg(&conf_path)
+            .arg("--adapter")
+            .arg("caddyfile")
+            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("config"));
+        let mut proxy = ChildGuard::spawn(cmd, dir.path().join("caddy.log"));
+        proxy.wait_for_port(port).await;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = client();
+
+        // A valid token reaches the upstream with the identity headers; a forged one is replaced.
+        let good = keys.token(json!({"scope": "orders.read orders.write"}));
+        let r = http
+            .post(format!("{base}/orders/42?x=1"))
+            .header("Authorization", format!("Bearer {good}"))
+            .header("X-Auth-Subject", "mallory")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", proxy.output());
+        let seen = json_body(r).await;
+        assert_eq!(seen["path"], "/orders/42?x=1");
+        assert_eq!(seen["headers"]["x-auth-subject"], "alice");
+        assert_eq!(seen["headers"]["x-auth-scope"], "orders.read orders.write");
+
+        // A bad token: 401 with the RFC 6750 challenge.
+        let expired = keys.token(json!({"exp": 1000}));
+        let r = http
+            .get(format!("{base}/orders/42"))
+            .header("Authorization", format!("Bearer {expired}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let c = challenge(&r);
+        assert!(
+            c.contains("error=\"invalid_token\"") && c.contains("expired:"),
+            "{c}"
+        );
+
+        // No token: 401 with a challenge.
+        let r = http.get(format!("{base}/orders/42")).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(challenge(&r).starts_with("Bearer"), "{}", challenge(&r));
+
+        // A valid token without the route's scope: 403 with the challenge.
+        let read_only = keys.token(json!({}));
+        let r = http
+            .delete(format!("{base}/orders/42"))
+            .header("Authorization", format!("Bearer {read_only}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let c = challenge(&r);
+        assert!(
+            c.contains("insufficient_scope") && c.contains("scope=\"orders.write\""),
+            "{c}"
+        );
+
+        // Anonymous route: passes without a token, and a forged identity header is removed.
+        let r = http
+            .get(format!("{base}/public/logo.png"))
+            .header("X-Auth-Subject", "mallory")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen = json_body(r).await;
+        let forged = &seen["headers"]["x-auth-subject"];
+        assert!(forged.is_null() || forged == "", "{seen}");
+
+        // A client's own X-Forwarded-Uri cannot make a private URI look public.
+        let r = http
+            .delete(format!("{base}/orders/42"))
+            .header("X-Forwarded-Uri", "/public/x")
+            .header("X-Forwarded-Method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+
+        drop(proxy);
+        gw.shutdown().await;
+        echo.stop().await;
+    })
+    .await
+    .unwrap();
+}

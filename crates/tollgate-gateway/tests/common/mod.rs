@@ -1,0 +1,159 @@
+//! Helpers shared by the gateway's integration tests: an echo upstream, token minting with
+//! a local key, and a reqwest client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::Router;
+use serde_json::{json, Map, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Every test gives up after this long: no test may hang CI.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An upstream that answers every request with JSON: method, path (with query), headers.
+pub struct Echo {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Echo {
+    pub async fn start() -> Echo {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().fallback(|req: Request| async move {
+            let mut headers = Map::new();
+            for (k, v) in req.headers() {
+                headers.insert(
+                    k.as_str().to_string(),
+                    Value::from(v.to_str().unwrap_or("?")),
+                );
+            }
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            let method = req.method().to_string();
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            axum::Json(json!({"method": method, "path": path, "headers": headers,
+                "body": String::from_utf8_lossy(&body)}))
+        });
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Echo {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+/// The `WWW-Authenticate` header of a response, or "".
+pub fn challenge(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The `X-Tollgate-Error` header of a response, or "".
+pub fn error_code(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("x-tollgate-error")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The JSON body of a response.
+pub async fn json_body(r: reqwest::Response) -> Value {
+    let text = r.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+pub mod proxies;
+
+/// The issuer of the examples and the minimal configuration.
+pub const ISS: &str = "https://login.example.com/tenant/v2.0";
+
+/// A local signing key standing in for the issuer: its JWKS in a file, tokens minted here.
+pub struct LocalKeys {
+    pub key: tollgate::SigningKey,
+    pub dir: tempfile::TempDir,
+}
+
+impl LocalKeys {
+    pub fn new() -> LocalKeys {
+        let key = tollgate::SigningKey::generate(tollgate::Algorithm::ES256, "k1").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("jwks.json"),
+            json!({"keys": [key.public_jwk()]}).to_string(),
+        )
+        .unwrap();
+        LocalKeys { key, dir }
+    }
+
+    pub fn jwks_path(&self) -> String {
+        self.dir.path().join("jwks.json").display().to_string()
+    }
+
+    /// A configuration file's text with keys from the JWKS file instead of discovery, and
+    /// ephemeral loopback ports.
+    pub fn adapt(&self, toml_text: &str) -> String {
+        toml_text
+            .replace(
+                &format!("issuer = \"{ISS}\""),
+                &format!("issuer = \"{ISS}\"\njwks_file = \"{}\"", self.jwks_path()),
+            )
+            .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
+            .replace(
+                "admin_listen = \"127.0.0.1:9090\"",
+                "admin_listen = \"127.0.0.1:0\"",
+            )
+    }
+
+    /// A token for ISS / api://orders, sub alice, scope orders.read, valid 10 min; members
+    /// of `claims` replace (null removes) the defaults.
+    pub fn token(&self, claims: Value) -> String {
+        let mut base = json!({"iss": ISS, "aud": "api://orders", "sub": "alice",
+            "scope": "orders.read", "exp": tollgate::clock::unix_now() + 600});
+        for (k, v) in claims.as_object().unwrap() {
+            if v.is_null() {
+                base.as_object_mut().unwrap().remove(k);
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        tollgate::jws::sign(&json!({"typ": "at+jwt", "kid": "k1"}), &base, &self.key).unwrap()
+    }
+}

@@ -1,0 +1,116 @@
+//! `tollgate serve --dev`: what it prints is true. Every printed case returns what the
+//! instructions say it returns.
+
+mod common;
+
+use common::{challenge, client, error_code, json_body, TEST_TIMEOUT};
+use tollgate_gateway::dev::DevSetup;
+
+#[tokio::test]
+async fn the_dev_setup_does_what_its_instructions_say() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let setup = DevSetup::start("127.0.0.1:0".parse().unwrap(), None)
+            .await
+            .unwrap();
+        let text = setup.instructions();
+        let gw = setup.gateway().url();
+        let admin = setup.gateway().admin_url().unwrap();
+        let t = setup.tokens().clone();
+        for needle in [
+            format!("curl -s {gw}/orders/42 -H \"Authorization: Bearer $VALID\""),
+            format!("VALID='{}'", t.valid),
+            format!("EXPIRED='{}'", t.expired),
+            format!("WRONG_AUD='{}'", t.wrong_audience),
+            format!("UNKNOWN_KID='{}'", t.unknown_kid),
+            format!("READ_ONLY='{}'", t.read_only),
+            format!("curl -s {admin}/metrics"),
+            "[[route]]".to_string(),
+        ] {
+            assert!(text.contains(&needle), "missing {needle:?} in:\n{text}");
+        }
+        // The printed configuration is a valid configuration.
+        let printed: String = setup
+            .config_text()
+            .lines()
+            .map(|l| format!("{l}\n"))
+            .collect();
+        tollgate_gateway::Config::from_toml_str(&printed).unwrap();
+
+        let http = client();
+        let bearer = |t: &str| format!("Bearer {t}");
+
+        // valid: 200, identity seen by the echo, token not echoed whole
+        let r = http
+            .get(format!("{gw}/orders/42"))
+            .header("Authorization", bearer(&t.valid))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen = json_body(r).await;
+        assert_eq!(seen["headers"]["x-auth-subject"], "dev-user");
+        assert_eq!(seen["headers"]["x-auth-scope"], "orders.read orders.write");
+        let shown = seen["headers"]["authorization"].as_str().unwrap();
+        assert!(
+            !shown.contains(&t.valid) && shown.ends_with("characters)"),
+            "{shown}"
+        );
+
+        for (token, code) in [
+            (&t.expired, "expired"),
+            (&t.wrong_audience, "audience_mismatch"),
+            (&t.unknown_kid, "kid_not_found"),
+        ] {
+            let r = http
+                .get(format!("{gw}/orders/42"))
+                .header("Authorization", bearer(token))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "{code}");
+            assert_eq!(error_code(&r), code);
+            assert!(challenge(&r).contains(&format!("error_description=\"{code}: ")));
+        }
+        let r = http.get(format!("{gw}/orders/42")).send().await.unwrap();
+        assert_eq!(
+            (r.status().as_u16(), challenge(&r)),
+            (401, "Bearer realm=\"tollgate\"".to_string())
+        );
+        assert_eq!(
+            http.get(format!("{gw}/public/hello"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        let r = http
+            .post(format!("{gw}/orders/"))
+            .header("Authorization", bearer(&t.read_only))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(challenge(&r).contains("scope=\"orders.write\""));
+        let r = http
+            .get(format!("{gw}/orders/42"))
+            .header("Authorization", bearer(&t.valid))
+            .header("X-Auth-Subject", "admin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json_body(r).await["headers"]["x-auth-subject"], "dev-user");
+        let m = http
+            .get(format!("{admin}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(m.contains("tollgate_decisions_total"), "{m}");
+        setup.shutdown().await;
+    })
+    .await
+    .unwrap();
+}

@@ -1,0 +1,393 @@
+//! The gateway end to end with a fixed key set (`jwks_file`): forward-auth statuses and
+//! headers, reverse proxy, spoofed identity headers, route rules, and the verified-token
+//! cache expiring at `exp` (clock injected).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{challenge, client, error_code, json_body, Echo, LocalKeys, ISS, TEST_TIMEOUT};
+use serde_json::{json, Value};
+use tollgate::{jws, Algorithm, FixedClock, SigningKey};
+use tollgate_gateway::{validator_for, Config, Gateway, RunningGateway};
+
+struct Fixture(LocalKeys);
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture(LocalKeys::new())
+    }
+
+    /// A config like the issue's minimal one, with an /admin/ route, on ephemeral ports,
+    /// keys from the file.
+    fn config(&self, upstream: Option<&str>) -> Config {
+        let upstream = upstream
+            .map(|u| format!("upstream = \"{u}\"\n"))
+            .unwrap_or_default();
+        let src = format!(
+            r#"
+listen = "127.0.0.1:8080"
+admin_listen = "127.0.0.1:9090"
+{upstream}
+[[issuer]]
+issuer = "{ISS}"
+audiences = ["api://orders"]
+
+[[route]]
+path = "/public/"
+anonymous = true
+
+[[route]]
+path = "/orders/"
+methods = ["POST", "PUT", "DELETE"]
+scopes = ["orders.write"]
+
+[[route]]
+path = "/admin/"
+roles = ["admin"]
+
+[[route]]
+path = "/"            # any valid token
+
+[headers]
+X-Auth-Subject = "sub"
+X-Auth-Scope = "scope"
+"#
+        );
+        Config::from_toml_str(&self.0.adapt(&src)).unwrap()
+    }
+
+    fn token(&self, claims: Value) -> String {
+        self.0.token(claims)
+    }
+}
+
+async fn start(config: Config) -> RunningGateway {
+    Gateway::new(config).unwrap().serve().await.unwrap()
+}
+
+async fn verify(
+    gw: &RunningGateway,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut req = client()
+        .get(format!("{}/verify", gw.url()))
+        .header("X-Forwarded-Method", method)
+        .header("X-Forwarded-Uri", uri);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn forward_auth_answers_each_status_with_its_headers() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let f = Fixture::new();
+        let gw = start(f.config(None)).await;
+        let good = f.token(json!({"scope": "orders.read orders.write"}));
+
+        // 200 with identity headers
+        let r = verify(&gw, "GET", "/orders/42", Some(&good)).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-auth-subject"], "alice");
+        assert_eq!(r.headers()["x-auth-scope"], "orders.read orders.write");
+
+        // anonymous route: 200 without a token, no identity headers
+        let r = verify(&gw, "GET", "/public/index.html?x=1", None).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["x-auth-subject"],
+            "",
+            "present and empty: copied over a forged one"
+        );
+
+        // missing token: 401 with a bare Bearer challenge (RFC 6750 section 3.1)
+        let r = verify(&gw, "GET", "/orders/42", None).await;
+        assert_eq!(r.status(), 401);
+        assert_eq!(challenge(&r), "Bearer realm=\"tollgate\"");
+        assert_eq!(error_code(&r), "missing_token");
+
+        // expired: 401 invalid_token with the code in error_description
+        let expired = f.token(json!({"exp": 1_000}));
+        let r = verify(&gw, "GET", "/orders/42", Some(&expired)).await;
+        assert_eq!(r.status(), 401);
+        let c = challenge(&r);
+        assert!(
+            c.starts_with(
+                "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"expired: "
+            ),
+            "{c}"
+        );
+        assert_eq!(error_code(&r), "expired");
+        let body: Value = json_body(r).await;
+        assert_eq!(body["code"], "expired");
+        assert!(body["fix"].is_string());
+
+        // wrong audience
+        let r = verify(
+            &gw,
+            "GET",
+            "/",
+            Some(&f.token(json!({"aud": "api://other"}))),
+        )
+        .await;
+        assert_eq!(r.status(), 401);
+        assert_eq!(error_code(&r), "audience_mismatch");
+        assert!(
+            !challenge(&r).contains("\"api://other\""),
+            "quotes inside the challenge are replaced"
+        );
+
+        // unknown kid
+        let other = SigningKey::generate(Algorithm::ES256, "nope").unwrap();
+        let t = jws::sign(
+            &json!({"kid": "nope"}),
+            &json!({"iss": ISS, "aud": "api://orders", "exp": 4_000_000_000u64}),
+            &other,
+        )
+        .unwrap();
+        let r = verify(&gw, "GET", "/", Some(&t)).await;
+        assert_eq!(r.status(), 401);
+        assert_eq!(error_code(&r), "kid_not_found");
+
+        // garbage
+        let r = verify(&gw, "GET", "/", Some("not-a-token")).await;
+        assert_eq!(r.status(), 401);
+        assert_eq!(error_code(&r), "malformed_token");
+
+        // valid but not allowed: 403 insufficient_scope naming the scope
+        let read_only = f.token(json!({}));
+        let r = verify(&gw, "POST", "/orders/", Some(&read_only)).await;
+        assert_eq!(r.status(), 403);
+        let c = challenge(&r);
+        assert!(c.contains("error=\"insufficient_scope\""), "{c}");
+        assert!(c.contains("scope=\"orders.write\""), "{c}");
+        assert_eq!(error_code(&r), "insufficient_scope");
+        // same token, a method the scoped route does not cover: falls through to "/"
+        let r = verify(&gw, "GET", "/orders/", Some(&read_only)).await;
+        assert_eq!(r.status(), 200);
+        // "/orders" without the slash is covered by "/orders/"
+        let r = verify(&gw, "DELETE", "/orders", Some(&read_only)).await;
+        assert_eq!(r.status(), 403);
+
+        // roles
+        let r = verify(&gw, "GET", "/admin/x", Some(&read_only)).await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(error_code(&r), "insufficient_role");
+        let admin = f.token(json!({"roles": ["admin"]}));
+        assert_eq!(
+            verify(&gw, "GET", "/admin/x", Some(&admin)).await.status(),
+            200
+        );
+
+        // ambiguous paths are refused before any rule
+        let r = verify(&gw, "GET", "/public/../orders/1", Some(&read_only)).await;
+        assert_eq!(r.status(), 400);
+        let r = verify(&gw, "GET", "/public/%2e%2e/admin/x", None).await;
+        assert_eq!(r.status(), 400);
+
+        // nginx's header names work too
+        let r = client()
+            .get(format!("{}/verify", gw.url()))
+            .header("X-Original-Method", "POST")
+            .header("X-Original-URI", "/orders/1")
+            .header("Authorization", format!("Bearer {read_only}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+
+        // a client-added X-Forwarded-Uri that disagrees with the proxy's X-Original-URI
+        let r = client()
+            .get(format!("{}/verify", gw.url()))
+            .header("X-Original-URI", "/orders/1")
+            .header("X-Forwarded-Uri", "/public/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+
+        // no original URI at all
+        let r = client()
+            .get(format!("{}/verify", gw.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+
+        // metrics count decisions by code and route
+        let m = client()
+            .get(format!("{}/metrics", gw.admin_url().unwrap()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            m.contains("tollgate_decisions_total{route=\"/\",outcome=\"deny\",code=\"expired\"} 1"),
+            "{m}"
+        );
+        assert!(m.contains("code=\"insufficient_scope\"} 3"), "{m}");
+        assert!(
+            m.contains("tollgate_decision_duration_seconds_count"),
+            "{m}"
+        );
+        let ready = client()
+            .get(format!("{}/readyz", gw.admin_url().unwrap()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+        let keys: Value = json_body(
+            client()
+                .get(format!("{}/keys", gw.admin_url().unwrap()))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(keys[0]["kids"], json!(["k1"]));
+        gw.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn reverse_proxy_forwards_identity_and_strips_spoofed_headers() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let f = Fixture::new();
+        let echo = Echo::start().await;
+        let gw = start(f.config(Some(&echo.url()))).await;
+        let good = f.token(json!({}));
+
+        let r = client()
+            .post(format!("{}/things/1?q=2", gw.url()))
+            .header("Authorization", format!("Bearer {good}"))
+            .header("X-Auth-Subject", "mallory")
+            .header("x-auth-scope", "orders.write")
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen: Value = json_body(r).await;
+        assert_eq!(seen["path"], "/things/1?q=2");
+        assert_eq!(seen["method"], "POST");
+        assert_eq!(seen["body"], "hello");
+        assert_eq!(seen["headers"]["x-auth-subject"], "alice");
+        assert_eq!(seen["headers"]["x-auth-scope"], "orders.read");
+        assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1");
+
+        // anonymous route: spoofed identity headers are removed, none added
+        let r = client()
+            .get(format!("{}/public/x", gw.url()))
+            .header("X-Auth-Subject", "mallory")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen: Value = json_body(r).await;
+        assert!(seen["headers"].get("x-auth-subject").is_none(), "{seen}");
+
+        // a claim missing from the token: the spoofed header is still removed
+        let no_scope = f.token(json!({"scope": null}));
+        let r = client()
+            .get(format!("{}/x", gw.url()))
+            .header("Authorization", format!("Bearer {no_scope}"))
+            .header("X-Auth-Scope", "orders.write")
+            .send()
+            .await
+            .unwrap();
+        let seen: Value = json_body(r).await;
+        assert!(seen["headers"].get("x-auth-scope").is_none(), "{seen}");
+
+        // refused requests never reach the upstream
+        let r = client()
+            .get(format!("{}/x", gw.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(challenge(&r), "Bearer realm=\"tollgate\"");
+
+        // the upstream down: 502
+        echo.stop().await;
+        let r = client()
+            .get(format!("{}/public/x", gw.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502);
+        gw.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_token_cache_serves_until_exp_and_not_after() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let f = Fixture::new();
+        let config = f.config(None);
+        let clock = Arc::new(FixedClock::new(1_000_000));
+        let mut config = config;
+        config.issuers[0].policy.leeway = 0;
+        let validator = validator_for(&config).unwrap().with_clock(clock.clone());
+        let gw = Gateway::with_verifier(config, Arc::new(validator), clock.clone());
+        let running = gw.serve().await.unwrap();
+        let token = f.token(json!({"exp": 1_000_100}));
+
+        assert_eq!(
+            verify(&running, "GET", "/", Some(&token)).await.status(),
+            200
+        );
+        let cache = running.gateway().decider().cache();
+        assert_eq!(cache.stats(), (0, 1));
+        clock.set(1_000_099);
+        assert_eq!(
+            verify(&running, "GET", "/", Some(&token)).await.status(),
+            200
+        );
+        assert_eq!(cache.stats(), (1, 1), "served from the cache");
+        clock.set(1_000_100);
+        let r = verify(&running, "GET", "/", Some(&token)).await;
+        assert_eq!(
+            r.status(),
+            401,
+            "at exp the entry is gone and validation says expired"
+        );
+        assert_eq!(error_code(&r), "expired");
+        assert_eq!(cache.stats(), (1, 2));
+        assert_eq!(cache.len(), 0);
+        running.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded_by_the_config() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let f = Fixture::new();
+        let mut config = f.config(None);
+        config.token_cache_entries = 32;
+        let gw = start(config).await;
+        for i in 0..200 {
+            let t = f.token(json!({"jti": i}));
+            assert_eq!(verify(&gw, "GET", "/", Some(&t)).await.status(), 200);
+        }
+        let cache = gw.gateway().decider().cache();
+        assert!(
+            cache.len() <= cache.capacity() && cache.capacity() <= 32,
+            "{cache:?}"
+        );
+        gw.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
