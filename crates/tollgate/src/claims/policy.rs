@@ -295,11 +295,14 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Va
     match claims.get(name) {
         None => Ok(None),
         Some(v) => match numeric_date(v) {
-            Some(t) if t.abs() > MAX_PLAUSIBLE_SECONDS => Err(ValidationError::InvalidClaim {
-                claim: name.to_string(),
-                expected: "a NumericDate in seconds (this value looks like milliseconds)".into(),
-                found: json::preview(v, 60),
-            }),
+            Some(t) if t.unsigned_abs() > MAX_PLAUSIBLE_SECONDS as u64 => {
+                Err(ValidationError::InvalidClaim {
+                    claim: name.to_string(),
+                    expected: "a NumericDate in seconds (this value looks like milliseconds)"
+                        .into(),
+                    found: json::preview(v, 60),
+                })
+            }
             Some(t) => Ok(Some(t)),
             None => Err(invalid(name, "a NumericDate (a JSON number of seconds)", v)),
         },
@@ -371,6 +374,30 @@ mod tests {
             .check_claims(&claims(json!({"exp": NOW + 5, "aud": [1]})), NOW)
             .unwrap_err();
         assert_eq!(e.code(), "invalid_claim");
+    }
+
+    #[test]
+    fn extreme_numbers_never_panic() {
+        let p = Policy::new();
+        for v in [
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(-1e300),
+            json!(1e300),
+        ] {
+            let e = p
+                .check_claims(&claims(json!({"exp": v.clone()})), NOW)
+                .unwrap_err();
+            assert_eq!(e.code(), "invalid_claim", "{v}");
+            let e = p
+                .check_claims(
+                    &claims(json!({"exp": NOW + 5, "nbf": v.clone(), "iat": v.clone()})),
+                    NOW,
+                )
+                .unwrap_err();
+            assert_eq!(e.code(), "invalid_claim", "{v}");
+        }
     }
 
     #[test]
