@@ -5,10 +5,11 @@
 //! Exit 0 listed, 2 usage (bad option, unreadable file, non-HTTPS URL), 3 the keys could not
 //! be fetched or none is usable.
 //!
-//! Certificates (`x5c`) are not parsed: Tollgate has no X.509 parser among its dependencies
-//! and does not hand-roll one. The listing shows how many certificates there are, the SHA-256
-//! thumbprint of the first (what `x5t#S256` would be), and the `x5t`/`x5t#S256` the key
-//! publishes, so they can be compared with the IdP's certificate page.
+//! Certificates (`x5c`): the first certificate's subject and validity are read by a small,
+//! bounds-checked DER walker (`cert_summary`), for display only: nothing is trusted or
+//! verified from it, and a certificate it cannot read is shown as "not parsed". The listing
+//! also shows the SHA-256 of the first certificate (what `x5t#S256` would be) and the
+//! `x5t`/`x5t#S256` the key publishes.
 
 use serde_json::{json, Value};
 use tollgate::keys::{
@@ -207,21 +208,141 @@ fn size_or_curve(key: &Jwk) -> String {
     }
 }
 
-/// Certificate facts that need no X.509 parsing.
+/// What the key's certificate chain says: count, the first certificate's subject and
+/// validity (when readable), its SHA-256, and the thumbprints the key publishes.
 fn x5c_info(key: &Jwk) -> Value {
     let members = key.public_members();
     let chain = members.get("x5c").and_then(Value::as_array);
-    let first_sha256 = chain
+    let first = chain
         .and_then(|c| c.first())
         .and_then(Value::as_str)
-        .and_then(|cert| std_base64_decode(cert).ok())
-        .map(|der| b64::encode(tollgate::sha256(&der)));
+        .and_then(|cert| std_base64_decode(cert).ok());
+    let summary = first.as_deref().and_then(cert_summary);
+    let now = utc(tollgate::clock::unix_now());
     json!({
         "certificates": chain.map(|c| c.len()).unwrap_or(0),
-        "first_sha256": first_sha256,
+        "parsed": summary.is_some(),
+        "subject": summary.as_ref().map(|c| c.subject.clone()),
+        "not_before": summary.as_ref().map(|c| c.not_before.clone()),
+        "not_after": summary.as_ref().map(|c| c.not_after.clone()),
+        "expired": summary.as_ref().map(|c| c.not_after < now),
+        "first_sha256": first.map(|der| b64::encode(tollgate::sha256(&der))),
         "x5t": members.get("x5t"),
-        "parsed": false,
+        "x5t#S256": members.get("x5t#S256"),
     })
+}
+
+/// The subject and validity of an X.509 certificate, for display.
+#[derive(Debug, PartialEq)]
+struct CertSummary {
+    subject: String,
+    not_before: String,
+    not_after: String,
+}
+
+/// One DER element: (tag, content, rest). `None` on any malformed or truncated input.
+fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *input.first()?;
+    let first = *input.get(1)?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for b in input.get(2..2 + n)? {
+            len = len.checked_mul(256)?.checked_add(usize::from(*b))?;
+        }
+        (len, 2 + n)
+    };
+    let end = header.checked_add(len)?;
+    Some((tag, input.get(header..end)?, input.get(end..)?))
+}
+
+fn der_expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    match der(input)? {
+        (t, content, rest) if t == tag => Some((content, rest)),
+        _ => None,
+    }
+}
+
+/// Reads `Certificate.tbsCertificate`: version, serial, signature, issuer, validity, subject
+/// (RFC 5280 section 4.1). Display only.
+fn cert_summary(cert: &[u8]) -> Option<CertSummary> {
+    let (certificate, _) = der_expect(cert, 0x30)?;
+    let (tbs, _) = der_expect(certificate, 0x30)?;
+    let mut rest = tbs;
+    if let Some((0xa0, _, after)) = der(rest) {
+        rest = after;
+    }
+    let (_, rest) = der_expect(rest, 0x02)?; // serialNumber
+    let (_, rest) = der_expect(rest, 0x30)?; // signature algorithm
+    let (_, rest) = der_expect(rest, 0x30)?; // issuer
+    let (validity, rest) = der_expect(rest, 0x30)?;
+    let (subject, _) = der_expect(rest, 0x30)?;
+    let (t1, not_before, after) = der(validity)?;
+    let (t2, not_after, _) = der(after)?;
+    Some(CertSummary {
+        subject: name(subject)?,
+        not_before: der_time(t1, not_before)?,
+        not_after: der_time(t2, not_after)?,
+    })
+}
+
+/// A Name as `CN=..., O=...` (attributes in certificate order).
+fn name(mut rdns: &[u8]) -> Option<String> {
+    let mut parts = Vec::new();
+    while !rdns.is_empty() {
+        let (set, rest) = der_expect(rdns, 0x31)?;
+        rdns = rest;
+        let (attr, _) = der_expect(set, 0x30)?;
+        let (oid, value) = der_expect(attr, 0x06)?;
+        let (_, text, _) = der(value)?;
+        let label = match oid {
+            [0x55, 0x04, 0x03] => "CN".to_string(),
+            [0x55, 0x04, 0x06] => "C".to_string(),
+            [0x55, 0x04, 0x07] => "L".to_string(),
+            [0x55, 0x04, 0x08] => "ST".to_string(),
+            [0x55, 0x04, 0x0a] => "O".to_string(),
+            [0x55, 0x04, 0x0b] => "OU".to_string(),
+            other => format!("OID {}", b64::encode(other)),
+        };
+        let text: String = String::from_utf8_lossy(text)
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        parts.push(format!("{label}={text}"));
+    }
+    Some(parts.join(", "))
+}
+
+/// UTCTime (YYMMDDHHMMSSZ, RFC 5280: YY < 50 is 20YY) or GeneralizedTime (YYYYMMDDHHMMSSZ)
+/// as `YYYY-MM-DDTHH:MM:SSZ`.
+fn der_time(tag: u8, bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let digits = text.strip_suffix('Z')?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let full = match (tag, digits.len()) {
+        (0x17, 12) => {
+            let yy: u32 = digits[..2].parse().ok()?;
+            format!("{}{digits}", if yy < 50 { "20" } else { "19" })
+        }
+        (0x18, 14) => digits.to_string(),
+        _ => return None,
+    };
+    Some(format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &full[..4],
+        &full[4..6],
+        &full[6..8],
+        &full[8..10],
+        &full[10..12],
+        &full[12..14]
+    ))
 }
 
 /// `x5c` holds standard base64 (RFC 7517 section 4.7), not base64url.
@@ -343,9 +464,24 @@ fn print_text(source: &Source, r: &Response, set: &JwkSet) {
         println!("    thumbprint (RFC 7638, SHA-256): {}", key.thumbprint());
         if key.public_members().contains_key("x5c") {
             let info = x5c_info(key);
+            println!("    x5c: {} certificate(s)", info["certificates"]);
+            if info["parsed"] == true {
+                println!(
+                    "      subject {}; valid {} .. {}{}",
+                    info["subject"].as_str().unwrap_or("?"),
+                    info["not_before"].as_str().unwrap_or("?"),
+                    info["not_after"].as_str().unwrap_or("?"),
+                    if info["expired"] == true {
+                        " (EXPIRED)"
+                    } else {
+                        ""
+                    }
+                );
+            } else {
+                println!("      the first certificate could not be read (not parsed)");
+            }
             println!(
-                "    x5c: {} certificate(s), first SHA-256 {}, x5t {} (certificates are not parsed: no subject/expiry shown)",
-                info["certificates"],
+                "      SHA-256 {}; x5t {}",
                 info["first_sha256"].as_str().unwrap_or("(not base64)"),
                 info["x5t"].as_str().unwrap_or("(none)")
             );
@@ -426,6 +562,38 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    /// `openssl req -x509 -newkey ec ... -subj "/CN=login.example.com/O=Example Corp" -days 365`
+    const CERT: &str = "MIIBqTCCAU+gAwIBAgICMDkwCgYIKoZIzj0EAwIwMzEaMBgGA1UEAwwRbG9naW4uZXhhbXBsZS5jb20xFTATBgNVBAoMDEV4YW1wbGUgQ29ycDAeFw0yNjExMjMxMTA0NDNaFw0yNzExMjMxMTA0NDNaMDMxGjAYBgNVBAMMEWxvZ2luLmV4YW1wbGUuY29tMRUwEwYDVQQKDAxFeGFtcGxlIENvcnAwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASOdoH59ktWAYXvJBhsPjeYrLPl36QPKJ2AdKDUxr3RiaM/d/SAq24WPg+eZu3GrWdtL0zg1+2joaXEHPHYZZNho1MwUTAdBgNVHQ4EFgQUGVmMswQt/fd/8F5nfeX+556BnLIwHwYDVR0jBBgwFoAUGVmMswQt/fd/8F5nfeX+556BnLIwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiAibnkevdsNLPLMiMgRY0gjU4n3D71Q+VdMRUiYm9ufswIhAIBu7C6ihEqOxQkXEjhNsn5BZKdU8Lh1WSX0ZlqAT8dy";
+
+    #[test]
+    fn certificate_subject_and_validity() {
+        let der = std_base64_decode(CERT).unwrap();
+        assert_eq!(
+            cert_summary(&der),
+            Some(CertSummary {
+                subject: "CN=login.example.com, O=Example Corp".into(),
+                not_before: "2026-11-23T11:04:43Z".into(),
+                not_after: "2027-11-23T11:04:43Z".into(),
+            })
+        );
+        // openssl x509 -outform der | sha256sum: 93564cd5...
+        assert_eq!(tollgate::sha256(&der)[..4], [0x93, 0x56, 0x4c, 0xd5]);
+        // Every truncation and a garbage input are refused, never a panic.
+        for n in 0..der.len() {
+            assert_eq!(cert_summary(&der[..n]), None, "{n}");
+        }
+        assert_eq!(cert_summary(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(
+            der_time(0x17, b"491231235959Z").as_deref(),
+            Some("2049-12-31T23:59:59Z")
+        );
+        assert_eq!(
+            der_time(0x17, b"500101000000Z").as_deref(),
+            Some("1950-01-01T00:00:00Z")
+        );
+        assert_eq!(der_time(0x17, b"5001010000Z"), None);
     }
 
     #[test]

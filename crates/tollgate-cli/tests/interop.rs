@@ -347,7 +347,7 @@ fn peer_library_tokens_are_accepted_and_tampered_variants_rejected() {
 }
 
 /// Part 3 (thumbprints): RFC 7638 thumbprints computed by Tollgate equal jose's
-/// `calculateJwkThumbprint`, for Tollgate's own keys (RSA, EC P-256/384/521, Ed25519) and for
+/// `calculateJwkThumbprint` (library and `tollgate jwks --json`), for Tollgate's own keys (RSA, EC P-256/384/521, Ed25519) and for
 /// the keys the three peer libraries made.
 #[test]
 fn thumbprints_agree_with_jose() {
@@ -385,12 +385,27 @@ fn thumbprints_agree_with_jose() {
         &json!({ "keys": keys }),
     );
     let theirs = peers.thumbprints(&file);
+    let listed = tollgate(&[
+        "jwks".as_ref(),
+        "--json".as_ref(),
+        "--jwks".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert_eq!(listed.code, 0, "tollgate jwks: {}", listed.describe());
+    let listed = listed.json();
+    let cli: std::collections::BTreeMap<&str, &Value> = listed["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap_or_default(), &k["thumbprint"]))
+        .collect();
     for key in &keys {
         let kid = key["kid"].as_str().expect("kid");
         let ours = tollgate::jwk::thumbprint_of(key).expect("thumbprint");
-        assert_eq!(theirs[kid], ours, "thumbprint of {kid}");
+        assert_eq!(theirs[kid], ours, "thumbprint_of {kid}");
         let parsed = tollgate::Jwk::from_value(key).expect("JWK");
         assert_eq!(parsed.thumbprint(), ours, "Jwk::thumbprint of {kid}");
+        assert_eq!(cli.get(kid), Some(&&theirs[kid]), "tollgate jwks of {kid}");
     }
     assert_eq!(theirs.as_object().map(|o| o.len()), Some(keys.len()));
 }
@@ -432,11 +447,27 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// `tollgate verify --issuer ISS` (keys by OIDC discovery) for the provider's API.
+fn verify_by_discovery(issuer: &str, token: &str) -> Output {
+    tollgate(&[
+        "verify",
+        "--json",
+        "--issuer",
+        issuer,
+        "--audience",
+        API,
+        "--require-typ",
+        "at+jwt",
+        token,
+    ])
+}
+
 /// Part 1: oidc-provider on loopback issues `at+jwt` access tokens (client_credentials,
-/// resource indicators). Tollgate finds its keys through discovery, accepts its tokens for
-/// `urn:tollgate:api`, refuses one minted for `urn:other:api`, agrees with its kid (an RFC
-/// 7638 thumbprint), and picks up a key rotation (provider restarted with a new key) on the
-/// first request.
+/// resource indicators). Tollgate finds its keys through discovery (CLI and library), accepts
+/// its tokens for `urn:tollgate:api`, refuses one minted for `urn:other:api` (and `tollgate
+/// doctor` names the cause: a token for another API), agrees with its
+/// kid (an RFC 7638 thumbprint), and picks up a key rotation (provider restarted with a new
+/// key on the same URL) on the first request.
 #[test]
 fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
     let Some(peers) = peers() else { return };
@@ -457,7 +488,6 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
         .timeout(Duration::from_secs(20))
         .build()
         .expect("HTTP client");
-
     let validator = tollgate::Validator::new(vec![tollgate::IssuerConfig::discovery(&issuer)
         .policy(
             tollgate::Policy::new()
@@ -466,34 +496,79 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
         )])
     .expect("validator");
 
-    rt.block_on(async {
-        // The provider's kid is the RFC 7638 thumbprint of its key, computed by jose.
-        let jwks = http
-            .get(format!("{issuer}/jwks"))
-            .send()
-            .await
-            .expect("jwks");
-        let jwks: Value =
-            serde_json::from_slice(&jwks.bytes().await.expect("jwks")).expect("jwks JSON");
-        let jwk = &jwks["keys"][0];
-        assert_eq!(
-            tollgate::jwk::thumbprint_of(jwk).expect("thumbprint"),
-            jwk["kid"].as_str().expect("kid"),
-            "Tollgate's thumbprint of the provider's key equals its kid"
-        );
+    let (token, other) = rt.block_on(async {
+        (
+            provider_token(&http, &issuer, API).await,
+            provider_token(&http, &issuer, OTHER_API).await,
+        )
+    });
+    let header = tamper::header(&token);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "RS256");
+    let kid_a = header["kid"].as_str().expect("kid").to_string();
 
-        let token = provider_token(&http, &issuer, API).await;
-        let header = tamper::header(&token);
-        assert_eq!(header["typ"], "at+jwt");
-        assert_eq!(header["alg"], "RS256");
+    // The provider's kid is the RFC 7638 thumbprint of its key (computed by jose); `tollgate
+    // jwks --issuer` finds the key by discovery and computes the same thumbprint.
+    let listed = tollgate(&["jwks", "--json", "--issuer", &issuer]);
+    assert_eq!(listed.code, 0, "tollgate jwks: {}", listed.describe());
+    let keys = listed.json()["keys"].clone();
+    assert_eq!(keys[0]["kid"], kid_a.as_str(), "{keys}");
+    assert_eq!(keys[0]["thumbprint"], kid_a.as_str(), "{keys}");
+
+    // CLI, by discovery.
+    let ok = verify_by_discovery(&issuer, &token);
+    assert_eq!(ok.code, 0, "provider token: {}", ok.describe());
+    let ok = ok.json();
+    assert_eq!(ok["claims"]["client_id"], "interop");
+    assert_eq!(ok["claims"]["aud"], API);
+    let refused = verify_by_discovery(&issuer, &other);
+    assert_eq!(refused.code, 1, "{}", refused.describe());
+    assert_eq!(refused.json()["code"], "audience_mismatch");
+
+    // `tollgate doctor` explains the token minted for the other API (and passes the good one).
+    let doctor = |token: &str| {
+        tollgate(&[
+            "doctor",
+            token,
+            "--issuer",
+            &issuer,
+            "--audience",
+            API,
+            "--json",
+        ])
+    };
+    let explained = doctor(&other);
+    assert_eq!(explained.code, 1, "doctor: {}", explained.describe());
+    let report = explained.json();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["code"], "audience_mismatch");
+    let top = report["causes"][0]["id"].as_str().unwrap_or_default();
+    assert!(
+        ["audience_other_api", "audience_near_miss"].contains(&top),
+        "doctor's top cause for a token minted for {OTHER_API}: {report}"
+    );
+    let signature = report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "signature"))
+        .map(|c| c["status"].clone());
+    assert_eq!(signature, Some(json!("pass")), "{report}");
+    let passed = doctor(&token);
+    assert_eq!(
+        passed.code,
+        0,
+        "doctor on a good token: {}",
+        passed.describe()
+    );
+    assert_eq!(passed.json()["valid"], true);
+
+    // Library, by discovery.
+    rt.block_on(async {
         let ok = validator
             .validate(&format!("Bearer {token}"))
             .await
             .unwrap_or_else(|e| panic!("provider token refused: {} {e}", e.code()));
         assert_eq!(ok.claims.get("client_id"), Some(&json!("interop")));
         assert!(ok.claims.has_scope("read"));
-
-        let other = provider_token(&http, &issuer, OTHER_API).await;
         let err = validator.validate(&other).await.unwrap_err();
         assert_eq!(err.code(), "audience_mismatch", "{err}");
     });
@@ -504,22 +579,23 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
     let _provider = peers
         .oidc_provider(port, &key_b)
         .unwrap_or_else(|e| panic!("{e}"));
+    let token = rt.block_on(provider_token(&http, &issuer, API));
+    let kid_b = tamper::header(&token)["kid"].clone();
+    assert_ne!(
+        kid_b,
+        kid_a.as_str(),
+        "the restarted provider signs with a new key"
+    );
     rt.block_on(async {
-        let old_kid: Value =
-            serde_json::from_slice(&std::fs::read(&key_a).expect("key A")).expect("key A JSON");
-        let token = provider_token(&http, &issuer, API).await;
-        let kid = tamper::header(&token)["kid"].clone();
-        assert_ne!(
-            kid, old_kid["kid"],
-            "the restarted provider signs with a new key"
-        );
         let ok = validator.validate(&token).await;
         assert!(
             ok.is_ok(),
-            "first token after rotation: {:?}",
+            "library: first token after rotation: {:?}",
             ok.err().map(|e| e.to_string())
         );
     });
+    let ok = verify_by_discovery(&issuer, &token);
+    assert_eq!(ok.code, 0, "CLI after rotation: {}", ok.describe());
 }
 
 /// One token for the peers' remote-JWKS verifiers.

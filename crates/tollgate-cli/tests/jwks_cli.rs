@@ -115,6 +115,9 @@ fn jwks_by_discovery_lists_keys_and_cache_headers() {
     );
 }
 
+/// A self-signed certificate (openssl, CN=login.example.com, O=Example Corp, one year).
+const CERT: &str = "MIIBqTCCAU+gAwIBAgICMDkwCgYIKoZIzj0EAwIwMzEaMBgGA1UEAwwRbG9naW4uZXhhbXBsZS5jb20xFTATBgNVBAoMDEV4YW1wbGUgQ29ycDAeFw0yNjExMjMxMTA0NDNaFw0yNzExMjMxMTA0NDNaMDMxGjAYBgNVBAMMEWxvZ2luLmV4YW1wbGUuY29tMRUwEwYDVQQKDAxFeGFtcGxlIENvcnAwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASOdoH59ktWAYXvJBhsPjeYrLPl36QPKJ2AdKDUxr3RiaM/d/SAq24WPg+eZu3GrWdtL0zg1+2joaXEHPHYZZNho1MwUTAdBgNVHQ4EFgQUGVmMswQt/fd/8F5nfeX+556BnLIwHwYDVR0jBBgwFoAUGVmMswQt/fd/8F5nfeX+556BnLIwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiAibnkevdsNLPLMiMgRY0gjU4n3D71Q+VdMRUiYm9ufswIhAIBu7C6ihEqOxQkXEjhNsn5BZKdU8Lh1WSX0ZlqAT8dy";
+
 #[test]
 fn jwks_url_and_file_show_skipped_keys() {
     let (_rt, idp) = idp();
@@ -130,7 +133,7 @@ fn jwks_url_and_file_show_skipped_keys() {
     let mut rsa = tollgate::SigningKey::generate(tollgate::Algorithm::RS256, "r1")
         .unwrap()
         .public_jwk();
-    rsa["x5c"] = json!(["MIIBAAECAw=="]);
+    rsa["x5c"] = json!([CERT, "MIIBAAECAw=="]);
     rsa["x5t"] = json!("abc");
     let doc = json!({"keys": [rsa, {"kty": "OKP", "crv": "Ed448", "x": "AA", "kid": "odd"}]});
     std::fs::write(&path, doc.to_string()).unwrap();
@@ -139,9 +142,16 @@ fn jwks_url_and_file_show_skipped_keys() {
     assert_eq!(out.status.code(), Some(0));
     let v = stdout_json(&out);
     assert_eq!(v["keys"][0]["size_bits"], 2048);
-    assert_eq!(v["keys"][0]["x5c"]["certificates"], 1);
-    assert_eq!(v["keys"][0]["x5c"]["x5t"], "abc");
-    assert_eq!(v["keys"][0]["x5c"]["parsed"], false);
+    let x5c = &v["keys"][0]["x5c"];
+    assert_eq!(x5c["certificates"], 2);
+    assert_eq!(x5c["x5t"], "abc");
+    assert_eq!(x5c["parsed"], true);
+    assert_eq!(x5c["subject"], "CN=login.example.com, O=Example Corp");
+    assert_eq!(x5c["not_after"], "2027-11-23T11:04:43Z");
+    assert_eq!(
+        x5c["first_sha256"],
+        "k1ZM1VHYsYcvNs4jbaI9fLbswysz8cwoMdwm58j1Ovo"
+    );
     assert_eq!(v["skipped"][0]["kid"], "odd");
     assert!(v["skipped"][0]["reason"]
         .as_str()
@@ -153,7 +163,8 @@ fn jwks_url_and_file_show_skipped_keys() {
         text.contains("1 skipped key(s)") && text.contains("Ed448"),
         "{text}"
     );
-    assert!(text.contains("x5c: 1 certificate(s)"), "{text}");
+    assert!(text.contains("x5c: 2 certificate(s)"), "{text}");
+    assert!(text.contains("subject CN=login.example.com, O=Example Corp; valid 2026-11-23T11:04:43Z .. 2027-11-23T11:04:43Z"), "{text}");
 }
 
 #[test]

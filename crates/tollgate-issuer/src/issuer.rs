@@ -1,5 +1,5 @@
-//! The state of one running issuer, shared by the HTTP handlers and [`DevIssuer`]
-//! (crate::DevIssuer): configuration, keys, the injected fault and counters.
+//! The state of one running issuer, shared by the HTTP handlers and
+//! [`DevIssuer`](crate::DevIssuer): configuration, keys, the injected fault and counters.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -10,10 +10,6 @@ use tollgate::{Algorithm, SigningKey};
 
 use crate::error::IssuerError;
 
-/// Length of a generated kid: 16 base64url characters (96 bits) of the key's RFC 7638
-/// thumbprint, unique in practice and short enough to read in logs.
-const KID_LEN: usize = 16;
-
 /// Length of the generated HS256 secret: 32 bytes, the size of the SHA-256 output
 /// (RFC 7518 section 3.2 requires at least that).
 const HMAC_SECRET_LEN: usize = 32;
@@ -36,11 +32,9 @@ impl IssuerKey {
                 "{alg} is an HMAC algorithm: its key cannot be published in a JWKS; use RS256, PS256, ES256, ES384 or EdDSA"
             )));
         }
-        let mut key = SigningKey::generate(alg, "")?;
-        let thumbprint = tollgate::jwk::thumbprint_of(&key.public_jwk())
+        let key = SigningKey::generate(alg, "")?;
+        let kid = crate::keyfile::derive_kid(&key)
             .map_err(|e| IssuerError::Key(format!("cannot compute the key thumbprint: {e}")))?;
-        let kid: String = thumbprint.chars().take(KID_LEN).collect();
-        key.set_kid(Some(kid.clone()));
         Ok(IssuerKey::from_key(key, kid, tollgate::clock::unix_now()))
     }
 

@@ -5,25 +5,31 @@
 //! tokens, key rotation with a grace period, and injected faults. Run it with
 //! `tollgate issuer`, or start one inside a test:
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), tollgate_issuer::IssuerError> {
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use serde_json::json;
+//! use tollgate::{JwkSet, LocalValidator, Policy};
 //! use tollgate_issuer::{DevIssuer, Fault, IssuerOptions};
 //!
-//! let issuer = DevIssuer::start(IssuerOptions::default()).await?;
-//! let good = issuer.token();                                   // valid for "api://default"
-//! let expired = issuer.mint(json!({}), json!({"exp": 1}));     // expired
-//! let unknown = issuer.mint(json!({"kid": "nope"}), json!({})); // kid_not_found
-//! issuer.set_fault(Fault::Status500);                          // /jwks now fails
+//! let issuer = DevIssuer::start(IssuerOptions::default()).await.unwrap();
+//! let keys = JwkSet::from_value(&issuer.jwks()).unwrap();
+//! let validator = LocalValidator::new(keys, Policy::new().issuer(issuer.url()).audience("api://default"));
+//!
+//! assert!(validator.validate(&issuer.token()).is_ok());
+//! let expired = issuer.mint(json!({}), json!({"exp": 1}));
+//! assert_eq!(validator.validate(&expired).unwrap_err().code(), "expired");
+//! let unknown = issuer.mint(json!({"kid": "nope"}), json!({}));
+//! assert_eq!(validator.validate(&unknown).unwrap_err().code(), "kid_not_found");
+//! issuer.set_fault(Fault::Status500); // GET /jwks now answers 500
 //! issuer.shutdown().await;
-//! # Ok(()) }
+//! # });
 //! ```
 //!
 //! The admin endpoints (`/admin/rotate`, `/admin/mint`, `/admin/fault`, `/admin/state`) are
 //! unauthenticated: the issuer binds to loopback by default and warns otherwise.
 //!
 //! Modules: [`options`] (what it is told), `keyring` (its keys), [`state`] (keys on disk),
-//! [`token`] (building and signing tokens), [`oauth`] (the token endpoint's rules),
+//! [`token`] (building and signing tokens), [`keyfile`] (private keys from files), [`oauth`] (the token endpoint's rules),
 //! `server` (HTTP), [`fault`] (injected failures).
 
 use std::fmt;
@@ -38,6 +44,7 @@ use tokio::task::JoinHandle;
 pub mod error;
 pub mod fault;
 mod issuer;
+pub mod keyfile;
 mod keyring;
 pub mod oauth;
 pub mod options;

@@ -34,6 +34,7 @@ pub mod challenge;
 pub mod claims;
 pub mod clock;
 mod crypto;
+pub mod doctor;
 pub mod error;
 pub mod json;
 pub mod jwk;

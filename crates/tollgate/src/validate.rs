@@ -258,6 +258,9 @@ impl LocalValidator {
 /// let token = jws::sign_raw(&json!({"alg": "EdDSA", "kid": "k"}), b"hello", &key).unwrap();
 /// let (_, payload) = validate::verify_jws(&token, &keys, &[Algorithm::EdDSA]).unwrap();
 /// assert_eq!(payload, b"hello");
+/// // A JWS may have an empty payload (a JWT may not).
+/// let empty = jws::sign_raw(&json!({"alg": "EdDSA", "kid": "k"}), b"", &key).unwrap();
+/// assert!(validate::verify_jws(&empty, &keys, &[Algorithm::EdDSA]).unwrap().1.is_empty());
 /// ```
 pub fn verify_jws(
     token: &str,
@@ -276,6 +279,13 @@ pub fn verify_jws(
     };
     let key = select_key(keys, alg, &decoded.header)?;
     if !key.verify(alg, decoded.signing_input, &decoded.signature) {
+        if decoded.payload_b64.is_empty() {
+            // An empty payload whose signature fails is most likely detached content.
+            return Err(ValidationError::Malformed {
+                part: crate::error::TokenPart::Payload,
+                reason: jws::compact::EMPTY_PAYLOAD.into(),
+            });
+        }
         return Err(ValidationError::SignatureInvalid {
             alg,
             kid: key.kid().map(str::to_string),
@@ -287,4 +297,33 @@ pub fn verify_jws(
             reason,
         })?;
     Ok((decoded.header, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SigningKey;
+    use serde_json::json;
+
+    /// Wycheproof json_web_signature tcId 259 and others: a JWS with an empty payload is
+    /// valid; as a JWT it is malformed; detached content is named as such.
+    #[test]
+    fn empty_payloads() {
+        let key = SigningKey::generate(Algorithm::ES256, "k").unwrap();
+        let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
+        let empty = jws::sign_raw(&json!({"alg": "ES256", "kid": "k"}), b"", &key).unwrap();
+        let (_, payload) = verify_jws(&empty, &keys, &[Algorithm::ES256]).unwrap();
+        assert!(payload.is_empty());
+        let policy = Policy::new().require_exp(false);
+        let e = validate(&empty, &keys, &policy, 0).unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        assert!(e.to_string().contains("detached content"), "{e}");
+        let full = jws::sign_raw(&json!({"alg": "ES256", "kid": "k"}), b"{}", &key).unwrap();
+        let mut parts = full.split('.');
+        let (h, _, s) = (parts.next().unwrap(), parts.next(), parts.next().unwrap());
+        let detached = format!("{h}..{s}");
+        let e = verify_jws(&detached, &keys, &[Algorithm::ES256]).unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        assert!(e.to_string().contains("detached content"), "{e}");
+    }
 }

@@ -1,9 +1,9 @@
 //! The remote validator: several issuers, each chosen by the token's exact `iss`, each with
 //! its own key cache and policy (feature `remote`).
 //!
-//! token -> [`jws::decode`] -> unverified `iss` -> that issuer's configuration (an
+//! token -> [`crate::jws::decode`] -> unverified `iss` -> that issuer's configuration (an
 //! unconfigured `iss` is rejected and nothing is fetched) -> its keys
-//! ([`crate::keys`] cache) -> [`validate::verify_decoded`] with its policy.
+//! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded`] with its policy.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,5 +1,6 @@
 //! The remote validator end to end against an in-process IdP: discovery, static keys,
 //! several issuers, status.
+#![cfg(feature = "remote")]
 
 mod support;
 

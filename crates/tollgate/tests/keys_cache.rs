@@ -5,6 +5,7 @@
 //!
 //! Cache time runs on an injected `FixedClock` (moved by hand: hours pass in a line);
 //! only real waits (max_wait, HTTP) use real time, kept short.
+#![cfg(feature = "remote")]
 
 mod support;
 
@@ -473,6 +474,11 @@ async fn fetcher_errors_are_typed() {
         let e = quick.jwks(&url, None).await.unwrap_err();
         assert!(matches!(e, FetchError::Timeout { .. }), "{e:?}");
         assert!(e.to_string().contains("within 200 ms"), "{e}");
+        // https to a plain-http server: the TLS handshake fails.
+        let tls_url = url.replace("http://", "https://");
+        let e = f.jwks(&tls_url, None).await.unwrap_err();
+        assert!(matches!(e, FetchError::Tls { .. }), "{e:?}");
+        assert!(e.to_string().contains("TLS handshake failed"), "{e}");
         let e = f
             .jwks("http://idp.example.com/jwks", None)
             .await

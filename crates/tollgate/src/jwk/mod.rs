@@ -12,6 +12,8 @@ use crate::b64;
 use crate::crypto::{self, PreparedKey};
 use crate::json;
 
+mod roca;
+
 /// The smallest RSA modulus accepted, in bits (NIST SP 800-131A; RFC 7518 section 3.3).
 pub const MIN_RSA_BITS: usize = 2048;
 
@@ -106,6 +108,19 @@ impl Jwk {
                     return Err(format!(
                         "RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
                     ));
+                }
+                let exponent = crypto::strip_leading_zeros(&e);
+                if exponent.last().is_none_or(|b| b & 1 == 0) || exponent == [1] {
+                    return Err(format!(
+                        "the RSA public exponent (\"e\": {:?}) must be odd and at least 3 \
+                         (RFC 8017 section 3.1); with e = 1 any padded hash passes as a signature",
+                        member(obj, "e")?.unwrap_or_default()
+                    ));
+                }
+                if roca::has_fingerprint(&n) {
+                    return Err("the RSA modulus has the ROCA fingerprint (CVE-2017-15361): it was \
+                         made by a flawed Infineon key generator and can be factored; replace the key"
+                        .into());
                 }
                 let mut prepared = Vec::new();
                 for a in candidate_algs(KeyFamily::Rsa, alg)? {
@@ -337,6 +352,69 @@ pub fn thumbprint_of(jwk: &Value) -> Result<String, String> {
     thumbprint(obj, kty)
 }
 
+/// Takes out of a parsed key set (document index, key) the keys that make it ambiguous, with
+/// the reason for each; the rest stay, in order. Both rules are best practice for key sets
+/// (Wycheproof `MixedKeySet`, `DuplicateKid`); RFC 7517 leaves both cases open.
+///
+/// - A shared secret (`oct`) next to public keys: a set holding public keys is published, so
+///   its secret is known to everyone, and mixing the two invites algorithm confusion.
+/// - One `kid` on different keys that verify the same algorithm: which key a token meant is
+///   not knowable, so none of them is used (identical copies of one key are harmless and stay).
+fn refuse_ambiguous(parsed: &mut Vec<(usize, Jwk)>) -> Vec<(usize, Jwk, String)> {
+    let mixed = parsed.iter().any(|(_, k)| k.family == KeyFamily::Hmac)
+        && parsed.iter().any(|(_, k)| k.family != KeyFamily::Hmac);
+    let mut refused: Vec<(usize, String)> = Vec::new();
+    if mixed {
+        for (index, _) in parsed.iter().filter(|(_, k)| k.family == KeyFamily::Hmac) {
+            refused.push((
+                *index,
+                "a shared secret (kty \"oct\") in a key set that also holds public keys: such a \
+                 set is published, so the secret is not secret; configure HMAC secrets on their own"
+                    .into(),
+            ));
+        }
+    }
+    let secrets_refused: Vec<usize> = refused.iter().map(|(r, _)| *r).collect();
+    for (index, key) in parsed.iter() {
+        let Some(kid) = &key.kid else { continue };
+        if secrets_refused.contains(index) {
+            continue;
+        }
+        let clash = parsed.iter().find(|(other_index, other)| {
+            other_index != index
+                && other.kid.as_ref() == Some(kid)
+                && other.thumbprint != key.thumbprint
+                && !secrets_refused.contains(other_index)
+                && key.algorithms().any(|a| other.fits(a))
+        });
+        if let Some((other_index, other)) = clash {
+            let alg = key
+                .algorithms()
+                .find(|a| other.fits(*a))
+                .map_or("", |a| a.as_str());
+            refused.push((
+                *index,
+                format!(
+                    "kid {kid:?} names several different keys that verify {alg} (keys #{} and #{}): \
+                     which one a token means is ambiguous, so none is used; give each key its own kid",
+                    index.min(other_index),
+                    index.max(other_index)
+                ),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    let mut kept = Vec::new();
+    for (index, jwk) in parsed.drain(..) {
+        match refused.iter().position(|(r, _)| *r == index) {
+            Some(pos) => out.push((index, jwk, refused[pos].1.clone())),
+            None => kept.push((index, jwk)),
+        }
+    }
+    *parsed = kept;
+    out
+}
+
 /// A key the set could not use, and why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SkippedKey {
@@ -405,8 +483,24 @@ impl JwkSet {
         let mut set = JwkSet::new();
         match obj.get("keys") {
             Some(Value::Array(keys)) => {
+                let mut parsed = Vec::new();
                 for (index, key) in keys.iter().enumerate() {
-                    set.push_value(index, key);
+                    match Jwk::from_value(key) {
+                        Ok(jwk) => parsed.push((index, jwk)),
+                        Err(reason) => set.skip(index, key, reason),
+                    }
+                }
+                for (index, jwk, reason) in refuse_ambiguous(&mut parsed) {
+                    set.skipped.push(SkippedKey {
+                        index,
+                        kid: jwk.kid,
+                        kty: Some(jwk.kty),
+                        reason,
+                    });
+                }
+                set.skipped.sort_by_key(|s| s.index);
+                for (_, jwk) in parsed {
+                    set.push(jwk);
                 }
             }
             Some(other) => {
@@ -429,13 +523,17 @@ impl JwkSet {
     fn push_value(&mut self, index: usize, key: &Value) {
         match Jwk::from_value(key) {
             Ok(jwk) => self.push(jwk),
-            Err(reason) => self.skipped.push(SkippedKey {
-                index,
-                kid: key.get("kid").and_then(Value::as_str).map(str::to_string),
-                kty: key.get("kty").and_then(Value::as_str).map(str::to_string),
-                reason,
-            }),
+            Err(reason) => self.skip(index, key, reason),
         }
+    }
+
+    fn skip(&mut self, index: usize, key: &Value, reason: String) {
+        self.skipped.push(SkippedKey {
+            index,
+            kid: key.get("kid").and_then(Value::as_str).map(str::to_string),
+            kty: key.get("kty").and_then(Value::as_str).map(str::to_string),
+            reason,
+        });
     }
 
     /// Adds a key.
@@ -531,6 +629,72 @@ mod tests {
         assert!(reasons[2].contains("not supported"));
         assert!(reasons[3].contains("secp256k1"));
         assert!(reasons[4].contains("base64url"));
+    }
+
+    /// Wycheproof json_web_key tcId 9: e = 1 makes every padded hash a "signature".
+    #[test]
+    fn rsa_exponents_must_be_odd_and_at_least_3() {
+        let key = crate::SigningKey::generate(Algorithm::RS256, "r").unwrap();
+        let mut jwk = key.public_jwk();
+        for (e, ok) in [
+            ("AQ", false),
+            ("Ag", false),
+            ("AAE", false),
+            ("", false),
+            ("Aw", true),
+            ("AQAB", true),
+        ] {
+            jwk["e"] = json!(e);
+            let r = Jwk::from_value(&jwk);
+            assert_eq!(r.is_ok(), ok, "e = {e:?}: {:?}", r.err());
+            if let Err(reason) = r {
+                assert!(reason.contains("exponent"), "{reason}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_secret_next_to_public_keys_is_refused() {
+        let rsa = crate::SigningKey::generate(Algorithm::RS256, "r").unwrap();
+        let hs = crate::SigningKey::generate(Algorithm::HS256, "h").unwrap();
+        let set =
+            JwkSet::from_value(&json!({"keys": [hs.public_jwk(), rsa.public_jwk()]})).unwrap();
+        assert_eq!(set.kids(), vec!["r".to_string()]);
+        assert_eq!(set.skipped().len(), 1);
+        assert_eq!(set.skipped()[0].index, 0);
+        assert_eq!(set.skipped()[0].kid.as_deref(), Some("h"));
+        assert!(set.skipped()[0].reason.contains("shared secret"));
+        // A set of secrets only (a local file for HS* tokens) is fine.
+        let hs2 = crate::SigningKey::generate(Algorithm::HS384, "h2").unwrap();
+        let set =
+            JwkSet::from_value(&json!({"keys": [hs.public_jwk(), hs2.public_jwk()]})).unwrap();
+        assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn one_kid_on_different_keys_for_one_alg_is_refused() {
+        let a = crate::SigningKey::generate(Algorithm::ES256, "same").unwrap();
+        let b = crate::SigningKey::generate(Algorithm::ES256, "same").unwrap();
+        let r = crate::SigningKey::generate(Algorithm::RS256, "r").unwrap();
+        let set =
+            JwkSet::from_value(&json!({"keys": [a.public_jwk(), r.public_jwk(), b.public_jwk()]}))
+                .unwrap();
+        assert_eq!(set.kids(), vec!["r".to_string()]);
+        let skipped: Vec<_> = set.skipped().iter().map(|s| s.index).collect();
+        assert_eq!(skipped, vec![0, 2]);
+        assert!(
+            set.skipped()[0].reason.contains("ambiguous"),
+            "{:?}",
+            set.skipped()
+        );
+        assert!(set.skipped()[0].reason.contains("ES256"));
+        // The same kid on keys for different algorithms, or twice the same key: kept.
+        let rs = crate::SigningKey::generate(Algorithm::RS256, "same").unwrap();
+        let set =
+            JwkSet::from_value(&json!({"keys": [a.public_jwk(), rs.public_jwk(), a.public_jwk()]}))
+                .unwrap();
+        assert_eq!(set.len(), 3);
+        assert!(set.skipped().is_empty());
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct Decoded<'a> {
 impl Decoded<'_> {
     /// Decodes and parses the payload as a JSON object (the JWT claims set).
     pub fn claims(&self) -> Result<Map<String, Value>, ValidationError> {
+        if self.payload_b64.is_empty() {
+            return Err(malformed(TokenPart::Payload, EMPTY_PAYLOAD));
+        }
         let bytes = b64::decode(self.payload_b64).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
             reason,
@@ -53,6 +56,11 @@ impl Decoded<'_> {
     }
 }
 
+/// Why an empty payload is not a JWT. (A JWS may have one, RFC 7515 section 7.1; its
+/// signature then covers `header.` alone.)
+pub(crate) const EMPTY_PAYLOAD: &str = "is empty: a JWT always carries its claims \
+     (detached content, RFC 7515 appendix F, is not supported)";
+
 fn malformed(part: TokenPart, reason: impl Into<String>) -> ValidationError {
     ValidationError::Malformed {
         part,
@@ -63,7 +71,8 @@ fn malformed(part: TokenPart, reason: impl Into<String>) -> ValidationError {
 /// Removes a leading `Bearer ` (any case) and surrounding whitespace.
 pub fn strip_bearer(input: &str) -> &str {
     let t = input.trim();
-    if t.len() > 7 && t[..7].eq_ignore_ascii_case("bearer ") {
+    // Compared as bytes: slicing the str at 7 would panic inside a multi-byte character.
+    if t.len() > 7 && t.as_bytes()[..7].eq_ignore_ascii_case(b"bearer ") {
         t[7..].trim_start()
     } else {
         t
@@ -107,6 +116,11 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
             count += 1;
         }
     }
+    if count != 2 {
+        if let Some(e) = not_a_jws(token) {
+            return Err(e);
+        }
+    }
     if count == 4 {
         // Five segments: JWE (RFC 7516). Read alg/enc if possible to say what it is.
         let (alg, enc) = match parse_header(&token[..dots[0]]) {
@@ -136,7 +150,7 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
         &token[dots[0] + 1..dots[1]],
         &token[dots[1] + 1..],
     );
-    let raw = parse_header(h)?;
+    let raw = parse_header(h).map_err(|e| not_a_jws(token).unwrap_or(e))?;
     let alg = match raw.get("alg") {
         Some(Value::String(a)) => a.clone(),
         Some(other) => {
@@ -154,9 +168,7 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
         return Err(ValidationError::Unsecured { alg });
     }
     check_crit(&raw)?;
-    if p.is_empty() {
-        return Err(malformed(TokenPart::Payload, "is empty"));
-    }
+    // An empty payload is a valid JWS; `claims()` refuses it as a JWT.
     if s.is_empty() {
         return Err(malformed(TokenPart::Signature, "is empty"));
     }
@@ -181,6 +193,38 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
         payload_b64: p,
         signature,
     })
+}
+
+/// What a token that does not have three segments is instead, when that can be told: the
+/// JSON serialization of a JWS or JWE (RFC 7515 section 7.2, RFC 7516 section 7.2), or a JWE
+/// with a part missing, recognised by the `enc` member of its header (RFC 7516 section 9).
+#[cold]
+fn not_a_jws(token: &str) -> Option<ValidationError> {
+    let enc_header = |segment: &str| {
+        let h = parse_header(segment).ok()?;
+        let enc = h.get("enc").and_then(Value::as_str)?.to_string();
+        let alg = h.get("alg").and_then(Value::as_str).map(str::to_string);
+        Some(ValidationError::Encrypted {
+            alg,
+            enc: Some(enc),
+        })
+    };
+    if token.starts_with('{') {
+        let obj = json::parse_object(token.as_bytes()).ok()?;
+        if obj.contains_key("ciphertext") {
+            let protected = obj.get("protected").and_then(Value::as_str).unwrap_or("");
+            return Some(enc_header(protected).unwrap_or(ValidationError::Encrypted {
+                alg: None,
+                enc: None,
+            }));
+        }
+        return Some(malformed(
+            TokenPart::Token,
+            "is a JSON object, not a compact token: the JSON serialization (RFC 7515 section \
+             7.2) is not used for bearer tokens; send the compact form header.payload.signature",
+        ));
+    }
+    enc_header(token.split('.').next().unwrap_or(""))
 }
 
 /// `crit` (RFC 7515 4.1.11): Tollgate implements no extension, so any listed name is
@@ -239,6 +283,36 @@ mod tests {
         );
     }
 
+    /// Wycheproof json_web_crypto/json_web_encryption: a JWE with a part and its separator
+    /// removed, and JWE/JWS in the JSON serialization.
+    #[test]
+    fn jwe_with_a_part_missing_and_json_serializations() {
+        let jwe_header = seg(r#"{"alg":"A256KW","enc":"A256GCM"}"#);
+        match decode(&format!("{jwe_header}.a.b.c"), 1000).unwrap_err() {
+            ValidationError::Encrypted { alg, enc } => {
+                assert_eq!(alg.as_deref(), Some("A256KW"));
+                assert_eq!(enc.as_deref(), Some("A256GCM"));
+            }
+            e => panic!("{e:?}"),
+        }
+        // A JWS header with an extra part stays malformed.
+        let jws_header = seg(r#"{"alg":"HS256"}"#);
+        let e = decode(&format!("{jws_header}.a.b.c"), 1000).unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        let json_jwe =
+            format!(r#"{{"protected":"{jwe_header}","iv":"a.b","ciphertext":"c.d","tag":"e"}}"#);
+        assert_eq!(
+            decode(&json_jwe, 1000).unwrap_err().code(),
+            "encrypted_token"
+        );
+        // Four dots in a JSON JWS (kids with dots): still not a JWE.
+        let json_jws =
+            r#"{"payload":"e30","signatures":[{"header":{"kid":"a.b.c.d.e"},"signature":"AA"}]}"#;
+        let e = decode(json_jws, 1000).unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        assert!(e.to_string().contains("JSON serialization"), "{e}");
+    }
+
     #[test]
     fn none_in_any_spelling() {
         for alg in ["none", "None", "NONE", "nOnE"] {
@@ -262,6 +336,17 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_payload_is_a_jws_but_not_a_jwt() {
+        let t = format!("{}..AA", seg(r#"{"alg":"HS256"}"#));
+        let decoded = decode(&t, 1000).unwrap();
+        assert_eq!(decoded.payload_b64, "");
+        assert_eq!(decoded.signing_input, &t.as_bytes()[..t.len() - 3]);
+        let e = decoded.claims().unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        assert!(e.to_string().contains("detached content"), "{e}");
+    }
+
+    #[test]
     fn duplicate_header_members() {
         let t = format!(
             "{}.{}.AA",
@@ -278,5 +363,8 @@ mod tests {
         assert_eq!(strip_bearer("  Bearer abc "), "abc");
         assert_eq!(strip_bearer("bearer   abc"), "abc");
         assert_eq!(strip_bearer("abc"), "abc");
+        // Found by tests/parser_props.rs: byte 7 inside a multi-byte character.
+        assert_eq!(strip_bearer("ééééé"), "ééééé");
+        assert_eq!(strip_bearer("Bearer é"), "é");
     }
 }

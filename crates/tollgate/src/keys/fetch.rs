@@ -672,11 +672,18 @@ impl Fetcher {
                 after,
             };
         }
-        if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
-            || lower.contains("unknownissuer")
-        {
+        // rustls reports through io::Error text; these are its handshake failures.
+        const TLS_MARKERS: [&str; 8] = [
+            "certificate",
+            "tls",
+            "handshake",
+            "unknownissuer",
+            "corrupt message",
+            "alert",
+            "protocol version",
+            "peer misbehaved",
+        ];
+        if TLS_MARKERS.iter().any(|m| lower.contains(m)) {
             return FetchError::Tls {
                 what,
                 url: url.to_string(),

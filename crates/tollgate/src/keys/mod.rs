@@ -31,7 +31,9 @@ use crate::jwk::JwkSet;
 /// Where an issuer's keys come from.
 #[derive(Clone, Debug)]
 pub enum KeySource {
-    /// OIDC discovery at `{issuer}/.well-known/openid-configuration`.
+    /// OIDC discovery at `{issuer}/.well-known/openid-configuration`. The document is
+    /// fetched before the first JWKS, and again after a JWKS fetch fails (the JWKS URL may
+    /// have moved); its `issuer` must equal the configured issuer exactly.
     Discovery,
     /// OIDC discovery at an explicit URL (the document's `issuer` must still equal the
     /// configured issuer).

@@ -1,0 +1,440 @@
+//! The token doctor: given a rejected (or suspect) token and everything already gathered
+//! about the API's configuration and the issuer, say what is wrong, why, and the exact fix.
+//!
+//! The diagnosis is pure: no clock, no network. The caller (the `tollgate doctor` command,
+//! the gateway, the tower layer) gathers a [`Context`] (the token, the API's [`Settings`],
+//! the keys the API holds, the discovery document and live JWKS or why they could not be
+//! fetched) and [`diagnose`] returns a [`Report`]: a checklist, the causes ranked most
+//! likely first, the provider recognised from the issuer, and the decoded header and claims
+//! (never the signature).
+//!
+//! Knowledge is data: providers live in [`providers::PROVIDERS`], causes (with their rank)
+//! in [`causes::CAUSES`]. To explain the code of a [`ValidationError`] at run time (in logs),
+//! use [`diagnose_error`] or [`explain`].
+//!
+//! ```
+//! use serde_json::json;
+//! use tollgate::doctor::{self, Context, KeySource, Settings};
+//! use tollgate::{jws, Algorithm, JwkSet, Policy, SigningKey};
+//!
+//! let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
+//! let token = jws::sign(&json!({}), &json!({
+//!     "iss": "https://acme.auth0.com/", "aud": "https://api.acme.com", "exp": 1_700_003_600
+//! }), &key).unwrap();
+//! let policy = Policy::new().issuer("https://acme.auth0.com").audience("https://api.acme.com");
+//! let mut ctx = Context::new(&token, Settings::new(policy, 1_700_000_000));
+//! ctx.api_keys = Some(KeySource::new("jwks.json", JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap()));
+//! let report = doctor::diagnose(&ctx);
+//! assert!(!report.valid);
+//! assert_eq!(report.code, Some("issuer_mismatch"));
+//! assert_eq!(report.causes[0].id, "issuer_near_miss");
+//! assert!(report.causes[0].fix.contains("\"https://acme.auth0.com/\""));
+//! ```
+
+pub mod causes;
+mod checks;
+mod facts;
+pub mod input;
+pub mod providers;
+pub mod render;
+pub mod time;
+pub mod token;
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::claims::Policy;
+use crate::error::ValidationError;
+use crate::jwk::{JwkSet, SkippedKey};
+use crate::jws::Header;
+
+pub use render::render;
+
+/// The API's validation settings, as the doctor needs them.
+#[derive(Clone)]
+pub struct Settings {
+    /// Issuers, audiences, algorithms, leeway, `typ`: exactly what the API enforces.
+    pub policy: Policy,
+    /// "Now" for the API, in Unix seconds.
+    pub now: i64,
+    /// The HMAC secrets the API holds (raw bytes, exactly as configured).
+    pub secrets: Vec<Vec<u8>>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("policy", &self.policy)
+            .field("now", &self.now)
+            .field(
+                "secrets",
+                &format!("{} secret(s), redacted", self.secrets.len()),
+            )
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Settings for `policy` at time `now`, without HMAC secrets.
+    pub fn new(policy: Policy, now: i64) -> Settings {
+        Settings {
+            policy,
+            now,
+            secrets: Vec::new(),
+        }
+    }
+    /// Adds an HMAC secret.
+    pub fn secret(mut self, bytes: impl Into<Vec<u8>>) -> Settings {
+        self.secrets.push(bytes.into());
+        self
+    }
+}
+
+/// A key set and where it came from (a path or a URL).
+#[derive(Clone, Debug)]
+pub struct KeySource {
+    /// The file path or URL.
+    pub origin: String,
+    /// The keys.
+    pub set: JwkSet,
+}
+
+impl KeySource {
+    /// A key set from `origin`.
+    pub fn new(origin: impl Into<String>, set: JwkSet) -> KeySource {
+        KeySource {
+            origin: origin.into(),
+            set,
+        }
+    }
+}
+
+/// Something the caller tried (or not) to fetch.
+#[derive(Clone, Debug, Default)]
+pub enum Fetched<T> {
+    /// Not attempted, and why (e.g. "--offline", "no issuer configured").
+    NotTried(String),
+    /// Not attempted, no reason given.
+    #[default]
+    Unknown,
+    /// Fetched.
+    Ok(T),
+    /// The fetch failed.
+    Failed {
+        /// The URL.
+        url: String,
+        /// What went wrong, for people.
+        error: String,
+    },
+}
+
+impl<T> Fetched<T> {
+    /// The value, if fetched.
+    pub fn ok(&self) -> Option<&T> {
+        match self {
+            Fetched::Ok(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// What the discovery document said.
+#[derive(Clone, Debug, Default)]
+pub struct DiscoveryInfo {
+    /// Where it was read from (URL or file).
+    pub url: String,
+    /// Its `issuer`.
+    pub issuer: Option<String>,
+    /// Its `jwks_uri`.
+    pub jwks_uri: Option<String>,
+}
+
+/// Everything gathered for one diagnosis. `Debug` never shows the token.
+#[derive(Clone)]
+pub struct Context {
+    /// The token (already normalised, see [`input::normalize`]).
+    pub token: String,
+    /// The API's settings.
+    pub settings: Settings,
+    /// The keys the API holds (a JWKS file or URL it is configured with), if any.
+    pub api_keys: Option<KeySource>,
+    /// The issuer's discovery document.
+    pub discovery: Fetched<DiscoveryInfo>,
+    /// The issuer's live JWKS (from the discovery document's `jwks_uri`).
+    pub live_keys: Fetched<KeySource>,
+    /// Set when the live JWKS was fetched but holds no usable key (`live_keys` is then
+    /// `Failed`): the keys that were skipped, with the reasons.
+    pub live_unusable: Option<Vec<SkippedKey>>,
+    /// Entra only: the application-specific keys (`jwks_uri?appid=<app>`), and the app id.
+    pub app_keys: Option<(String, KeySource)>,
+    /// Notes for the report (how the input was read, where the issuer came from...).
+    pub notes: Vec<String>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("token", &format!("({} bytes, redacted)", self.token.len()))
+            .field("settings", &self.settings)
+            .field("api_keys", &self.api_keys.as_ref().map(|k| &k.origin))
+            .field("discovery", &self.discovery)
+            .field("live_keys", &self.live_keys.ok().map(|k| &k.origin))
+            .field("notes", &self.notes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context with only the token and settings: nothing fetched, no keys.
+    pub fn new(token: &str, settings: Settings) -> Context {
+        Context {
+            token: token.to_string(),
+            settings,
+            api_keys: None,
+            discovery: Fetched::Unknown,
+            live_keys: Fetched::Unknown,
+            live_unusable: None,
+            app_keys: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// The outcome of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Passed.
+    Pass,
+    /// Failed: the token is rejected because of this.
+    Fail,
+    /// Passed or not checked, but worth a look.
+    Warn,
+    /// Not checked (missing input).
+    Skip,
+}
+
+impl Status {
+    /// The word shown in the checklist.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "passed",
+            Status::Fail => "FAILED",
+            Status::Warn => "warning",
+            Status::Skip => "skipped",
+        }
+    }
+}
+
+/// One line of the checklist.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Check {
+    /// Stable id: `format`, `header`, `issuer`, `discovery`, `keys`, `signature`,
+    /// `lifetime`, `audience`, `type`.
+    pub id: &'static str,
+    /// A title for people.
+    #[serde(skip)]
+    pub title: &'static str,
+    /// The outcome.
+    pub status: Status,
+    /// One line of evidence: expected vs found, known kids, seconds of skew...
+    pub summary: String,
+}
+
+/// A likely cause of the rejection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cause {
+    /// Stable id, one of [`causes::CAUSES`] (or an error code when nothing more specific
+    /// applies).
+    pub id: &'static str,
+    /// What is wrong, one sentence.
+    pub summary: String,
+    /// The values that show it.
+    pub evidence: String,
+    /// What to change: which setting, which value.
+    pub fix: String,
+}
+
+impl fmt::Display for Cause {
+    /// One line for logs: `id: summary (evidence) fix: ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} ({}) fix: {}",
+            self.id, self.summary, self.evidence, self.fix
+        )
+    }
+}
+
+/// The provider recognised from an issuer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProviderInfo {
+    /// Stable id (`entra_v2`, `okta_custom`, `keycloak`, `generic`...).
+    pub id: &'static str,
+    /// Name for people.
+    pub name: &'static str,
+    /// The issuer it was recognised from.
+    pub issuer: Option<String>,
+    /// Where that issuer came from: `token` or `configuration`.
+    pub source: &'static str,
+    /// The discovery document URL in this provider's format.
+    pub discovery_url: Option<String>,
+    /// The JWKS URL in this provider's format.
+    pub jwks_url: Option<String>,
+    /// What to know about this provider's tokens.
+    pub notes: &'static str,
+    /// Parts of the issuer (tenant, realm, pool...).
+    pub captures: std::collections::BTreeMap<String, String>,
+}
+
+/// The verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The token passes every check.
+    Valid,
+    /// The token is rejected.
+    Invalid,
+    /// The token could not be checked (no keys available): not a verdict on the token.
+    CannotCheck,
+}
+
+/// The doctor's report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// True when the token passes.
+    pub valid: bool,
+    /// The stable error code the API would answer with (None when valid).
+    pub code: Option<&'static str>,
+    /// Valid, invalid, or could not be checked.
+    pub verdict: Verdict,
+    /// The API's own one-sentence message for that error.
+    pub message: Option<String>,
+    /// The checklist, in order.
+    pub checks: Vec<Check>,
+    /// Causes, most likely first.
+    pub causes: Vec<Cause>,
+    /// The provider of the token's issuer (or of the configured issuer).
+    pub provider: ProviderInfo,
+    /// The decoded header.
+    pub header: Option<Map<String, Value>>,
+    /// The decoded claims.
+    pub claims: Option<Map<String, Value>>,
+    /// Notes about the input and what was fetched.
+    pub notes: Vec<String>,
+    /// The time the report was made for (Unix seconds).
+    pub now: i64,
+}
+
+/// Diagnoses a token in its context.
+pub fn diagnose(ctx: &Context) -> Report {
+    let f = facts::Facts::gather(ctx);
+    let checks = checks::run(&f);
+    let verdict = f.verdict();
+    let causes = if verdict == Verdict::Valid {
+        Vec::new()
+    } else {
+        causes::find(&f)
+    };
+    let code = f.core.as_ref().err().map(ValidationError::code);
+    Report {
+        valid: verdict == Verdict::Valid,
+        code,
+        verdict,
+        message: f.core.as_ref().err().map(ToString::to_string),
+        checks,
+        causes,
+        provider: f.provider_info(),
+        header: f.insp.header.clone(),
+        claims: f.insp.claims.clone(),
+        notes: f.notes.clone(),
+        now: ctx.settings.now,
+    }
+}
+
+/// The causes of a [`ValidationError`] the API already produced, from the token's header
+/// and claims (when they could be read) and the API's settings; most likely first. No keys
+/// are consulted, so key causes are named from the error itself.
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::doctor::{diagnose_error, Settings};
+/// use tollgate::{Policy, ValidationError};
+/// let claims = json!({"iss": "https://sts.windows.net/0b3c9a51-2b5a-4d9c-9c9a-5f5d1c0e7a11/", "ver": "1.0"});
+/// let settings = Settings::new(
+///     Policy::new().issuer("https://login.microsoftonline.com/0b3c9a51-2b5a-4d9c-9c9a-5f5d1c0e7a11/v2.0"),
+///     1_700_000_000,
+/// );
+/// let err = ValidationError::IssuerMismatch {
+///     expected: settings.policy.issuers.clone(),
+///     found: Some(claims["iss"].as_str().unwrap().into()),
+/// };
+/// let causes = diagnose_error(&err, None, claims.as_object(), &settings);
+/// assert_eq!(causes[0].id, "azure_v1_v2_mismatch");
+/// ```
+pub fn diagnose_error(
+    err: &ValidationError,
+    header: Option<&Header>,
+    claims: Option<&Map<String, Value>>,
+    settings: &Settings,
+) -> Vec<Cause> {
+    let f = facts::Facts::from_error(err, header.map(|h| &h.raw), claims, settings);
+    causes::find(&f)
+}
+
+/// Like [`diagnose_error`], reading the header and claims from the token itself (leniently,
+/// without verifying anything). The token is not kept or logged.
+pub fn explain(err: &ValidationError, token: &str, settings: &Settings) -> Vec<Cause> {
+    let insp = token::inspect(crate::jws::strip_bearer(token));
+    let f = facts::Facts::from_error(err, insp.header.as_ref(), insp.claims.as_ref(), settings)
+        .with_shape(insp.shape, insp.segments, insp.len, insp.problem);
+    causes::find(&f)
+}
+
+/// Entra only: the URL of the application-specific keys worth fetching for this token
+/// (`<jwks_uri>?appid=<app>`), with the app id: when the configured issuer is Entra, the
+/// token's kid is not among the tenant's live keys, and its audience names an application
+/// (a client id GUID, or `api://<GUID>`). The URL is derived from the configured issuer's
+/// `jwks_uri`, never from the token.
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::doctor::{app_keys_url, KeySource};
+/// use tollgate::{jws, Algorithm, JwkSet, SigningKey};
+/// let app_key = SigningKey::generate(Algorithm::RS256, "app-cert").unwrap();
+/// let app = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+/// let token = jws::sign(&json!({}), &json!({"aud": app}), &app_key).unwrap();
+/// let tid = "4a8f6c1e-93b2-4d7a-b0e5-2c61f9d8a3b7";
+/// let live = KeySource::new(format!("https://login.microsoftonline.com/{tid}/discovery/v2.0/keys"), JwkSet::new());
+/// let (appid, url) = app_keys_url(&token, &format!("https://login.microsoftonline.com/{tid}/v2.0"), &live).unwrap();
+/// assert_eq!(appid, app);
+/// assert!(url.ends_with(&format!("/discovery/v2.0/keys?appid={app}")));
+/// assert_eq!(app_keys_url(&token, "https://idp.example.com", &live), None);
+/// ```
+pub fn app_keys_url(
+    token: &str,
+    configured_issuer: &str,
+    live: &KeySource,
+) -> Option<(String, String)> {
+    if !providers::recognise(configured_issuer.trim())
+        .spec
+        .id
+        .starts_with("entra")
+    {
+        return None;
+    }
+    let insp = token::inspect(token);
+    let kid = insp.header_str("kid")?;
+    if live.set.contains_kid(kid) {
+        return None;
+    }
+    let appid = insp
+        .audiences()
+        .into_iter()
+        .map(|a| a.trim_start_matches("api://").to_string())
+        .find(|a| a.len() == 36 && a.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))?;
+    let sep = if live.origin.contains('?') { '&' } else { '?' };
+    Some((appid.clone(), format!("{}{sep}appid={appid}", live.origin)))
+}
