@@ -345,6 +345,44 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-original-uri",
 ];
 
+/// Adds "did you mean `x`?" to serde's "unknown field `y`, expected one of `a`, `b`" when
+/// one expected name is close to the unknown one.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((unknown, expected)) = rest.split_once("`, expected one of ") else {
+        return message.to_string();
+    };
+    let best = expected
+        .split(", ")
+        .map(|e| e.trim_matches('`'))
+        .map(|e| (edit_distance(unknown, e), e))
+        .min();
+    match best {
+        Some((d, name)) if d <= 2 || name.starts_with(unknown) || unknown.starts_with(name) => {
+            format!("{message}; did you mean `{name}`?")
+        }
+        _ => message.to_string(),
+    }
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 /// Turns a byte offset into a 1-based line number.
 fn line_of(src: &str, offset: usize) -> usize {
     src.as_bytes()[..offset.min(src.len())]
@@ -394,7 +432,7 @@ impl Config {
         let raw: RawConfig = toml::from_str(src).map_err(|e| ConfigError {
             file: None,
             line: e.span().map(|s| line_of(src, s.start)),
-            message: e.message().trim().to_string(),
+            message: with_suggestion(e.message().trim()),
         })?;
         let cx = Ctx { src, base_dir };
         cx.build(raw)
@@ -1000,7 +1038,11 @@ X-Auth-Scope = "scope"
         ));
         assert_eq!(e.line, Some(6), "{e}");
         assert!(e.message.contains("unknown field `scope`"), "{e}");
-        assert!(e.message.contains("scopes"), "{e}");
+        assert!(e.message.ends_with("did you mean `scopes`?"), "{e}");
+        let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\nmethod = [\"GET\"]\n"));
+        assert!(e.message.ends_with("did you mean `methods`?"), "{e}");
+        let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\nzzzzzz = 1\n"));
+        assert!(!e.message.contains("did you mean"), "{e}");
     }
 
     #[test]
