@@ -1084,6 +1084,48 @@ X-Auth-Scope = "scope"
         assert_eq!(e.line, Some(2));
     }
 
+    /// The reference file in the crate's README: every option, with its default.
+    #[test]
+    fn the_readme_reference_parses_with_the_defaults_it_states() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("<!-- reference -->\n```toml\n").unwrap();
+        let block = &readme[start..];
+        let block = &block[block.find("listen").unwrap()..];
+        let block = &block[..block.find("```").unwrap()];
+        let c = Config::from_toml_str(block).unwrap();
+        let defaults = Config::from_toml_str(
+            "[[issuer]]\nissuer = \"https://i.example\"\naudiences = [\"a\"]\n[[route]]\npath = \"/\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen, defaults.listen);
+        assert_eq!(c.admin_listen, defaults.admin_listen);
+        assert_eq!(c.verify_path, defaults.verify_path);
+        assert_eq!(c.upstream_timeout, defaults.upstream_timeout);
+        assert_eq!(c.shutdown_grace, defaults.shutdown_grace);
+        assert_eq!(c.realm, defaults.realm);
+        assert_eq!(c.expose_details, defaults.expose_details);
+        assert_eq!(c.token_cache_entries, defaults.token_cache_entries);
+        assert_eq!(c.unavailable_status, defaults.unavailable_status);
+        assert_eq!(c.retry_after, defaults.retry_after);
+        assert_eq!(c.log, defaults.log);
+        let (i, d) = (&c.issuers[0], &defaults.issuers[0]);
+        assert_eq!(i.policy.leeway, d.policy.leeway);
+        assert_eq!(i.policy.max_token_size, d.policy.max_token_size);
+        let lib = tollgate::CacheOptions::default();
+        assert_eq!(i.cache.default_ttl, Some(lib.default_ttl.as_secs()));
+        assert_eq!(i.cache.min_ttl, Some(lib.min_ttl.as_secs()));
+        assert_eq!(i.cache.max_ttl, Some(lib.max_ttl.as_secs()));
+        assert_eq!(i.cache.cooldown, Some(lib.cooldown.as_secs()));
+        assert_eq!(i.cache.max_stale, Some(lib.max_stale.as_secs()));
+        assert_eq!(i.cache.max_wait, Some(lib.max_wait.as_secs()));
+        assert_eq!(i.cache.connect_timeout, Some(lib.fetch.connect_timeout.as_secs()));
+        assert_eq!(i.cache.timeout, Some(lib.fetch.timeout.as_secs()));
+        assert_eq!(i.cache.max_body, Some(lib.fetch.max_body));
+        assert_eq!(c.routes.len(), 4);
+        assert_eq!(c.routes[1].name, "orders-write");
+        assert_eq!(c.headers.len(), 3);
+    }
+
     #[test]
     fn file_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
