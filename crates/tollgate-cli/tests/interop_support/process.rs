@@ -180,6 +180,11 @@ impl Server {
         }
     }
 
+    /// True while it has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Everything it printed so far (stdout and stderr, tagged).
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
