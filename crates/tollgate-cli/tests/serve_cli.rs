@@ -40,7 +40,10 @@ fn check_config_accepts_a_good_file_and_summarizes_it() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("mode: forward-auth"), "{stdout}");
-    assert!(stdout.contains("route: /public/ (any method): anonymous"), "{stdout}");
+    assert!(
+        stdout.contains("route: /public/ (any method): anonymous"),
+        "{stdout}"
+    );
     assert!(stdout.contains("configuration OK"), "{stdout}");
 }
 
@@ -48,7 +51,11 @@ fn check_config_accepts_a_good_file_and_summarizes_it() {
 fn check_config_names_the_file_and_line_of_a_mistake() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gateway.toml");
-    std::fs::write(&path, GOOD.replace("path = \"/\"", "path = \"/\"\nscope = [\"x\"]")).unwrap();
+    std::fs::write(
+        &path,
+        GOOD.replace("path = \"/\"", "path = \"/\"\nscope = [\"x\"]"),
+    )
+    .unwrap();
     let out = tollgate()
         .args(["serve", "--check-config", "--config"])
         .arg(&path)
@@ -56,7 +63,10 @@ fn check_config_names_the_file_and_line_of_a_mistake() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("{}:15:", path.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:15:", path.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("unknown field `scope`"), "{stderr}");
     assert!(stderr.contains("did you mean `scopes`?"), "{stderr}");
 }
@@ -66,7 +76,11 @@ fn a_served_gateway_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
     let key = tollgate::SigningKey::generate(tollgate::Algorithm::ES256, "k1").unwrap();
-    std::fs::write(&jwks, serde_json::json!({"keys": [key.public_jwk()]}).to_string()).unwrap();
+    std::fs::write(
+        &jwks,
+        serde_json::json!({"keys": [key.public_jwk()]}).to_string(),
+    )
+    .unwrap();
     let path = dir.path().join("gateway.toml");
     std::fs::write(
         &path,
@@ -106,7 +120,15 @@ fn a_served_gateway_stops_cleanly_on_sigterm() {
         panic!("no startup log line:\n{seen}");
     };
     let status = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Forwarded-Uri: /public/x"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "X-Forwarded-Uri: /public/x",
+        ])
         .arg(format!("http://{addr}/verify"))
         .output();
     if let Ok(out) = status {

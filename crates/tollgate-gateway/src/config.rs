@@ -375,7 +375,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut prev = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
             prev = row[j + 1];
             row[j + 1] = next;
         }
@@ -1039,7 +1041,9 @@ X-Auth-Scope = "scope"
         assert_eq!(e.line, Some(6), "{e}");
         assert!(e.message.contains("unknown field `scope`"), "{e}");
         assert!(e.message.ends_with("did you mean `scopes`?"), "{e}");
-        let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\nmethod = [\"GET\"]\n"));
+        let e = err(&format!(
+            "{ISSUER}[[route]]\npath = \"/\"\nmethod = [\"GET\"]\n"
+        ));
         assert!(e.message.ends_with("did you mean `methods`?"), "{e}");
         let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\nzzzzzz = 1\n"));
         assert!(!e.message.contains("did you mean"), "{e}");
@@ -1118,7 +1122,10 @@ X-Auth-Scope = "scope"
         assert_eq!(i.cache.cooldown, Some(lib.cooldown.as_secs()));
         assert_eq!(i.cache.max_stale, Some(lib.max_stale.as_secs()));
         assert_eq!(i.cache.max_wait, Some(lib.max_wait.as_secs()));
-        assert_eq!(i.cache.connect_timeout, Some(lib.fetch.connect_timeout.as_secs()));
+        assert_eq!(
+            i.cache.connect_timeout,
+            Some(lib.fetch.connect_timeout.as_secs())
+        );
         assert_eq!(i.cache.timeout, Some(lib.fetch.timeout.as_secs()));
         assert_eq!(i.cache.max_body, Some(lib.fetch.max_body));
         assert_eq!(c.routes.len(), 4);

@@ -33,7 +33,10 @@ fn forward_auth_settings(yaml: &str) -> (String, Vec<String>) {
             }
         }
     }
-    (address.expect("dynamic.yml has a forwardAuth address"), headers)
+    (
+        address.expect("dynamic.yml has a forwardAuth address"),
+        headers,
+    )
 }
 
 #[tokio::test]
@@ -54,10 +57,14 @@ async fn the_traefik_example_matches_the_gateway() {
         configured.sort();
         let mut copied_lower: Vec<String> = copied.iter().map(|h| h.to_ascii_lowercase()).collect();
         copied_lower.sort();
-        assert_eq!(copied_lower, configured, "authResponseHeaders lists every identity header");
+        assert_eq!(
+            copied_lower, configured,
+            "authResponseHeaders lists every identity header"
+        );
 
         let keys = LocalKeys::new();
-        let config = Config::from_toml_str(&keys.adapt(&example("traefik", "tollgate.toml"))).unwrap();
+        let config =
+            Config::from_toml_str(&keys.adapt(&example("traefik", "tollgate.toml"))).unwrap();
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
         let verify = format!("{}/verify", gw.url());
         let traefik = |method: &str, uri: &str| {
@@ -84,7 +91,11 @@ async fn the_traefik_example_matches_the_gateway() {
 
         // Anonymous: 200 with every copied header present and empty, so Traefik overwrites a
         // client's own copy.
-        let r = traefik("GET", "/public/a").header("X-Auth-Subject", "mallory").send().await.unwrap();
+        let r = traefik("GET", "/public/a")
+            .header("X-Auth-Subject", "mallory")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         for h in &copied {
             assert_eq!(r.headers()[h.as_str()], "", "{h}");
