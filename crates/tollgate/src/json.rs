@@ -5,16 +5,27 @@
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 /// Parses `bytes` as one JSON object, rejecting duplicate member names anywhere inside.
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue
-        .deserialize(&mut de)
-        .map_err(|e| clean(e.to_string()))?;
-    de.end().map_err(|e| clean(e.to_string()))?;
-    match value {
+    match fast::object(bytes) {
+        Some(map) => Ok(map),
+        None => strict_object(bytes),
+    }
+}
+
+/// Parses any strict JSON value (used for JWKS and discovery documents).
+pub fn parse_value(bytes: &[u8]) -> Result<Value, String> {
+    match fast::value(bytes) {
+        Some(value) => Ok(value),
+        None => strict_value(bytes),
+    }
+}
+
+fn strict_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    match strict_value(bytes)? {
         Value::Object(map) => Ok(map),
         other => Err(format!(
             "is JSON but not an object (found {})",
@@ -23,8 +34,7 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// Parses any strict JSON value (used for JWKS and discovery documents).
-pub fn parse_value(bytes: &[u8]) -> Result<Value, String> {
+fn strict_value(bytes: &[u8]) -> Result<Value, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = StrictValue
         .deserialize(&mut de)
@@ -53,6 +63,243 @@ pub fn preview(v: &Value, max: usize) -> String {
     } else {
         let cut: String = s.chars().take(max).collect();
         format!("{cut}...")
+    }
+}
+
+/// The fast path for the JSON tokens are made of: a direct parser for the common subset
+/// (objects, arrays, strings without escapes, integers, literals), producing exactly the
+/// value the strict `serde_json` path below produces. Anything else (an escape, a fraction
+/// or exponent, an integer outside 64 bits, `-0`, deep nesting, a duplicate member, any
+/// syntax error) makes it give up with `None`, and the strict path parses the input again:
+/// every error, and every unusual value, comes from that one path.
+mod fast {
+    use serde_json::{Map, Number, Value};
+
+    /// Deeper input goes to the strict path (whose own limit is 128).
+    const MAX_DEPTH: u32 = 64;
+
+    /// A whole input that is one JSON object.
+    pub(super) fn object(bytes: &[u8]) -> Option<Map<String, Value>> {
+        let mut p = Parser::new(bytes)?;
+        p.ws();
+        if p.peek()? != b'{' {
+            return None;
+        }
+        let map = p.object()?;
+        p.end()?;
+        Some(map)
+    }
+
+    /// A whole input that is one JSON value.
+    pub(super) fn value(bytes: &[u8]) -> Option<Value> {
+        let mut p = Parser::new(bytes)?;
+        let v = p.value()?;
+        p.end()?;
+        Some(v)
+    }
+
+    struct Parser<'a> {
+        /// The input, validated as UTF-8 once: a string's content is then a slice of it
+        /// between two quotes, ASCII positions that are always character boundaries.
+        text: &'a str,
+        b: &'a [u8],
+        i: usize,
+        depth: u32,
+    }
+
+    /// Bytes that end the fast scan of a string: the quote, the backslash (an escape, left
+    /// to the strict path) and the control characters JSON forbids unescaped.
+    static STRING_STOP: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 0x20 {
+            t[c] = true;
+            c += 1;
+        }
+        t[b'"' as usize] = true;
+        t[b'\\' as usize] = true;
+        t
+    };
+
+    impl<'a> Parser<'a> {
+        /// `None` when the input is not UTF-8 (the strict path says where).
+        fn new(bytes: &'a [u8]) -> Option<Parser<'a>> {
+            let text = std::str::from_utf8(bytes).ok()?;
+            Some(Parser {
+                text,
+                b: bytes,
+                i: 0,
+                depth: 0,
+            })
+        }
+
+        #[inline]
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.i).copied()
+        }
+
+        /// JSON whitespace (RFC 8259 section 2): space, tab, line feed, carriage return.
+        #[inline]
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+                self.i += 1;
+            }
+        }
+
+        fn end(&mut self) -> Option<()> {
+            self.ws();
+            (self.i == self.b.len()).then_some(())
+        }
+
+        fn value(&mut self) -> Option<Value> {
+            self.ws();
+            match self.peek()? {
+                b'{' => self.object().map(Value::Object),
+                b'[' => self.array(),
+                b'"' => self.string().map(Value::String),
+                b't' => self.literal(b"true", Value::Bool(true)),
+                b'f' => self.literal(b"false", Value::Bool(false)),
+                b'n' => self.literal(b"null", Value::Null),
+                b'-' | b'0'..=b'9' => self.integer(),
+                _ => None,
+            }
+        }
+
+        fn literal(&mut self, word: &[u8], v: Value) -> Option<Value> {
+            if self.b.get(self.i..self.i + word.len())? == word {
+                self.i += word.len();
+                Some(v)
+            } else {
+                None
+            }
+        }
+
+        /// At `{`. The members are collected and the map built from the list in one pass
+        /// (a sort and a bulk build, cheaper than inserting members one by one).
+        fn object(&mut self) -> Option<Map<String, Value>> {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            if self.peek()? == b'}' {
+                self.i += 1;
+                self.depth -= 1;
+                return Some(Map::new());
+            }
+            let mut members: Vec<(String, Value)> = Vec::with_capacity(16);
+            loop {
+                self.ws();
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                let key = self.string()?;
+                self.ws();
+                if self.peek()? != b':' {
+                    return None;
+                }
+                self.i += 1;
+                let v = self.value()?;
+                members.push((key, v));
+                self.ws();
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b'}' => {
+                        self.i += 1;
+                        self.depth -= 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+            // Building from a list sorts it and keeps one member per name: fewer members
+            // than were read means a name was repeated.
+            let count = members.len();
+            let map: Map<String, Value> = members.into_iter().collect();
+            (map.len() == count).then_some(map)
+        }
+
+        /// At `[`.
+        fn array(&mut self) -> Option<Value> {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return None;
+            }
+            self.i += 1;
+            let mut items = Vec::new();
+            self.ws();
+            if self.peek()? == b']' {
+                self.i += 1;
+                self.depth -= 1;
+                return Some(Value::Array(items));
+            }
+            loop {
+                items.push(self.value()?);
+                self.ws();
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b']' => {
+                        self.i += 1;
+                        self.depth -= 1;
+                        return Some(Value::Array(items));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        /// At `"`. No escapes and no control characters (those go to the strict path);
+        /// non-ASCII bytes must be UTF-8.
+        fn string(&mut self) -> Option<String> {
+            let start = self.i + 1;
+            let len = self
+                .b
+                .get(start..)?
+                .iter()
+                .position(|&c| STRING_STOP[c as usize])?;
+            let end = start + len;
+            if self.b[end] != b'"' {
+                return None;
+            }
+            self.i = end + 1;
+            Some(self.text.get(start..end)?.to_owned())
+        }
+
+        /// An integer as `serde_json` reads it: non-negative into `u64`, negative into
+        /// `i64`. Fractions, exponents, overflow and `-0` (a float there) give up.
+        fn integer(&mut self) -> Option<Value> {
+            let negative = self.peek()? == b'-';
+            if negative {
+                self.i += 1;
+            }
+            let first = self.peek()?;
+            if !first.is_ascii_digit() {
+                return None;
+            }
+            self.i += 1;
+            let mut n = u64::from(first - b'0');
+            if first == b'0' {
+                if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+            } else {
+                while let Some(c @ b'0'..=b'9') = self.peek() {
+                    n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                    self.i += 1;
+                }
+            }
+            if let Some(b'.' | b'e' | b'E') = self.peek() {
+                return None;
+            }
+            if !negative {
+                return Some(Value::Number(Number::from(n)));
+            }
+            if n == 0 || n > 1 << 63 {
+                return None;
+            }
+            Some(Value::Number(Number::from((n as i64).wrapping_neg())))
+        }
     }
 }
 
@@ -112,12 +359,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             let value = access.next_value_seed(StrictValue)?;
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate member name {key:?}"
-                )));
+            // One search of the map both detects a duplicate and finds where to insert.
+            match map.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                Entry::Occupied(slot) => {
+                    return Err(de::Error::custom(format_args!(
+                        "duplicate member name {:?}",
+                        slot.key()
+                    )));
+                }
             }
-            map.insert(key, value);
         }
         Ok(Value::Object(map))
     }
@@ -135,6 +388,112 @@ mod tests {
         assert!(parse_object(br#"{"a":{"b":1,"b":1}}"#).is_err());
         assert!(parse_object(br#"{"a":[{"b":1,"b":1}]}"#).is_err());
         assert!(parse_object(br#"{"a":1,"b":2}"#).is_ok());
+    }
+
+    /// The fast path gives up rather than decide anything unusual: these all go to the
+    /// strict path, and come out as it says.
+    #[test]
+    fn fast_path_defers_edge_cases() {
+        for text in [
+            "-0",
+            "01",
+            "-01",
+            "1.0",
+            "1e5",
+            "1E5",
+            "-",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "\"a\\nb\"",
+            "\"\u{1}\"",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{\"a\":1,\"a\":1}",
+            "tru",
+            "nul",
+            "\u{feff}{}",
+            "{} {}",
+            "",
+            "   ",
+        ] {
+            assert_eq!(fast::value(text.as_bytes()), None, "{text:?}");
+        }
+        assert_eq!(fast::value(b"\"a\xff\""), None);
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(fast::value(deep.as_bytes()), None);
+        assert!(parse_value(deep.as_bytes()).is_ok());
+        assert_eq!(parse_value(b"-0").unwrap(), serde_json::json!(-0.0));
+    }
+
+    #[test]
+    fn fast_path_reads_the_usual() {
+        for text in [
+            "18446744073709551615",
+            "-9223372036854775808",
+            "0",
+            "-1",
+            " {\"a\" : [ 1 , -2 , true , false , null , \"\u{e9}t\u{e9}\" , {} , [] ] } ",
+        ] {
+            let fast = fast::value(text.as_bytes()).unwrap_or_else(|| panic!("{text:?}"));
+            assert_eq!(Ok(fast), strict_value(text.as_bytes()), "{text:?}");
+        }
+        let claims = br#"{"iss":"https://login.example.com/","sub":"8d0c2f1e","aud":["api://orders","api://billing"],"exp":1700003600,"iat":1699999990,"nbf":1699999990,"jti":"b1f0c7a2","client_id":"web","scope":"orders:read profile","roles":["orders.reader","support.agent"]}"#;
+        assert!(fast::object(claims).is_some());
+    }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,8}".prop_map(Value::String),
+            "[a-z]{0,4}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]{0,2}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever the fast path accepts, the strict path accepts as the same value.
+        #[test]
+        fn fast_path_agrees_on_valid_json(v in arb_json(), pretty in proptest::bool::ANY) {
+            let text = if pretty {
+                serde_json::to_string_pretty(&v).unwrap()
+            } else {
+                serde_json::to_string(&v).unwrap()
+            };
+            if let Some(fast) = fast::value(text.as_bytes()) {
+                proptest::prop_assert_eq!(Ok(fast), strict_value(text.as_bytes()));
+            }
+            proptest::prop_assert_eq!(parse_value(text.as_bytes()), strict_value(text.as_bytes()));
+        }
+
+        /// Token soup: near-JSON with every edge the grammar has. Same results either way.
+        #[test]
+        fn fast_path_agrees_on_soup(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "{", "}", "[", "]", ",", ":", " ", "\n", "\"a\"", "\"b\"", "\"", "\\", "\\n",
+            "\u{1}", "\u{e9}", "0", "1", "9", "-", ".", "e", "+", "true", "fals", "null",
+            "18446744073709551615", "9223372036854775808",
+        ]), 0..24)) {
+            let text = parts.concat();
+            if let Some(fast) = fast::value(text.as_bytes()) {
+                proptest::prop_assert_eq!(Ok(fast), strict_value(text.as_bytes()), "{:?}", text);
+            }
+            if let Some(fast) = fast::object(text.as_bytes()) {
+                proptest::prop_assert_eq!(Ok(fast), strict_object(text.as_bytes()), "{:?}", text);
+            }
+            proptest::prop_assert_eq!(parse_value(text.as_bytes()), strict_value(text.as_bytes()));
+            proptest::prop_assert_eq!(parse_object(text.as_bytes()), strict_object(text.as_bytes()));
+        }
     }
 
     #[test]

@@ -158,7 +158,13 @@ pub fn validate(
 ) -> Result<Verified, ValidationError> {
     let token = jws::strip_bearer(token);
     let decoded = jws::decode(token, policy.max_token_size)?;
-    verify_decoded(&decoded, keys, policy, now)
+    let (alg, claims) = check(&decoded, keys, policy, now)?;
+    // The decoded token is ours: its header moves into the result, no copy.
+    Ok(Verified {
+        header: decoded.header,
+        claims,
+        alg,
+    })
 }
 
 /// The part of [`validate`] after decoding: for callers that picked `keys` by the token's
@@ -169,6 +175,21 @@ pub fn verify_decoded(
     policy: &Policy,
     now: i64,
 ) -> Result<Verified, ValidationError> {
+    let (alg, claims) = check(decoded, keys, policy, now)?;
+    Ok(Verified {
+        header: decoded.header.clone(),
+        claims,
+        alg,
+    })
+}
+
+/// Every check after decoding, in order: allow-list, key, signature, claims, `typ`.
+fn check(
+    decoded: &jws::Decoded<'_>,
+    keys: &JwkSet,
+    policy: &Policy,
+    now: i64,
+) -> Result<(Algorithm, Claims), ValidationError> {
     let alg = policy.check_alg(&decoded.header.alg)?;
     let key = select_key(keys, alg, &decoded.header)?;
     if !key.verify(alg, decoded.signing_input, &decoded.signature) {
@@ -180,11 +201,7 @@ pub fn verify_decoded(
     let claims = decoded.claims()?;
     policy.check_typ(&decoded.header)?;
     policy.check_claims(&claims, now)?;
-    Ok(Verified {
-        header: decoded.header.clone(),
-        claims: Claims(claims),
-        alg,
-    })
+    Ok((alg, Claims(claims)))
 }
 
 /// A validator over a fixed key set (a JWKS file, secrets): synchronous, no network.

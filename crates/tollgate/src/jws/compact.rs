@@ -1,5 +1,9 @@
 //! Reading compact JWS (RFC 7515 section 7.1): `header.payload.signature`.
 
+use std::borrow::Cow;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::b64;
@@ -45,9 +49,12 @@ impl Decoded<'_> {
         if self.payload_b64.is_empty() {
             return Err(malformed(TokenPart::Payload, EMPTY_PAYLOAD));
         }
-        let bytes = b64::decode(self.payload_b64).map_err(|reason| ValidationError::Malformed {
-            part: TokenPart::Payload,
-            reason,
+        let mut buf = [0u8; 1024];
+        let bytes = decode_segment(self.payload_b64, &mut buf).map_err(|reason| {
+            ValidationError::Malformed {
+                part: TokenPart::Payload,
+                reason,
+            }
         })?;
         json::parse_object(&bytes).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
@@ -83,8 +90,64 @@ fn parse_header(segment: &str) -> Result<Map<String, Value>, ValidationError> {
     if segment.is_empty() {
         return Err(malformed(TokenPart::Header, "is empty"));
     }
-    let bytes = b64::decode(segment).map_err(|r| malformed(TokenPart::Header, r))?;
+    let mut buf = [0u8; 256];
+    let bytes = decode_segment(segment, &mut buf).map_err(|r| malformed(TokenPart::Header, r))?;
     json::parse_object(&bytes).map_err(|r| malformed(TokenPart::Header, r))
+}
+
+/// Decodes a base64url segment into `buf` when it fits (no allocation: headers and most
+/// payloads), otherwise into a new vector. Same strict engine as [`b64::decode`]; any
+/// failure is decoded again by it, so errors read exactly as it words them.
+fn decode_segment<'b>(segment: &str, buf: &'b mut [u8]) -> Result<Cow<'b, [u8]>, String> {
+    match URL_SAFE_NO_PAD.decode_slice(segment, buf) {
+        Ok(n) => Ok(Cow::Borrowed(&buf[..n])),
+        Err(_) => b64::decode(segment).map(Cow::Owned),
+    }
+}
+
+/// The positions of the two dots of a three-segment token; `None` when there are not
+/// exactly two.
+#[inline]
+fn two_dots(token: &str) -> Option<(usize, usize)> {
+    let d0 = token.find('.')?;
+    let d1 = d0 + 1 + token[d0 + 1..].find('.')?;
+    match token[d1 + 1..].find('.') {
+        None => Some((d0, d1)),
+        Some(_) => None,
+    }
+}
+
+/// The error for a token that does not have three segments: JWE (five segments) is named as
+/// such, with its `alg`/`enc` when readable.
+#[cold]
+fn not_three_segments(token: &str) -> ValidationError {
+    if let Some(e) = not_a_jws(token) {
+        return e;
+    }
+    let count = token.bytes().filter(|b| *b == b'.').count();
+    if count == 4 {
+        // Five segments: JWE (RFC 7516). Read alg/enc if possible to say what it is.
+        let first = token.find('.').unwrap_or(token.len());
+        let (alg, enc) = match parse_header(&token[..first]) {
+            Ok(h) => (
+                h.get("alg").and_then(Value::as_str).map(str::to_string),
+                h.get("enc").and_then(Value::as_str).map(str::to_string),
+            ),
+            Err(_) => (None, None),
+        };
+        return ValidationError::Encrypted { alg, enc };
+    }
+    let reason = if token.is_empty() {
+        "is empty".to_string()
+    } else if count == 0 {
+        "has no '.': it is not a JWT (an opaque token or a session id?)".to_string()
+    } else {
+        format!(
+            "has {} segments; a signed JWT has 3 (header.payload.signature)",
+            count + 1
+        )
+    };
+    malformed(TokenPart::Token, reason)
 }
 
 /// Splits and decodes a compact JWS and checks its header, without verifying anything.
@@ -106,50 +169,13 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
             found: token.len(),
         });
     }
-    let mut dots = [0usize; 4];
-    let mut count = 0;
-    for (i, b) in token.bytes().enumerate() {
-        if b == b'.' {
-            if count < 4 {
-                dots[count] = i;
-            }
-            count += 1;
-        }
-    }
-    if count != 2 {
-        if let Some(e) = not_a_jws(token) {
-            return Err(e);
-        }
-    }
-    if count == 4 {
-        // Five segments: JWE (RFC 7516). Read alg/enc if possible to say what it is.
-        let (alg, enc) = match parse_header(&token[..dots[0]]) {
-            Ok(h) => (
-                h.get("alg").and_then(Value::as_str).map(str::to_string),
-                h.get("enc").and_then(Value::as_str).map(str::to_string),
-            ),
-            Err(_) => (None, None),
-        };
-        return Err(ValidationError::Encrypted { alg, enc });
-    }
-    if count != 2 {
-        let reason = if token.is_empty() {
-            "is empty".to_string()
-        } else if count == 0 {
-            "has no '.': it is not a JWT (an opaque token or a session id?)".to_string()
-        } else {
-            format!(
-                "has {} segments; a signed JWT has 3 (header.payload.signature)",
-                count + 1
-            )
-        };
-        return Err(malformed(TokenPart::Token, reason));
-    }
-    let (h, p, s) = (
-        &token[..dots[0]],
-        &token[dots[0] + 1..dots[1]],
-        &token[dots[1] + 1..],
-    );
+    // The two dots of a JWS, found with the vectorised `str::find`; any other count goes to
+    // `not_three_segments`, which counts them all to say what the token is.
+    let (d0, d1) = match two_dots(token) {
+        Some(dots) => dots,
+        None => return Err(not_three_segments(token)),
+    };
+    let (h, p, s) = (&token[..d0], &token[d0 + 1..d1], &token[d1 + 1..]);
     let raw = parse_header(h).map_err(|e| not_a_jws(token).unwrap_or(e))?;
     let alg = match raw.get("alg") {
         Some(Value::String(a)) => a.clone(),
@@ -189,7 +215,7 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
     let typ = raw.get("typ").and_then(Value::as_str).map(str::to_string);
     Ok(Decoded {
         header: Header { alg, kid, typ, raw },
-        signing_input: &token.as_bytes()[..dots[1]],
+        signing_input: &token.as_bytes()[..d1],
         payload_b64: p,
         signature,
     })
