@@ -529,6 +529,22 @@ async fn forward_auth(http: &reqwest::Client, gateway: &str, token: Option<&str>
         .as_u16()
 }
 
+/// Starts the provider again on `port` (the issuer URL must not change); retried briefly in
+/// case the old listener's port is not free yet.
+fn restart_provider(peers: &Peers, port: u16, key: &Path) -> Server {
+    let mut attempt = 0;
+    loop {
+        match peers.oidc_provider(port, key) {
+            Ok(p) => return p,
+            Err(e) if attempt >= 4 => panic!("{e}"),
+            Err(_) => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
 /// Part 1: oidc-provider on loopback issues `at+jwt` access tokens (client_credentials,
 /// resource indicators). Tollgate finds its keys through discovery (CLI, `tollgate serve`
 /// forward-auth, and the library), accepts
@@ -544,13 +560,20 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
         peers.node_version("oidc-provider")
     );
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = process::free_port();
-    let issuer = format!("http://127.0.0.1:{port}");
     let key_a = dir.path().join("key-a.json");
     let key_b = dir.path().join("key-b.json");
-    let mut provider = peers
-        .oidc_provider(port, &key_a)
-        .unwrap_or_else(|e| panic!("{e}"));
+    // The provider must know its URL before it listens, so it gets a port that was free a
+    // moment ago; another process may take it first, hence a few tries.
+    let mut attempt = 0;
+    let (port, mut provider) = loop {
+        let port = process::free_port();
+        match peers.oidc_provider(port, &key_a) {
+            Ok(p) => break (port, p),
+            Err(e) if attempt >= 2 => panic!("{e}"),
+            Err(_) => attempt += 1,
+        }
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
     let rt = runtime();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -660,9 +683,7 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
             statuses.push(forward_auth(&http, &gateway_url, Some(&token)).await);
         }
     });
-    let _provider = peers
-        .oidc_provider(port, &key_b)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let _provider = restart_provider(peers, port, &key_b);
     let rotated = rt.block_on(provider_token(&http, &issuer, API));
     let kid_b = tamper::header(&rotated)["kid"].clone();
     assert_ne!(
