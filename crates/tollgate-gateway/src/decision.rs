@@ -10,7 +10,7 @@ use std::time::Instant;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use tollgate::challenge::{Challenge, ChallengeOptions};
-use tollgate::{Clock, ValidationError, Verified};
+use tollgate::{doctor, Clock, Policy, ValidationError, Verified};
 
 use crate::cache::TokenCache;
 use crate::config::{Access, Config};
@@ -82,6 +82,9 @@ pub struct Decision {
     pub refusal: Option<Challenge>,
     /// One sentence for logs (empty when allowed).
     pub description: String,
+    /// For a rejected token: the doctor's most likely cause (a `tollgate::doctor` cause
+    /// id, e.g. `azure_v1_v2_mismatch`), logged beside the code.
+    pub cause: Option<&'static str>,
 }
 
 impl Decision {
@@ -108,6 +111,10 @@ pub struct Decider {
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     challenges: ChallengeOptions,
+    /// Each issuer's policy, for the doctor's diagnosis of rejected tokens.
+    policies: HashMap<String, Policy>,
+    /// The policy the doctor uses for a token whose `iss` is not configured.
+    any_issuer: Policy,
 }
 
 impl std::fmt::Debug for Decider {
@@ -142,6 +149,15 @@ impl Decider {
                 .collect(),
             metrics,
             clock,
+            policies: config
+                .issuers
+                .iter()
+                .map(|i| (i.issuer.clone(), i.policy.clone()))
+                .collect(),
+            any_issuer: Policy {
+                issuers: config.issuers.iter().map(|i| i.issuer.clone()).collect(),
+                ..Policy::default()
+            },
             challenges: ChallengeOptions::new()
                 .realm(config.realm.clone())
                 .expose_details(config.expose_details)
@@ -218,6 +234,7 @@ impl Decider {
                 route, method = method.as_str(), path, issuer, subject,
                 latency_us = elapsed.as_micros() as u64,
                 reason = decision.description.as_str(),
+                cause = decision.cause.unwrap_or(""),
             );
         }
         decision
@@ -263,7 +280,9 @@ impl Decider {
             Ok(identity) => identity,
             Err(err) => {
                 let c = self.challenges.error(&err);
-                return (self.refuse(c, route_index, err.to_string()), path);
+                let mut d = self.refuse(c, route_index, err.to_string());
+                d.cause = self.top_cause(&err, token);
+                return (d, path);
             }
         };
 
@@ -303,6 +322,22 @@ impl Decider {
         Ok(identity)
     }
 
+    /// The doctor's most likely cause of a rejection (none for "cannot verify now").
+    /// Runs only on rejected tokens; reads the token leniently and keeps nothing.
+    fn top_cause(&self, err: &ValidationError, token: &str) -> Option<&'static str> {
+        if err.is_unavailable() {
+            return None;
+        }
+        let iss = doctor::token::inspect(token)
+            .claims
+            .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
+        let policy = iss
+            .and_then(|i| self.policies.get(&i))
+            .unwrap_or(&self.any_issuer);
+        let settings = doctor::Settings::new(policy.clone(), self.clock.now());
+        doctor::explain(err, token, &settings).first().map(|c| c.id)
+    }
+
     /// How refusals are answered.
     pub fn challenges(&self) -> &ChallengeOptions {
         &self.challenges
@@ -320,6 +355,7 @@ impl Decider {
             identity,
             refusal: None,
             description: String::new(),
+            cause: None,
         }
     }
 
@@ -330,38 +366,20 @@ impl Decider {
             identity: None,
             refusal: Some(challenge),
             description,
+            cause: None,
         }
     }
 }
 
-/// The token of `Authorization: Bearer <token>`, or why there is none.
+/// The token of `Authorization: Bearer <token>`, or why there is none: the library's
+/// reading ([`tollgate::challenge::bearer_token`]), shared with the tower layer.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
-    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(
-            "the request has no Authorization header; send Authorization: Bearer <access token>"
-                .into(),
-        );
-    };
-    if values.next().is_some() {
-        return Err("the request has more than one Authorization header; send exactly one".into());
-    }
-    let Ok(value) = value.to_str() else {
-        return Err("the Authorization header is not ASCII".into());
-    };
-    let value = value.trim();
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        let shown: String = scheme.chars().take(20).collect();
-        return Err(format!(
-            "the Authorization header uses the {shown:?} scheme; send Authorization: Bearer <access token>"
-        ));
-    }
-    let token = rest.trim();
-    if token.is_empty() {
-        return Err("the Authorization header says Bearer but holds no token".into());
-    }
-    Ok(token)
+    let values: Vec<&[u8]> = headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    tollgate::challenge::bearer_token(&values)
 }
 
 #[cfg(test)]

@@ -173,6 +173,13 @@ async fn the_minimal_configuration_works_as_written() {
             assert_eq!(body["code"], code);
         }
 
+        // The doctor's most likely cause is logged beside the code.
+        let mut headers = http::HeaderMap::new();
+        let wrong = idp.mint(json!({}), json!({"aud": "api://billing"}));
+        headers.insert("authorization", format!("Bearer {wrong}").parse().unwrap());
+        let d = gw.gateway().decider().decide(&http::Method::GET, "/x", &headers).await;
+        assert_eq!((d.code, d.cause), ("audience_mismatch", Some("audience_other_api")));
+
         // Admin: health, readiness, metrics, key view.
         let admin = gw.admin_url().unwrap();
         assert_eq!(get(format!("{admin}/healthz"), None).await.status(), 200);
