@@ -57,6 +57,11 @@ pub struct Rejection {
     pub path: String,
     /// Where the token was found, when there was one.
     pub source: Option<TokenSource>,
+    /// For rejected tokens, the most likely cause by the [doctor](crate::doctor) (its
+    /// [`id`](crate::doctor::Cause::id) is stable: `audience_other_api`, `keys_rotated`,
+    /// `clock_skew`...), when the validator can tell the policy
+    /// ([`TokenValidator::policy_for`]). Only computed when an `on_rejected` hook is set.
+    pub cause: Option<crate::doctor::Cause>,
 }
 
 impl Rejection {
@@ -108,12 +113,26 @@ impl LayerContext {
         path: &str,
         source: Option<TokenSource>,
     ) -> Response {
+        self.reject_with_cause(reason, challenge, method, path, source, None)
+    }
+
+    /// [`reject`](LayerContext::reject) with the doctor's diagnosis.
+    pub(crate) fn reject_with_cause(
+        &self,
+        reason: RejectReason,
+        challenge: Challenge,
+        method: &Method,
+        path: &str,
+        source: Option<TokenSource>,
+        cause: Option<crate::doctor::Cause>,
+    ) -> Response {
         let rejection = Rejection {
             reason,
             challenge,
             method: method.clone(),
             path: path.to_string(),
             source,
+            cause,
         };
         tracing::debug!(
             target: "tollgate::tower",
@@ -333,7 +352,11 @@ async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(
             Ok(verified) => Ok(verified),
             Err(err) => {
                 let challenge = shared.challenges.error(&err);
-                Err((RejectReason::Invalid(err), challenge, Some(source)))
+                let cause = match shared.on_rejected {
+                    Some(_) => super::diagnose(shared.validator.as_ref(), &err, &token),
+                    None => None,
+                };
+                Err((RejectReason::Invalid(err), challenge, Some(source), cause))
             }
         },
         Found::Missing(_) if shared.optional => {
@@ -342,11 +365,11 @@ async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(
         }
         Found::Missing(why) => {
             let challenge = shared.challenges.missing_token(&why);
-            Err((RejectReason::MissingToken(why), challenge, None))
+            Err((RejectReason::MissingToken(why), challenge, None, None))
         }
         Found::Conflict(why) => {
             let challenge = shared.challenges.invalid_request(&why);
-            Err((RejectReason::InvalidRequest(why), challenge, None))
+            Err((RejectReason::InvalidRequest(why), challenge, None, None))
         }
     };
     match outcome {
@@ -355,8 +378,13 @@ async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(
             req.extensions_mut().insert(context);
             Ok(())
         }
-        Err((reason, challenge, source)) => {
-            Err(context.reject(reason, challenge, req.method(), req.uri().path(), source))
-        }
+        Err((reason, challenge, source, cause)) => Err(context.reject_with_cause(
+            reason,
+            challenge,
+            req.method(),
+            req.uri().path(),
+            source,
+            cause,
+        )),
     }
 }
