@@ -167,10 +167,11 @@ impl LayerContext {
 /// Cheap to clone; build it once.
 ///
 /// ```
-/// use axum::{routing::get, Router};
+/// use axum::{body::Body, http::Request, routing::get, Router};
 /// use serde_json::json;
-/// use tollgate::tower::JwtLayer;
-/// use tollgate::{Algorithm, JwkSet, LocalValidator, Policy, SigningKey};
+/// use tollgate::tower::{Claims, JwtLayer};
+/// use tollgate::{jws, Algorithm, JwkSet, LocalValidator, Policy, SigningKey};
+/// use tower::ServiceExt;
 ///
 /// let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
 /// let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
@@ -180,8 +181,22 @@ impl LayerContext {
 ///     .cookie("access_token")
 ///     .realm("orders")
 ///     .on_rejected(|r| eprintln!("refused {} {}: {}", r.method, r.path, r.code()));
-/// let app: Router = Router::new().route("/me", get(|| async { "hi" })).layer(layer);
-/// # let _ = app;
+/// let app: Router = Router::new()
+///     .route("/me", get(|Claims(c): Claims| async move { c["sub"].to_string() }))
+///     .layer(layer);
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // No token: 401 with a bare challenge.
+/// let res = app.clone().oneshot(Request::get("/me").body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(res.status(), 401);
+/// assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="orders""#);
+///
+/// // A valid token in the cookie: the handler sees the claims.
+/// let token = jws::sign(&json!({}), &json!({"sub": "ada", "aud": "api", "exp": 4_000_000_000u64}), &key).unwrap();
+/// let req = Request::get("/me").header("cookie", format!("access_token={token}")).body(Body::empty()).unwrap();
+/// let res = app.oneshot(req).await.unwrap();
+/// assert_eq!(res.status(), 200);
+/// # });
 /// ```
 #[derive(Clone)]
 pub struct JwtLayer {

@@ -81,7 +81,32 @@ pub type ValidateFuture<'a> =
 
 /// Something that validates a token: the remote [`Validator`] (keys from issuers), a
 /// [`LocalValidator`] (a fixed key set), an `Arc` of either, or your own (for example a
-/// wrapper that caches results).
+/// wrapper that counts, caches or adds checks).
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use tollgate::tower::{JwtLayer, TokenValidator, ValidateFuture};
+/// use tollgate::{LocalValidator, Policy};
+///
+/// /// Counts the tokens it is asked about, then delegates.
+/// struct Counting {
+///     inner: LocalValidator,
+///     seen: AtomicU64,
+/// }
+///
+/// impl TokenValidator for Counting {
+///     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
+///         self.seen.fetch_add(1, Ordering::Relaxed);
+///         TokenValidator::validate(&self.inner, token)
+///     }
+///     fn policy_for(&self, token: &str) -> Option<Policy> {
+///         self.inner.policy_for(token)
+///     }
+/// }
+/// # let inner = LocalValidator::new(tollgate::JwkSet::default(), Policy::new());
+/// let layer = JwtLayer::new(Counting { inner, seen: AtomicU64::new(0) });
+/// # let _ = layer;
+/// ```
 pub trait TokenValidator: Send + Sync + 'static {
     /// Validates `token` (without the `Bearer ` prefix).
     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a>;
