@@ -82,6 +82,8 @@ pub struct Decision {
     pub refusal: Option<Challenge>,
     /// One sentence for logs (empty when allowed).
     pub description: String,
+    /// For a rejected token: the library's error.
+    pub error: Option<ValidationError>,
     /// For a rejected token: the doctor's most likely cause (a `tollgate::doctor` cause
     /// id, e.g. `azure_v1_v2_mismatch`), logged beside the code.
     pub cause: Option<&'static str>,
@@ -282,6 +284,7 @@ impl Decider {
                 let c = self.challenges.error(&err);
                 let mut d = self.refuse(c, route_index, err.to_string());
                 d.cause = self.top_cause(&err, token);
+                d.error = Some(err);
                 return (d, path);
             }
         };
@@ -355,6 +358,7 @@ impl Decider {
             identity,
             refusal: None,
             description: String::new(),
+            error: None,
             cause: None,
         }
     }
@@ -366,6 +370,7 @@ impl Decider {
             identity: None,
             refusal: Some(challenge),
             description,
+            error: None,
             cause: None,
         }
     }
