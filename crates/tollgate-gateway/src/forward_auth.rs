@@ -142,9 +142,18 @@ mod tests {
     #[test]
     fn the_unavailable_status_may_be_asked_per_proxy() {
         let uri = |s: &str| s.parse::<http::Uri>().unwrap();
-        assert_eq!(unavailable_override(&uri("/verify?unavailable_status=401")), Some(401));
-        assert_eq!(unavailable_override(&uri("/verify?a=1&unavailable_status=500")), Some(500));
-        assert_eq!(unavailable_override(&uri("/verify?unavailable_status=200")), None);
+        assert_eq!(
+            unavailable_override(&uri("/verify?unavailable_status=401")),
+            Some(401)
+        );
+        assert_eq!(
+            unavailable_override(&uri("/verify?a=1&unavailable_status=500")),
+            Some(500)
+        );
+        assert_eq!(
+            unavailable_override(&uri("/verify?unavailable_status=200")),
+            None
+        );
         assert_eq!(unavailable_override(&uri("/verify")), None);
     }
 

@@ -48,9 +48,7 @@ pub fn all_codes() -> impl Iterator<Item = &'static str> {
 const N_CODES: usize = GATEWAY_CODES.len() + ValidationError::CODES.len() + 1;
 
 fn code_index(code: &str) -> usize {
-    all_codes()
-        .position(|c| c == code)
-        .unwrap_or(N_CODES - 1)
+    all_codes().position(|c| c == code).unwrap_or(N_CODES - 1)
 }
 
 /// Whether a decision let the request through, refused it, or could not judge it.
