@@ -395,7 +395,8 @@ async fn key_rotation_while_requests_flow_fails_nothing() {
         let flow = tokio::spawn(load(gw.url(), idp.clone(), stop.clone(), stopped));
         let mut kids = vec![idp.current_kid()];
         for _ in 0..3 {
-            tokio::time::sleep(Duration::from_millis(1200)).await;
+            // well past the 1 s cooldown (the key cache counts whole seconds), even on a loaded machine
+            tokio::time::sleep(Duration::from_millis(2500)).await;
             kids.push(idp.rotate());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
