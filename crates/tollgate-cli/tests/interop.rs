@@ -43,13 +43,13 @@ fn tollgate<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
 
 /// The three signers' outputs, made once (concurrently) and shared by the tests.
 struct Signed {
-    dir: tempfile::TempDir,
     docs: Vec<(Library, Value)>,
 }
 
 fn signed(peers: &'static Peers) -> &'static Signed {
     static SIGNED: OnceLock<Signed> = OnceLock::new();
     SIGNED.get_or_init(|| {
+        // Only read back here: a static is never dropped, so it must not own the directory.
         let dir = tempfile::tempdir().expect("temp dir");
         let docs = std::thread::scope(|s| {
             let handles: Vec<_> = Library::ALL
@@ -64,7 +64,7 @@ fn signed(peers: &'static Peers) -> &'static Signed {
                 .map(|h| h.join().expect("signer thread"))
                 .collect()
         });
-        Signed { dir, docs }
+        Signed { docs }
     })
 }
 
@@ -323,6 +323,7 @@ fn peer_library_tokens_are_accepted_and_tampered_variants_rejected() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut checks = Vec::new();
     for (lib, doc) in &signed.docs {
+        eprintln!("interop: {lib:?} {}", doc["version"]);
         let cases = doc["cases"].as_array().expect("cases");
         let algs: BTreeSet<&str> = cases.iter().filter_map(|c| c["alg"].as_str()).collect();
         assert_eq!(
@@ -380,8 +381,9 @@ fn thumbprints_agree_with_jose() {
         5,
         "RSA, P-256, P-384, P-521, Ed25519: {kinds:?}"
     );
+    let dir = tempfile::tempdir().expect("temp dir");
     let file = write_json(
-        &signed.dir.path().join("thumbprints.jwks.json"),
+        &dir.path().join("thumbprints.jwks.json"),
         &json!({ "keys": keys }),
     );
     let theirs = peers.thumbprints(&file);

@@ -368,34 +368,15 @@ impl Decider {
     }
 }
 
-/// The token of `Authorization: Bearer <token>`, or why there is none.
+/// The token of `Authorization: Bearer <token>`, or why there is none: the library's
+/// reading ([`tollgate::challenge::bearer_token`]), shared with the tower layer.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
-    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(
-            "the request has no Authorization header; send Authorization: Bearer <access token>"
-                .into(),
-        );
-    };
-    if values.next().is_some() {
-        return Err("the request has more than one Authorization header; send exactly one".into());
-    }
-    let Ok(value) = value.to_str() else {
-        return Err("the Authorization header is not ASCII".into());
-    };
-    let value = value.trim();
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        let shown: String = scheme.chars().take(20).collect();
-        return Err(format!(
-            "the Authorization header uses the {shown:?} scheme; send Authorization: Bearer <access token>"
-        ));
-    }
-    let token = rest.trim();
-    if token.is_empty() {
-        return Err("the Authorization header says Bearer but holds no token".into());
-    }
-    Ok(token)
+    let values: Vec<&[u8]> = headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    tollgate::challenge::bearer_token(&values)
 }
 
 #[cfg(test)]

@@ -280,6 +280,12 @@ impl DevIssuer {
         self.issuer.jwks_requests.load(Ordering::SeqCst)
     }
 
+    /// How many discovery requests arrived (`openid-configuration` and
+    /// `oauth-authorization-server`, whatever the fault).
+    pub fn discovery_requests(&self) -> u64 {
+        self.issuer.discovery_requests.load(Ordering::SeqCst)
+    }
+
     /// What `GET /admin/state` answers: keys with status, fault, counters.
     pub fn state(&self) -> Value {
         self.issuer.state()

@@ -75,7 +75,8 @@ fn app(validator: Validator) -> Router {
             post(create_order).layer(RequireScope::new("orders.write")),
         )
         .layer(JwtLayer::new(validator).on_rejected(|r| {
-            // One line per refusal, with the stable code; the token is never in a Rejection.
+            // One line per refusal, with the stable code and, for a rejected token, the
+            // doctor's most likely cause; the token is never in a Rejection.
             eprintln!(
                 "refused {} {} -> {} {}",
                 r.method,
@@ -83,6 +84,9 @@ fn app(validator: Validator) -> Router {
                 r.status().as_u16(),
                 r.code()
             );
+            if let Some(cause) = &r.cause {
+                eprintln!("  likely cause [{}]: {}", cause.id, cause.fix);
+            }
         }));
     Router::new().route("/public", get(public)).merge(protected)
 }

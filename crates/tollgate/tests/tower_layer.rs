@@ -234,6 +234,7 @@ async fn expired_token_is_401_invalid_token() {
     assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/me"));
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.code(), "expired");
+    assert_eq!(r.cause.as_ref().map(|c| c.id), Some("token_expired"));
     api.issuer.shutdown().await;
 }
 
@@ -251,7 +252,12 @@ async fn wrong_audience_is_401_with_expected_and_found() {
         body["error_description"],
         r#"audience_mismatch: the audience "api://other" is not accepted; expected "api://default""#
     );
-    match last(&api.seen).error() {
+    let r = last(&api.seen);
+    let cause = r.cause.as_ref().expect("the doctor names a cause");
+    // The doctor's diagnosis comes with the rejection.
+    assert_eq!(cause.id, "audience_other_api");
+    assert!(cause.fix.contains("api://default"), "{cause}");
+    match r.error() {
         Some(ValidationError::AudienceMismatch { expected, found }) => {
             assert_eq!(expected, &vec!["api://default".to_string()]);
             assert_eq!(found, &vec!["api://other".to_string()]);
