@@ -440,31 +440,6 @@ impl Config {
         cx.build(raw)
     }
 
-    /// The configuration of `tollgate serve --dev`-like setups and tests: one issuer, the
-    /// given routes, listening on loopback ephemeral ports.
-    pub fn loopback(issuers: Vec<IssuerSettings>, routes: Vec<RouteSettings>) -> Config {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            upstream: None,
-            verify_path: DEFAULT_VERIFY_PATH.into(),
-            issuers,
-            routes,
-            headers: Vec::new(),
-            token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
-            unavailable_status: DEFAULT_UNAVAILABLE_STATUS,
-            retry_after: DEFAULT_RETRY_AFTER_SECS,
-            upstream_timeout: Duration::from_secs(DEFAULT_UPSTREAM_TIMEOUT_SECS),
-            shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
-            realm: DEFAULT_REALM.into(),
-            expose_details: true,
-            log: LogSettings {
-                format: LogFormat::Text,
-                level: "info".into(),
-            },
-        }
-    }
-
     /// A short human summary: mode, listeners, issuers and routes (for startup logs and
     /// `--check-config`).
     pub fn summary(&self) -> String {

@@ -82,6 +82,8 @@ pub struct Decision {
     pub refusal: Option<Challenge>,
     /// One sentence for logs (empty when allowed).
     pub description: String,
+    /// For a rejected token: the library's error.
+    pub error: Option<ValidationError>,
     /// For a rejected token: the doctor's most likely cause (a `tollgate::doctor` cause
     /// id, e.g. `azure_v1_v2_mismatch`), logged beside the code.
     pub cause: Option<&'static str>,
@@ -105,13 +107,11 @@ pub struct Decider {
     verifier: Arc<dyn TokenVerifier>,
     cache: TokenCache<Identity>,
     mapping: Vec<(HeaderName, String)>,
-    /// Per issuer: the latest a cached entry may be used relative to `iat`
-    /// (`max_age + leeway`), when the issuer limits token age.
-    max_age: HashMap<String, i64>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     challenges: ChallengeOptions,
-    /// Each issuer's policy, for the doctor's diagnosis of rejected tokens.
+    /// Each issuer's policy: its `max_age` bounds cache entries; the doctor reads it to
+    /// diagnose rejected tokens.
     policies: HashMap<String, Policy>,
     /// The policy the doctor uses for a token whose `iss` is not configured.
     any_issuer: Policy,
@@ -139,14 +139,6 @@ impl Decider {
             verifier,
             cache: TokenCache::new(config.token_cache_entries),
             mapping: config.headers.clone(),
-            max_age: config
-                .issuers
-                .iter()
-                .filter_map(|i| {
-                    let m = i.policy.max_age?;
-                    Some((i.issuer.clone(), (m + i.policy.leeway) as i64))
-                })
-                .collect(),
             metrics,
             clock,
             policies: config
@@ -282,6 +274,7 @@ impl Decider {
                 let c = self.challenges.error(&err);
                 let mut d = self.refuse(c, route_index, err.to_string());
                 d.cause = self.top_cause(&err, token);
+                d.error = Some(err);
                 return (d, path);
             }
         };
@@ -312,10 +305,12 @@ impl Decider {
         let claims = &identity.verified.claims;
         if let Some(exp) = claims.expires_at() {
             let mut until = exp;
-            if let Some(limit) = self.max_age.get(&identity.issuer) {
-                if let Some(iat) = claims.get("iat").and_then(Value::as_i64) {
-                    until = until.min(iat.saturating_add(*limit));
-                }
+            let max_age = self
+                .policies
+                .get(&identity.issuer)
+                .and_then(|p| Some(p.max_age?.saturating_add(p.leeway)));
+            if let (Some(limit), Some(iat)) = (max_age, claims.get("iat").and_then(Value::as_i64)) {
+                until = until.min(iat.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)));
             }
             self.cache.insert(key, until, identity.clone(), now);
         }
@@ -355,6 +350,7 @@ impl Decider {
             identity,
             refusal: None,
             description: String::new(),
+            error: None,
             cause: None,
         }
     }
@@ -366,6 +362,7 @@ impl Decider {
             identity: None,
             refusal: Some(challenge),
             description,
+            error: None,
             cause: None,
         }
     }
