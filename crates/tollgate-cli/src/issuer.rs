@@ -171,19 +171,38 @@ pub fn banner(issuer: &DevIssuer) -> String {
     out
 }
 
-async fn stop_signal() {
+/// Ctrl-C and SIGTERM, registered when created: a signal sent right after the banner is
+/// printed must stop the issuer cleanly, not kill it.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn register() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = signal(SignalKind::interrupt())
+                .and_then(|int| signal(SignalKind::terminate()).map(|term| (int, term)))
+                .ok();
+            StopSignals { streams }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.streams {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Runs the command.
@@ -219,8 +238,9 @@ pub fn run(args: Args) -> u8 {
                 issuer.addr()
             );
         }
+        let signals = StopSignals::register();
         print!("{}", banner(&issuer));
-        stop_signal().await;
+        signals.wait().await;
         eprintln!("tollgate issuer: stopping");
         issuer.shutdown().await;
         exit::OK

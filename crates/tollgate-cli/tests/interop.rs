@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use interop_support::http::StaticJson;
 use interop_support::peers::{peers, Library, Peers, Verifier};
-use interop_support::process::{self, Output};
+use interop_support::process::{self, Output, Server};
 use interop_support::tamper;
 use serde_json::{json, Value};
 use tollgate::{b64, jws, Algorithm, SigningKey};
@@ -43,13 +43,13 @@ fn tollgate<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
 
 /// The three signers' outputs, made once (concurrently) and shared by the tests.
 struct Signed {
-    dir: tempfile::TempDir,
     docs: Vec<(Library, Value)>,
 }
 
 fn signed(peers: &'static Peers) -> &'static Signed {
     static SIGNED: OnceLock<Signed> = OnceLock::new();
     SIGNED.get_or_init(|| {
+        // Only read back here: a static is never dropped, so it must not own the directory.
         let dir = tempfile::tempdir().expect("temp dir");
         let docs = std::thread::scope(|s| {
             let handles: Vec<_> = Library::ALL
@@ -64,7 +64,7 @@ fn signed(peers: &'static Peers) -> &'static Signed {
                 .map(|h| h.join().expect("signer thread"))
                 .collect()
         });
-        Signed { dir, docs }
+        Signed { docs }
     })
 }
 
@@ -323,6 +323,7 @@ fn peer_library_tokens_are_accepted_and_tampered_variants_rejected() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut checks = Vec::new();
     for (lib, doc) in &signed.docs {
+        eprintln!("interop: {lib:?} {}", doc["version"]);
         let cases = doc["cases"].as_array().expect("cases");
         let algs: BTreeSet<&str> = cases.iter().filter_map(|c| c["alg"].as_str()).collect();
         assert_eq!(
@@ -380,8 +381,9 @@ fn thumbprints_agree_with_jose() {
         5,
         "RSA, P-256, P-384, P-521, Ed25519: {kinds:?}"
     );
+    let dir = tempfile::tempdir().expect("temp dir");
     let file = write_json(
-        &signed.dir.path().join("thumbprints.jwks.json"),
+        &dir.path().join("thumbprints.jwks.json"),
         &json!({ "keys": keys }),
     );
     let theirs = peers.thumbprints(&file);
@@ -462,11 +464,96 @@ fn verify_by_discovery(issuer: &str, token: &str) -> Output {
     ])
 }
 
+/// Starts `tollgate serve` in forward-auth mode for the provider, and returns it with its
+/// address (read from its "gateway listening" log line).
+fn start_gateway(dir: &Path, issuer: &str) -> (Server, String) {
+    let config = dir.join("tollgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "127.0.0.1:0"
+admin_listen = ""
+
+[[issuer]]
+issuer = "{issuer}"
+audiences = ["{API}"]
+typ = ["at+jwt"]
+
+[[route]]
+path = "/"
+scopes = ["read"]
+"#
+        ),
+    )
+    .expect("write config");
+    let args = [
+        "serve".to_string(),
+        "--config".into(),
+        config.display().to_string(),
+        "--log-format".into(),
+        "json".into(),
+        "--log-level".into(),
+        "info".into(),
+    ];
+    let mut server = Server::start(
+        "tollgate serve",
+        Path::new(env!("CARGO_BIN_EXE_tollgate")),
+        &args,
+        None,
+        Duration::from_secs(240),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let line = server
+        .wait_for("gateway listening", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log: Value = serde_json::from_str(&line).expect("JSON log line");
+    let addr = log["addr"]
+        .as_str()
+        .expect("addr in the log line")
+        .to_string();
+    (server, format!("http://{addr}"))
+}
+
+/// Asks the gateway's forward-auth endpoint about `GET /orders` with `token`; the status.
+async fn forward_auth(http: &reqwest::Client, gateway: &str, token: Option<&str>) -> u16 {
+    let mut request = http
+        .get(format!("{gateway}/verify"))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/orders");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request
+        .send()
+        .await
+        .expect("the gateway answers")
+        .status()
+        .as_u16()
+}
+
+/// Starts the provider again on `port` (the issuer URL must not change); retried briefly in
+/// case the old listener's port is not free yet.
+fn restart_provider(peers: &Peers, port: u16, key: &Path) -> Server {
+    let mut attempt = 0;
+    loop {
+        match peers.oidc_provider(port, key) {
+            Ok(p) => return p,
+            Err(e) if attempt >= 4 => panic!("{e}"),
+            Err(_) => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
 /// Part 1: oidc-provider on loopback issues `at+jwt` access tokens (client_credentials,
-/// resource indicators). Tollgate finds its keys through discovery (CLI and library), accepts
-/// its tokens for `urn:tollgate:api`, refuses one minted for `urn:other:api`, agrees with its
+/// resource indicators). Tollgate finds its keys through discovery (CLI, `tollgate serve`
+/// forward-auth, and the library), accepts
+/// its tokens for `urn:tollgate:api`, refuses one minted for `urn:other:api` (and `tollgate
+/// doctor` names the cause: a token for another API), agrees with its
 /// kid (an RFC 7638 thumbprint), and picks up a key rotation (provider restarted with a new
-/// key on the same URL) on the first request.
+/// key on the same URL, `tollgate serve` kept running) without a failed request.
 #[test]
 fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
     let Some(peers) = peers() else { return };
@@ -475,13 +562,20 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
         peers.node_version("oidc-provider")
     );
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = process::free_port();
-    let issuer = format!("http://127.0.0.1:{port}");
     let key_a = dir.path().join("key-a.json");
     let key_b = dir.path().join("key-b.json");
-    let mut provider = peers
-        .oidc_provider(port, &key_a)
-        .unwrap_or_else(|e| panic!("{e}"));
+    // The provider must know its URL before it listens, so it gets a port that was free a
+    // moment ago; another process may take it first, hence a few tries.
+    let mut attempt = 0;
+    let (port, mut provider) = loop {
+        let port = process::free_port();
+        match peers.oidc_provider(port, &key_a) {
+            Ok(p) => break (port, p),
+            Err(e) if attempt >= 2 => panic!("{e}"),
+            Err(_) => attempt += 1,
+        }
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
     let rt = runtime();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -524,6 +618,42 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
     assert_eq!(refused.code, 1, "{}", refused.describe());
     assert_eq!(refused.json()["code"], "audience_mismatch");
 
+    // `tollgate doctor` explains the token minted for the other API (and passes the good one).
+    let doctor = |token: &str| {
+        tollgate(&[
+            "doctor",
+            token,
+            "--issuer",
+            &issuer,
+            "--audience",
+            API,
+            "--json",
+        ])
+    };
+    let explained = doctor(&other);
+    assert_eq!(explained.code, 1, "doctor: {}", explained.describe());
+    let report = explained.json();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["code"], "audience_mismatch");
+    let top = report["causes"][0]["id"].as_str().unwrap_or_default();
+    assert!(
+        ["audience_other_api", "audience_near_miss"].contains(&top),
+        "doctor's top cause for a token minted for {OTHER_API}: {report}"
+    );
+    let signature = report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "signature"))
+        .map(|c| c["status"].clone());
+    assert_eq!(signature, Some(json!("pass")), "{report}");
+    let passed = doctor(&token);
+    assert_eq!(
+        passed.code,
+        0,
+        "doctor on a good token: {}",
+        passed.describe()
+    );
+    assert_eq!(passed.json()["valid"], true);
+
     // Library, by discovery.
     rt.block_on(async {
         let ok = validator
@@ -536,29 +666,56 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
         assert_eq!(err.code(), "audience_mismatch", "{err}");
     });
 
-    // Rotation: the same issuer URL with a new signing key.
+    // `tollgate serve` (forward-auth), configured with the provider as its issuer.
+    let (mut gateway, gateway_url) = start_gateway(dir.path(), &issuer);
+    rt.block_on(async {
+        assert_eq!(forward_auth(&http, &gateway_url, Some(&token)).await, 200);
+        assert_eq!(forward_auth(&http, &gateway_url, Some(&other)).await, 401);
+        assert_eq!(forward_auth(&http, &gateway_url, None).await, 401);
+    });
+
+    // Rotation: the provider restarts on the same URL with a new signing key while the
+    // gateway keeps running. Every request succeeds: the old token while the provider is
+    // down (keys cached), then the first token signed by the new key.
     provider.stop();
     drop(provider);
-    let _provider = peers
-        .oidc_provider(port, &key_b)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let token = rt.block_on(provider_token(&http, &issuer, API));
-    let kid_b = tamper::header(&token)["kid"].clone();
+    let mut statuses = Vec::new();
+    rt.block_on(async {
+        for _ in 0..3 {
+            statuses.push(forward_auth(&http, &gateway_url, Some(&token)).await);
+        }
+    });
+    let _provider = restart_provider(peers, port, &key_b);
+    let rotated = rt.block_on(provider_token(&http, &issuer, API));
+    let kid_b = tamper::header(&rotated)["kid"].clone();
     assert_ne!(
         kid_b,
         kid_a.as_str(),
         "the restarted provider signs with a new key"
     );
     rt.block_on(async {
-        let ok = validator.validate(&token).await;
+        statuses.push(forward_auth(&http, &gateway_url, Some(&rotated)).await);
+        statuses.push(forward_auth(&http, &gateway_url, Some(&rotated)).await);
+    });
+    assert_eq!(
+        statuses,
+        [200; 5],
+        "gateway during and after the rotation; log:\n{}",
+        gateway.log()
+    );
+    assert!(gateway.is_running(), "the gateway kept running");
+
+    rt.block_on(async {
+        let ok = validator.validate(&rotated).await;
         assert!(
             ok.is_ok(),
             "library: first token after rotation: {:?}",
             ok.err().map(|e| e.to_string())
         );
     });
-    let ok = verify_by_discovery(&issuer, &token);
+    let ok = verify_by_discovery(&issuer, &rotated);
     assert_eq!(ok.code, 0, "CLI after rotation: {}", ok.describe());
+    gateway.stop();
 }
 
 /// One token for the peers' remote-JWKS verifiers.
@@ -629,54 +786,200 @@ const ASYMMETRIC_ALGS: [Algorithm; 10] = [
     Algorithm::EdDSA,
 ];
 
-/// Part 3 (library): tokens signed by Tollgate's library, with its JWKS served on loopback,
-/// verify in node jose and PyJWT for every asymmetric algorithm; a wrong audience and a
-/// tampered signature are refused by both (so acceptance means something).
+/// Every asymmetric algorithm `tollgate issuer` accepts for `--alg` (it refuses HS*: an
+/// HMAC secret would have to be published in the JWKS).
+const ISSUER_ALGS: [Algorithm; 10] = ASYMMETRIC_ALGS;
+
+/// The audience the Tollgate-side tokens carry.
+const TOLLGATE_AUD: &str = "interop-api";
+
+/// A running `tollgate issuer` and what its banner says.
+struct RunningIssuer {
+    alg: Algorithm,
+    url: String,
+    jwks: String,
+    state: PathBuf,
+    _server: Server,
+}
+
+/// Starts `tollgate issuer --alg ALG` on a free loopback port with a state directory.
+fn start_issuer(alg: Algorithm, state: PathBuf) -> Server {
+    let args = [
+        "issuer".to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--alg".into(),
+        alg.to_string(),
+        "--audience".into(),
+        TOLLGATE_AUD.into(),
+        "--state".into(),
+        state.display().to_string(),
+    ];
+    Server::start(
+        &format!("tollgate issuer --alg {alg}"),
+        Path::new(env!("CARGO_BIN_EXE_tollgate")),
+        &args,
+        None,
+        Duration::from_secs(240),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Reads `label` from the issuer's banner (`  label   value`).
+fn banner_value(server: &mut Server, label: &str) -> String {
+    let line = server
+        .wait_for(&format!("  {label} "), Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    line.split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Part 3: tokens from `tollgate issuer` (its token endpoint, one issuer per algorithm),
+/// from `tollgate mint --state` (the running issuer's key) and from `tollgate mint --key`
+/// (a PEM file, JWKS served on loopback) verify in node jose (`createRemoteJWKSet` +
+/// `jwtVerify`) and PyJWT (`PyJWKClient`), for every asymmetric algorithm. A wrong audience
+/// and an altered signature are refused by both (so acceptance means something).
 #[test]
-fn tollgate_library_tokens_verify_in_jose_and_pyjwt() {
+fn tollgate_issuer_and_mint_tokens_verify_in_jose_and_pyjwt() {
     let Some(peers) = peers() else { return };
-    let iss = "https://tollgate.example";
-    let aud = "interop-api";
-    let now = tollgate::clock::unix_now();
-    let claims = json!({"iss": iss, "aud": aud, "sub": "alice", "iat": now, "exp": now + 600});
-    let mut keys = Vec::new();
-    let mut tokens = Vec::new();
-    for alg in ASYMMETRIC_ALGS {
-        let key = SigningKey::generate(alg, format!("tollgate-lib-{alg}")).expect("generate");
-        keys.push(key.public_jwk());
-        tokens.push((
-            alg,
-            jws::sign(&json!({"typ": "JWT"}), &claims, &key).expect("sign"),
-        ));
-    }
-    let server = StaticJson::start(json!({ "keys": keys }).to_string());
-    let mut checks: Vec<PeerCheck> = tokens
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // The issuers start concurrently; each banner is read once it is up.
+    let mut started: Vec<(Algorithm, PathBuf, Server)> = ISSUER_ALGS
         .iter()
-        .map(|(alg, token)| PeerCheck {
-            label: format!("library {alg}"),
-            jwks_url: server.url(),
-            token: token.clone(),
-            iss: iss.into(),
-            aud: aud.into(),
-            accept: true,
+        .map(|&alg| {
+            let state = dir.path().join(format!("issuer-{alg}"));
+            (alg, state.clone(), start_issuer(alg, state))
         })
         .collect();
+    let issuers: Vec<RunningIssuer> = started
+        .drain(..)
+        .map(|(alg, state, mut server)| RunningIssuer {
+            alg,
+            url: banner_value(&mut server, "issuer"),
+            jwks: banner_value(&mut server, "jwks"),
+            state,
+            _server: server,
+        })
+        .collect();
+
+    let rt = runtime();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("HTTP client");
+    let mut checks = Vec::new();
+    for issuer in &issuers {
+        let token = rt.block_on(async {
+            let response = http
+                .post(format!("{}/token", issuer.url))
+                .basic_auth("dev", Some("dev-secret"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials")
+                .send()
+                .await
+                .expect("issuer token endpoint");
+            let body: Value =
+                serde_json::from_slice(&response.bytes().await.expect("body")).expect("JSON");
+            body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string()
+        });
+        assert_eq!(tamper::header(&token)["alg"], issuer.alg.as_str());
+        checks.push(PeerCheck {
+            label: format!("tollgate issuer --alg {}", issuer.alg),
+            jwks_url: issuer.jwks.clone(),
+            token,
+            iss: issuer.url.clone(),
+            aud: TOLLGATE_AUD.into(),
+            accept: true,
+        });
+        let minted = tollgate(&[
+            "mint".as_ref(),
+            "--state".as_ref(),
+            issuer.state.as_os_str(),
+        ]);
+        assert_eq!(
+            minted.code,
+            0,
+            "tollgate mint --state: {}",
+            minted.describe()
+        );
+        checks.push(PeerCheck {
+            label: format!("tollgate mint --state (issuer {})", issuer.alg),
+            jwks_url: issuer.jwks.clone(),
+            token: minted.stdout.trim().to_string(),
+            iss: issuer.url.clone(),
+            aud: TOLLGATE_AUD.into(),
+            accept: true,
+        });
+    }
+
+    // `tollgate mint --key FILE` with PEM keys; their public JWKs served on loopback.
+    let mint_iss = "https://mint.tollgate.example";
+    let mut keys = Vec::new();
+    let mut minted = Vec::new();
+    for alg in ASYMMETRIC_ALGS {
+        let kid = format!("mint-{alg}");
+        let key = SigningKey::generate(alg, kid.clone()).expect("generate");
+        keys.push(key.public_jwk());
+        let pem = dir.path().join(format!("{kid}.pem"));
+        std::fs::write(&pem, key.to_pem().expect("PEM")).expect("write PEM");
+        let out = tollgate(&[
+            "mint".as_ref(),
+            "--key".as_ref(),
+            pem.as_os_str(),
+            "--alg".as_ref(),
+            alg.as_str().as_ref(),
+            "--kid".as_ref(),
+            kid.as_ref(),
+            "--iss".as_ref(),
+            mint_iss.as_ref(),
+            "--aud".as_ref(),
+            TOLLGATE_AUD.as_ref(),
+        ]);
+        assert_eq!(
+            out.code,
+            0,
+            "tollgate mint --key ({alg}): {}",
+            out.describe()
+        );
+        minted.push((alg, out.stdout.trim().to_string()));
+    }
+    let served = StaticJson::start(json!({ "keys": keys }).to_string());
+    for (alg, token) in &minted {
+        checks.push(PeerCheck {
+            label: format!("tollgate mint --key --alg {alg}"),
+            jwks_url: served.url(),
+            token: token.clone(),
+            iss: mint_iss.into(),
+            aud: TOLLGATE_AUD.into(),
+            accept: true,
+        });
+    }
+
+    // Controls: the verifiers do refuse.
+    let first = checks[0].token.clone();
     checks.push(PeerCheck {
-        label: "library ES256, wrong audience".into(),
-        jwks_url: server.url(),
-        token: tokens[6].1.clone(),
-        iss: iss.into(),
+        label: "tollgate issuer token, wrong audience".into(),
+        jwks_url: issuers[0].jwks.clone(),
+        token: first.clone(),
+        iss: issuers[0].url.clone(),
         aud: "another-api".into(),
         accept: false,
     });
     checks.push(PeerCheck {
-        label: "library RS256, signature altered".into(),
-        jwks_url: server.url(),
-        token: tamper::signature_altered(&tokens[0].1),
-        iss: iss.into(),
-        aud: aud.into(),
+        label: "tollgate issuer token, signature altered".into(),
+        jwks_url: issuers[0].jwks.clone(),
+        token: tamper::signature_altered(&first),
+        iss: issuers[0].url.clone(),
+        aud: TOLLGATE_AUD.into(),
         accept: false,
     });
+    assert_eq!(checks.len(), 3 * ASYMMETRIC_ALGS.len() + 2);
     let failures = verify_in_peers(peers, &checks);
     assert!(
         failures.is_empty(),

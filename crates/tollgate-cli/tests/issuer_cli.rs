@@ -230,6 +230,80 @@ fn banner_curl_token_and_verify() {
     assert_eq!(issuer.terminate(), 0);
 }
 
+fn post_admin(url: &str, path: &str, body: &str) -> (u16, Value) {
+    let (url, body) = (format!("{url}{path}"), body.to_string());
+    block_on(async move {
+        let r = client()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&r.text().await.unwrap()).unwrap(),
+        )
+    })
+}
+
+#[test]
+fn verify_by_discovery_and_outage_exit_codes() {
+    let issuer = Running::start(&["--audience", "api://orders"]);
+    let url = issuer.field("issuer");
+    // The printed check command works as printed (TOKEN replaced).
+    let check = issuer
+        .banner
+        .iter()
+        .find(|l| l.trim_start().starts_with("tollgate verify"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        check,
+        format!("tollgate verify --issuer {url} --audience api://orders TOKEN")
+    );
+    let (status, body) = run_curl_line(&issuer.curl_line());
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let (code, out, err) = verify(&["--issuer", &url, "--audience", "api://orders", &token]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A token minted through the admin endpoint with an unknown kid: invalid (exit 1).
+    let (status, minted) = post_admin(&url, "/admin/mint", r#"{"header": {"kid": "nope"}}"#);
+    assert_eq!(status, 200);
+    let (code, out, _) = verify(&[
+        "--issuer",
+        &url,
+        "--audience",
+        "api://orders",
+        "--json",
+        minted["token"].as_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["code"],
+        "kid_not_found"
+    );
+    // The issuer's keys fail: the token cannot be checked now (exit 3).
+    let (status, _) = post_admin(&url, "/admin/fault", r#"{"fault": "500"}"#);
+    assert_eq!(status, 200);
+    let (code, out, _) = verify(&[
+        "--issuer",
+        &url,
+        "--audience",
+        "api://orders",
+        "--json",
+        &token,
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["code"],
+        "keys_unavailable"
+    );
+    assert_eq!(issuer.terminate(), 0);
+}
+
 #[test]
 fn state_dir_keeps_the_kid_across_restarts_and_feeds_mint() {
     let dir = tempfile::tempdir().unwrap();

@@ -345,6 +345,46 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-original-uri",
 ];
 
+/// Adds "did you mean `x`?" to serde's "unknown field `y`, expected one of `a`, `b`" when
+/// one expected name is close to the unknown one.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((unknown, expected)) = rest.split_once("`, expected one of ") else {
+        return message.to_string();
+    };
+    let best = expected
+        .split(", ")
+        .map(|e| e.trim_matches('`'))
+        .map(|e| (edit_distance(unknown, e), e))
+        .min();
+    match best {
+        Some((d, name)) if d <= 2 || name.starts_with(unknown) || unknown.starts_with(name) => {
+            format!("{message}; did you mean `{name}`?")
+        }
+        _ => message.to_string(),
+    }
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 /// Turns a byte offset into a 1-based line number.
 fn line_of(src: &str, offset: usize) -> usize {
     src.as_bytes()[..offset.min(src.len())]
@@ -394,35 +434,10 @@ impl Config {
         let raw: RawConfig = toml::from_str(src).map_err(|e| ConfigError {
             file: None,
             line: e.span().map(|s| line_of(src, s.start)),
-            message: e.message().trim().to_string(),
+            message: with_suggestion(e.message().trim()),
         })?;
         let cx = Ctx { src, base_dir };
         cx.build(raw)
-    }
-
-    /// The configuration of `tollgate serve --dev`-like setups and tests: one issuer, the
-    /// given routes, listening on loopback ephemeral ports.
-    pub fn loopback(issuers: Vec<IssuerSettings>, routes: Vec<RouteSettings>) -> Config {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            upstream: None,
-            verify_path: DEFAULT_VERIFY_PATH.into(),
-            issuers,
-            routes,
-            headers: Vec::new(),
-            token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
-            unavailable_status: DEFAULT_UNAVAILABLE_STATUS,
-            retry_after: DEFAULT_RETRY_AFTER_SECS,
-            upstream_timeout: Duration::from_secs(DEFAULT_UPSTREAM_TIMEOUT_SECS),
-            shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
-            realm: DEFAULT_REALM.into(),
-            expose_details: true,
-            log: LogSettings {
-                format: LogFormat::Text,
-                level: "info".into(),
-            },
-        }
     }
 
     /// A short human summary: mode, listeners, issuers and routes (for startup logs and
@@ -1000,7 +1015,13 @@ X-Auth-Scope = "scope"
         ));
         assert_eq!(e.line, Some(6), "{e}");
         assert!(e.message.contains("unknown field `scope`"), "{e}");
-        assert!(e.message.contains("scopes"), "{e}");
+        assert!(e.message.ends_with("did you mean `scopes`?"), "{e}");
+        let e = err(&format!(
+            "{ISSUER}[[route]]\npath = \"/\"\nmethod = [\"GET\"]\n"
+        ));
+        assert!(e.message.ends_with("did you mean `methods`?"), "{e}");
+        let e = err(&format!("{ISSUER}[[route]]\npath = \"/\"\nzzzzzz = 1\n"));
+        assert!(!e.message.contains("did you mean"), "{e}");
     }
 
     #[test]
@@ -1040,6 +1061,51 @@ X-Auth-Scope = "scope"
             "[unavailable]\nstatus = 302\n{ISSUER}[[route]]\npath = \"/\"\n"
         ));
         assert_eq!(e.line, Some(2));
+    }
+
+    /// The reference file in the crate's README: every option, with its default.
+    #[test]
+    fn the_readme_reference_parses_with_the_defaults_it_states() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("<!-- reference -->\n```toml\n").unwrap();
+        let block = &readme[start..];
+        let block = &block[block.find("listen").unwrap()..];
+        let block = &block[..block.find("```").unwrap()];
+        let c = Config::from_toml_str(block).unwrap();
+        let defaults = Config::from_toml_str(
+            "[[issuer]]\nissuer = \"https://i.example\"\naudiences = [\"a\"]\n[[route]]\npath = \"/\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen, defaults.listen);
+        assert_eq!(c.admin_listen, defaults.admin_listen);
+        assert_eq!(c.verify_path, defaults.verify_path);
+        assert_eq!(c.upstream_timeout, defaults.upstream_timeout);
+        assert_eq!(c.shutdown_grace, defaults.shutdown_grace);
+        assert_eq!(c.realm, defaults.realm);
+        assert_eq!(c.expose_details, defaults.expose_details);
+        assert_eq!(c.token_cache_entries, defaults.token_cache_entries);
+        assert_eq!(c.unavailable_status, defaults.unavailable_status);
+        assert_eq!(c.retry_after, defaults.retry_after);
+        assert_eq!(c.log, defaults.log);
+        let (i, d) = (&c.issuers[0], &defaults.issuers[0]);
+        assert_eq!(i.policy.leeway, d.policy.leeway);
+        assert_eq!(i.policy.max_token_size, d.policy.max_token_size);
+        let lib = tollgate::CacheOptions::default();
+        assert_eq!(i.cache.default_ttl, Some(lib.default_ttl.as_secs()));
+        assert_eq!(i.cache.min_ttl, Some(lib.min_ttl.as_secs()));
+        assert_eq!(i.cache.max_ttl, Some(lib.max_ttl.as_secs()));
+        assert_eq!(i.cache.cooldown, Some(lib.cooldown.as_secs()));
+        assert_eq!(i.cache.max_stale, Some(lib.max_stale.as_secs()));
+        assert_eq!(i.cache.max_wait, Some(lib.max_wait.as_secs()));
+        assert_eq!(
+            i.cache.connect_timeout,
+            Some(lib.fetch.connect_timeout.as_secs())
+        );
+        assert_eq!(i.cache.timeout, Some(lib.fetch.timeout.as_secs()));
+        assert_eq!(i.cache.max_body, Some(lib.fetch.max_body));
+        assert_eq!(c.routes.len(), 4);
+        assert_eq!(c.routes[1].name, "orders-write");
+        assert_eq!(c.headers.len(), 3);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Instant;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use tollgate::challenge::{Challenge, ChallengeOptions};
-use tollgate::{Clock, ValidationError, Verified};
+use tollgate::{doctor, Clock, Policy, ValidationError, Verified};
 
 use crate::cache::TokenCache;
 use crate::config::{Access, Config};
@@ -82,6 +82,11 @@ pub struct Decision {
     pub refusal: Option<Challenge>,
     /// One sentence for logs (empty when allowed).
     pub description: String,
+    /// For a rejected token: the library's error.
+    pub error: Option<ValidationError>,
+    /// For a rejected token: the doctor's most likely cause (a `tollgate::doctor` cause
+    /// id, e.g. `azure_v1_v2_mismatch`), logged beside the code.
+    pub cause: Option<&'static str>,
 }
 
 impl Decision {
@@ -102,12 +107,14 @@ pub struct Decider {
     verifier: Arc<dyn TokenVerifier>,
     cache: TokenCache<Identity>,
     mapping: Vec<(HeaderName, String)>,
-    /// Per issuer: the latest a cached entry may be used relative to `iat`
-    /// (`max_age + leeway`), when the issuer limits token age.
-    max_age: HashMap<String, i64>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     challenges: ChallengeOptions,
+    /// Each issuer's policy: its `max_age` bounds cache entries; the doctor reads it to
+    /// diagnose rejected tokens.
+    policies: HashMap<String, Policy>,
+    /// The policy the doctor uses for a token whose `iss` is not configured.
+    any_issuer: Policy,
 }
 
 impl std::fmt::Debug for Decider {
@@ -132,16 +139,17 @@ impl Decider {
             verifier,
             cache: TokenCache::new(config.token_cache_entries),
             mapping: config.headers.clone(),
-            max_age: config
-                .issuers
-                .iter()
-                .filter_map(|i| {
-                    let m = i.policy.max_age?;
-                    Some((i.issuer.clone(), (m + i.policy.leeway) as i64))
-                })
-                .collect(),
             metrics,
             clock,
+            policies: config
+                .issuers
+                .iter()
+                .map(|i| (i.issuer.clone(), i.policy.clone()))
+                .collect(),
+            any_issuer: Policy {
+                issuers: config.issuers.iter().map(|i| i.issuer.clone()).collect(),
+                ..Policy::default()
+            },
             challenges: ChallengeOptions::new()
                 .realm(config.realm.clone())
                 .expose_details(config.expose_details)
@@ -218,6 +226,7 @@ impl Decider {
                 route, method = method.as_str(), path, issuer, subject,
                 latency_us = elapsed.as_micros() as u64,
                 reason = decision.description.as_str(),
+                cause = decision.cause.unwrap_or(""),
             );
         }
         decision
@@ -263,7 +272,10 @@ impl Decider {
             Ok(identity) => identity,
             Err(err) => {
                 let c = self.challenges.error(&err);
-                return (self.refuse(c, route_index, err.to_string()), path);
+                let mut d = self.refuse(c, route_index, err.to_string());
+                d.cause = self.top_cause(&err, token);
+                d.error = Some(err);
+                return (d, path);
             }
         };
 
@@ -293,14 +305,32 @@ impl Decider {
         let claims = &identity.verified.claims;
         if let Some(exp) = claims.expires_at() {
             let mut until = exp;
-            if let Some(limit) = self.max_age.get(&identity.issuer) {
-                if let Some(iat) = claims.get("iat").and_then(Value::as_i64) {
-                    until = until.min(iat.saturating_add(*limit));
-                }
+            let max_age = self
+                .policies
+                .get(&identity.issuer)
+                .and_then(|p| Some(p.max_age?.saturating_add(p.leeway)));
+            if let (Some(limit), Some(iat)) = (max_age, claims.get("iat").and_then(Value::as_i64)) {
+                until = until.min(iat.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)));
             }
             self.cache.insert(key, until, identity.clone(), now);
         }
         Ok(identity)
+    }
+
+    /// The doctor's most likely cause of a rejection (none for "cannot verify now").
+    /// Runs only on rejected tokens; reads the token leniently and keeps nothing.
+    fn top_cause(&self, err: &ValidationError, token: &str) -> Option<&'static str> {
+        if err.is_unavailable() {
+            return None;
+        }
+        let iss = doctor::token::inspect(token)
+            .claims
+            .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
+        let policy = iss
+            .and_then(|i| self.policies.get(&i))
+            .unwrap_or(&self.any_issuer);
+        let settings = doctor::Settings::new(policy.clone(), self.clock.now());
+        doctor::explain(err, token, &settings).first().map(|c| c.id)
     }
 
     /// How refusals are answered.
@@ -320,6 +350,8 @@ impl Decider {
             identity,
             refusal: None,
             description: String::new(),
+            error: None,
+            cause: None,
         }
     }
 
@@ -330,38 +362,21 @@ impl Decider {
             identity: None,
             refusal: Some(challenge),
             description,
+            error: None,
+            cause: None,
         }
     }
 }
 
-/// The token of `Authorization: Bearer <token>`, or why there is none.
+/// The token of `Authorization: Bearer <token>`, or why there is none: the library's
+/// reading ([`tollgate::challenge::bearer_token`]), shared with the tower layer.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
-    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(
-            "the request has no Authorization header; send Authorization: Bearer <access token>"
-                .into(),
-        );
-    };
-    if values.next().is_some() {
-        return Err("the request has more than one Authorization header; send exactly one".into());
-    }
-    let Ok(value) = value.to_str() else {
-        return Err("the Authorization header is not ASCII".into());
-    };
-    let value = value.trim();
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        let shown: String = scheme.chars().take(20).collect();
-        return Err(format!(
-            "the Authorization header uses the {shown:?} scheme; send Authorization: Bearer <access token>"
-        ));
-    }
-    let token = rest.trim();
-    if token.is_empty() {
-        return Err("the Authorization header says Bearer but holds no token".into());
-    }
-    Ok(token)
+    let values: Vec<&[u8]> = headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    tollgate::challenge::bearer_token(&values)
 }
 
 #[cfg(test)]

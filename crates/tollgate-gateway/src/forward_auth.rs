@@ -44,6 +44,20 @@ fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h st
     Ok(found.map(|(_, v)| v))
 }
 
+/// The statuses a proxy may ask for "cannot verify now" (`/verify?unavailable_status=401`):
+/// each proxy in front of one gateway can get the answer it handles (nginx `auth_request`
+/// turns anything but 2xx/401/403 into 500).
+const UNAVAILABLE_STATUSES: [u16; 6] = [401, 403, 500, 502, 503, 504];
+
+/// The `unavailable_status` query parameter of the forward-auth request, if valid.
+fn unavailable_override(uri: &http::Uri) -> Option<u16> {
+    uri.query()?
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("unavailable_status="))
+        .filter_map(|v| v.parse().ok())
+        .find(|s| UNAVAILABLE_STATUSES.contains(s))
+}
+
 /// The `/verify` handler (any method: proxies use GET, or the original method).
 pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let decider = &shared.decider;
@@ -73,7 +87,18 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
         }
         Err(e) => return refusal(&decider.bad_request(&method, e)),
     };
-    let decision = decider.decide(&method, &uri, headers).await;
+    let mut decision = decider.decide(&method, &uri, headers).await;
+    if let (Some(status), Some(err)) = (unavailable_override(req.uri()), &decision.error) {
+        if err.is_unavailable() {
+            decision.refusal = Some(
+                decider
+                    .challenges()
+                    .clone()
+                    .unavailable_status(status)
+                    .error(err),
+            );
+        }
+    }
     if !decision.allowed() {
         return refusal(&decision);
     }
@@ -113,6 +138,24 @@ pub(crate) fn refusal(d: &Decision) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_unavailable_status_may_be_asked_per_proxy() {
+        let uri = |s: &str| s.parse::<http::Uri>().unwrap();
+        assert_eq!(
+            unavailable_override(&uri("/verify?unavailable_status=401")),
+            Some(401)
+        );
+        assert_eq!(
+            unavailable_override(&uri("/verify?a=1&unavailable_status=500")),
+            Some(500)
+        );
+        assert_eq!(
+            unavailable_override(&uri("/verify?unavailable_status=200")),
+            None
+        );
+        assert_eq!(unavailable_override(&uri("/verify")), None);
+    }
 
     #[test]
     fn forwarded_headers_must_agree() {

@@ -32,18 +32,23 @@ pub const GATEWAY_CODES: [&str; 9] = [
     "invalid_request",
 ];
 
-/// Every decision code: the gateway's, then the library's.
+/// The label of a code neither list knows (a code added to the library later): counted,
+/// never dropped or mistaken for another.
+const OTHER_CODE: &str = "other";
+
+/// Every decision code: the gateway's, then the library's, then [`OTHER_CODE`].
 pub fn all_codes() -> impl Iterator<Item = &'static str> {
     GATEWAY_CODES
         .iter()
         .copied()
         .chain(ValidationError::CODES.iter().copied())
+        .chain(std::iter::once(OTHER_CODE))
 }
 
-const N_CODES: usize = GATEWAY_CODES.len() + ValidationError::CODES.len();
+const N_CODES: usize = GATEWAY_CODES.len() + ValidationError::CODES.len() + 1;
 
 fn code_index(code: &str) -> usize {
-    all_codes().position(|c| c == code).unwrap_or(0)
+    all_codes().position(|c| c == code).unwrap_or(N_CODES - 1)
 }
 
 /// Whether a decision let the request through, refused it, or could not judge it.
@@ -280,7 +285,10 @@ mod tests {
     fn every_library_code_has_a_counter() {
         for c in ValidationError::CODES {
             assert_ne!(code_index(c), 0);
+            assert_ne!(code_index(c), N_CODES - 1);
         }
+        assert_eq!(code_index("a_future_code"), N_CODES - 1);
+        assert_eq!(all_codes().count(), N_CODES);
         assert_eq!(outcome_of("keys_unavailable"), "unavailable");
     }
 }

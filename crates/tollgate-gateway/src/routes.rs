@@ -193,51 +193,12 @@ fn check_requirements(req: &Requirements, claims: &Claims) -> Result<(), Forbidd
             ));
         }
     }
-    if !req.scopes.is_empty() {
-        let granted = claims.scopes();
-        let missing: Vec<&str> = req
-            .scopes
-            .iter()
-            .map(String::as_str)
-            .filter(|s| !granted.contains(s))
-            .collect();
-        if !missing.is_empty() {
-            return Err(forbid(
-                "insufficient_scope",
-                format!(
-                    "this route requires scope {}; the token grants {}",
-                    missing.join(" "),
-                    if granted.is_empty() {
-                        "no scope".to_string()
-                    } else {
-                        granted.join(" ")
-                    }
-                ),
-            ));
-        }
+    // The sentences are the library's, so the tower layer refuses with the same words.
+    if let Some(description) = tollgate::challenge::missing_scopes(&req.scopes, &claims.scopes()) {
+        return Err(forbid("insufficient_scope", description));
     }
-    if !req.roles.is_empty() {
-        let held = claims.roles();
-        let missing: Vec<&str> = req
-            .roles
-            .iter()
-            .map(String::as_str)
-            .filter(|r| !held.contains(r))
-            .collect();
-        if !missing.is_empty() {
-            return Err(forbid(
-                "insufficient_role",
-                format!(
-                    "this route requires role {}; the token holds {}",
-                    missing.join(" "),
-                    if held.is_empty() {
-                        "no role".to_string()
-                    } else {
-                        held.join(" ")
-                    }
-                ),
-            ));
-        }
+    if let Some(description) = tollgate::challenge::missing_roles(&req.roles, &claims.roles()) {
+        return Err(forbid("insufficient_role", description));
     }
     for (name, want) in &req.claims_equal {
         let found = claim(claims, name);

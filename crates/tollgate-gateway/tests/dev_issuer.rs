@@ -173,6 +173,13 @@ async fn the_minimal_configuration_works_as_written() {
             assert_eq!(body["code"], code);
         }
 
+        // The doctor's most likely cause is logged beside the code.
+        let mut headers = http::HeaderMap::new();
+        let wrong = idp.mint(json!({}), json!({"aud": "api://billing"}));
+        headers.insert("authorization", format!("Bearer {wrong}").parse().unwrap());
+        let d = gw.gateway().decider().decide(&http::Method::GET, "/x", &headers).await;
+        assert_eq!((d.code, d.cause), ("audience_mismatch", Some("audience_other_api")));
+
         // Admin: health, readiness, metrics, key view.
         let admin = gw.admin_url().unwrap();
         assert_eq!(get(format!("{admin}/healthz"), None).await.status(), 200);
@@ -287,9 +294,20 @@ async fn cannot_verify_now_is_503_with_retry_after_or_as_configured() {
             m.contains(&format!("tollgate_issuer_ready{{issuer=\"{ISS}\"}} 0")),
             "{m}"
         );
+
+        // Per proxy: this forward-auth request asks for 401 (what nginx passes on).
+        let r = client()
+            .get(format!("{}/verify?unavailable_status=401", gw.url()))
+            .header("X-Forwarded-Uri", "/x")
+            .header("Authorization", format!("Bearer {}", idp.token()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().get("retry-after").is_none());
         gw.shutdown().await;
 
-        // nginx: 401 instead, because auth_request turns 503 into 500.
+        // Or for every proxy, in the file: 401 instead of 503.
         config.unavailable_status = 401;
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
         let r = client()
@@ -377,7 +395,8 @@ async fn key_rotation_while_requests_flow_fails_nothing() {
         let flow = tokio::spawn(load(gw.url(), idp.clone(), stop.clone(), stopped));
         let mut kids = vec![idp.current_kid()];
         for _ in 0..3 {
-            tokio::time::sleep(Duration::from_millis(1200)).await;
+            // well past the 1 s cooldown (the key cache counts whole seconds), even on a loaded machine
+            tokio::time::sleep(Duration::from_millis(2500)).await;
             kids.push(idp.rotate());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

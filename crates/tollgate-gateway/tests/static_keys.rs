@@ -391,3 +391,38 @@ async fn the_cache_is_bounded_by_the_config() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn cached_tokens_respect_the_issuers_max_age() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let f = Fixture::new();
+        let mut config = f.config(None);
+        config.issuers[0].policy.leeway = 0;
+        config.issuers[0].policy.max_age = Some(100);
+        let clock = Arc::new(FixedClock::new(1_000_000));
+        let validator = validator_for(&config).unwrap().with_clock(clock.clone());
+        let running = Gateway::with_verifier(config, Arc::new(validator), clock.clone())
+            .serve()
+            .await
+            .unwrap();
+        // issued 50 s ago, expires in 1000 s: too old after 50 more seconds
+        let token = f.token(json!({"iat": 999_950, "exp": 1_001_000}));
+        assert_eq!(
+            verify(&running, "GET", "/", Some(&token)).await.status(),
+            200
+        );
+        clock.set(1_000_049);
+        assert_eq!(
+            verify(&running, "GET", "/", Some(&token)).await.status(),
+            200
+        );
+        let cache = running.gateway().decider().cache();
+        assert_eq!(cache.stats(), (1, 1));
+        clock.set(1_000_051);
+        let r = verify(&running, "GET", "/", Some(&token)).await;
+        assert_eq!(error_code(&r), "too_old");
+        running.shutdown().await;
+    })
+    .await
+    .unwrap();
+}

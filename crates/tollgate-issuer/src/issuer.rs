@@ -1,5 +1,5 @@
-//! The state of one running issuer, shared by the HTTP handlers and [`DevIssuer`]
-//! (crate::DevIssuer): configuration, keys, the injected fault and counters.
+//! The state of one running issuer, shared by the HTTP handlers and
+//! [`DevIssuer`](crate::DevIssuer): configuration, keys, the injected fault and counters.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +27,7 @@ pub(crate) struct Issuer {
     ring: RwLock<KeyRing>,
     fault: watch::Sender<Fault>,
     pub(crate) jwks_requests: AtomicU64,
+    pub(crate) discovery_requests: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
 
@@ -59,6 +60,7 @@ impl Issuer {
             ring: RwLock::new(ring),
             fault: watch::Sender::new(Fault::None),
             jwks_requests: AtomicU64::new(0),
+            discovery_requests: AtomicU64::new(0),
             shutdown: watch::Sender::new(false),
         };
         issuer.save()?;
@@ -318,6 +320,7 @@ impl Issuer {
             "keys": keys,
             "fault": self.fault().as_str(),
             "jwks_requests": self.jwks_requests.load(Ordering::SeqCst),
+            "discovery_requests": self.discovery_requests.load(Ordering::SeqCst),
             "clients": self.opts.clients.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
             "state_dir": self.opts.state_dir.as_ref().map(|d| d.display().to_string()),
         })

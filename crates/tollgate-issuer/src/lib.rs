@@ -5,18 +5,24 @@
 //! tokens, key rotation with a grace period, and injected faults. Run it with
 //! `tollgate issuer`, or start one inside a test:
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), tollgate_issuer::IssuerError> {
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use serde_json::json;
+//! use tollgate::{JwkSet, LocalValidator, Policy};
 //! use tollgate_issuer::{DevIssuer, Fault, IssuerOptions};
 //!
-//! let issuer = DevIssuer::start(IssuerOptions::default()).await?;
-//! let good = issuer.token();                                   // valid for "api://default"
-//! let expired = issuer.mint(json!({}), json!({"exp": 1}));     // expired
-//! let unknown = issuer.mint(json!({"kid": "nope"}), json!({})); // kid_not_found
-//! issuer.set_fault(Fault::Status500);                          // /jwks now fails
+//! let issuer = DevIssuer::start(IssuerOptions::default()).await.unwrap();
+//! let keys = JwkSet::from_value(&issuer.jwks()).unwrap();
+//! let validator = LocalValidator::new(keys, Policy::new().issuer(issuer.url()).audience("api://default"));
+//!
+//! assert!(validator.validate(&issuer.token()).is_ok());
+//! let expired = issuer.mint(json!({}), json!({"exp": 1}));
+//! assert_eq!(validator.validate(&expired).unwrap_err().code(), "expired");
+//! let unknown = issuer.mint(json!({"kid": "nope"}), json!({}));
+//! assert_eq!(validator.validate(&unknown).unwrap_err().code(), "kid_not_found");
+//! issuer.set_fault(Fault::Status500); // GET /jwks now answers 500
 //! issuer.shutdown().await;
-//! # Ok(()) }
+//! # });
 //! ```
 //!
 //! The admin endpoints (`/admin/rotate`, `/admin/mint`, `/admin/fault`, `/admin/state`) are
@@ -272,6 +278,12 @@ impl DevIssuer {
     /// How many `GET /jwks` requests arrived (whatever the fault).
     pub fn jwks_requests(&self) -> u64 {
         self.issuer.jwks_requests.load(Ordering::SeqCst)
+    }
+
+    /// How many discovery requests arrived (`openid-configuration` and
+    /// `oauth-authorization-server`, whatever the fault).
+    pub fn discovery_requests(&self) -> u64 {
+        self.issuer.discovery_requests.load(Ordering::SeqCst)
     }
 
     /// What `GET /admin/state` answers: keys with status, fault, counters.

@@ -295,3 +295,75 @@ fn hex(b: u8) -> Option<u8> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(s: &str) -> Vec<(String, String)> {
+        parse_form(s.as_bytes())
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    }
+
+    #[test]
+    fn basic_credentials_raw_or_form_encoded() {
+        let clients = [Client::new("a b", "p+q")];
+        let scopes = ["read".to_string()];
+        let r = Registry {
+            clients: &clients,
+            scopes: &scopes,
+            audience: "api",
+        };
+        let cc = form("grant_type=client_credentials");
+        // Raw (curl -u) and RFC 6749 2.3.1 form-encoded both authenticate.
+        assert!(decide(&r, Some(&basic("a b", "p+q")), &cc).is_ok());
+        assert!(decide(&r, Some(&basic("a+b", "p%2Bq")), &cc).is_ok());
+        let e = decide(&r, Some("Bearer x"), &cc).unwrap_err();
+        assert_eq!((e.status, e.error), (401, "invalid_client"));
+        assert!(e.basic_challenge);
+        let e = decide(&r, Some("Basic !!!"), &cc).unwrap_err();
+        assert_eq!(e.error, "invalid_client");
+    }
+
+    #[test]
+    fn grant_defaults_and_duplicates() {
+        let clients = [Client::default()];
+        let scopes = ["read".to_string(), "write".to_string()];
+        let r = Registry {
+            clients: &clients,
+            scopes: &scopes,
+            audience: "api://default",
+        };
+        let auth = basic("dev", "dev-secret");
+        let g = decide(&r, Some(&auth), &form("grant_type=client_credentials")).unwrap();
+        assert_eq!(g.scopes, ["read", "write"]);
+        assert_eq!(g.audiences, ["api://default"]);
+        let g = decide(
+            &r,
+            Some(&auth),
+            &form("grant_type=client_credentials&scope=write+write"),
+        )
+        .unwrap();
+        assert_eq!(g.scopes, ["write"]);
+        let e = decide(
+            &r,
+            Some(&auth),
+            &form("grant_type=client_credentials&grant_type=client_credentials"),
+        )
+        .unwrap_err();
+        assert_eq!(e.error, "invalid_request");
+    }
+
+    #[test]
+    fn form_decoding_is_lenient_about_bad_escapes() {
+        assert_eq!(form_decode("a%2"), "a%2");
+        assert_eq!(form_decode("%zz%41"), "%zzA");
+        assert_eq!(parse_form(b"a&b=&=c"), form("a=&b=&=c"));
+    }
+}

@@ -109,6 +109,7 @@ async fn index(State(issuer): Shared) -> Response {
 }
 
 async fn discovery(State(issuer): Shared) -> Response {
+    issuer.discovery_requests.fetch_add(1, Ordering::SeqCst);
     match fault_after_hang(&issuer).await {
         None => unavailable(),
         Some(Fault::Status500) => injected_500(),

@@ -32,6 +32,7 @@ async fn discovery_then_jwks_then_rotation() {
             Some("dev")
         );
         assert_eq!(issuer.jwks_requests(), 1);
+        assert_eq!(issuer.discovery_requests(), 1);
         // A token from a new key: the unknown kid makes the validator refetch once.
         issuer.rotate();
         let rotated = issuer.token();

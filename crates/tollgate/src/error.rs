@@ -1,8 +1,8 @@
 //! The failure vocabulary shared by the library, the doctor, the gateway, logs and metrics.
 //!
 //! Every way a token can be rejected is one variant of [`ValidationError`], carrying the
-//! values a person needs (what was expected, what was found) and a stable [`code`]
-//! (`ValidationError::code`) that programs can match on. `Display` is one sentence with those
+//! values a person needs (what was expected, what was found) and a stable
+//! [`code`](ValidationError::code) that programs can match on. `Display` is one sentence with those
 //! values; [`ValidationError::cause`] and [`ValidationError::fix`] say in plain English what
 //! usually causes it and what to change. No variant ever holds a signature or a whole token.
 

@@ -190,6 +190,14 @@ fn check(
     policy: &Policy,
     now: i64,
 ) -> Result<(Algorithm, Claims), ValidationError> {
+    if decoded.payload_b64.is_empty() {
+        // A JWS may have an empty payload; a JWT never does (and detached content is not
+        // supported), so say so before any key or signature work.
+        return Err(ValidationError::Malformed {
+            part: crate::error::TokenPart::Payload,
+            reason: jws::compact::EMPTY_PAYLOAD.into(),
+        });
+    }
     let alg = policy.check_alg(&decoded.header.alg)?;
     let key = select_key(keys, alg, &decoded.header)?;
     if !key.verify(alg, decoded.signing_input, &decoded.signature) {
@@ -340,6 +348,9 @@ mod tests {
         let (h, _, s) = (parts.next().unwrap(), parts.next(), parts.next().unwrap());
         let detached = format!("{h}..{s}");
         let e = verify_jws(&detached, &keys, &[Algorithm::ES256]).unwrap_err();
+        assert_eq!(e.code(), "malformed_token");
+        assert!(e.to_string().contains("detached content"), "{e}");
+        let e = validate(&detached, &keys, &policy, 0).unwrap_err();
         assert_eq!(e.code(), "malformed_token");
         assert!(e.to_string().contains("detached content"), "{e}");
     }

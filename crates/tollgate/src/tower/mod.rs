@@ -48,7 +48,8 @@
 //!
 //! Order matters as in any tower stack: [`JwtLayer`] must wrap the routes that use
 //! [`Claims`], [`RequireScope`] or [`RequireRole`]. Without it they answer 500 with a
-//! message saying so, never 200.
+//! message saying so, never 200. A CORS layer goes outside [`JwtLayer`] (added after it), so
+//! that browsers' preflight `OPTIONS` requests, which carry no token, are answered first.
 
 mod extract;
 mod layer;
@@ -64,7 +65,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::challenge::Challenge;
+use crate::claims::Policy;
 use crate::error::ValidationError;
+use crate::jws;
 use crate::validate::{LocalValidator, Verified};
 use crate::validator::Validator;
 
@@ -79,15 +82,64 @@ pub type ValidateFuture<'a> =
 
 /// Something that validates a token: the remote [`Validator`] (keys from issuers), a
 /// [`LocalValidator`] (a fixed key set), an `Arc` of either, or your own (for example a
-/// wrapper that caches results).
+/// wrapper that counts, caches or adds checks).
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use tollgate::tower::{JwtLayer, TokenValidator, ValidateFuture};
+/// use tollgate::{LocalValidator, Policy};
+///
+/// /// Counts the tokens it is asked about, then delegates.
+/// struct Counting {
+///     inner: LocalValidator,
+///     seen: AtomicU64,
+/// }
+///
+/// impl TokenValidator for Counting {
+///     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
+///         self.seen.fetch_add(1, Ordering::Relaxed);
+///         TokenValidator::validate(&self.inner, token)
+///     }
+///     fn policy_for(&self, token: &str) -> Option<Policy> {
+///         self.inner.policy_for(token)
+///     }
+/// }
+/// # let inner = LocalValidator::new(tollgate::JwkSet::default(), Policy::new());
+/// let layer = JwtLayer::new(Counting { inner, seen: AtomicU64::new(0) });
+/// # let _ = layer;
+/// ```
 pub trait TokenValidator: Send + Sync + 'static {
     /// Validates `token` (without the `Bearer ` prefix).
     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a>;
+
+    /// The policy `token` is judged by, so that a rejection can be diagnosed
+    /// ([`Rejection::cause`]). Default: `None`, no diagnosis.
+    fn policy_for(&self, token: &str) -> Option<Policy> {
+        let _ = token;
+        None
+    }
 }
 
 impl TokenValidator for Validator {
     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
         Box::pin(Validator::validate(self, token))
+    }
+
+    /// The policy of the issuer the token names (unverified `iss`); for an unknown issuer, a
+    /// policy listing every configured issuer.
+    fn policy_for(&self, token: &str) -> Option<Policy> {
+        let claims = jws::decode(token, usize::MAX).ok()?.claims().ok();
+        let iss = claims
+            .as_ref()
+            .and_then(|c| c.get("iss"))
+            .and_then(|v| v.as_str());
+        match iss.and_then(|iss| self.config(iss)) {
+            Some(config) => Some(config.policy.clone()),
+            None => Some(Policy {
+                issuers: self.issuers(),
+                ..Policy::new()
+            }),
+        }
     }
 }
 
@@ -95,12 +147,34 @@ impl TokenValidator for LocalValidator {
     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
         Box::pin(std::future::ready(LocalValidator::validate(self, token)))
     }
+
+    fn policy_for(&self, _token: &str) -> Option<Policy> {
+        Some(self.policy().clone())
+    }
 }
 
 impl<T: TokenValidator> TokenValidator for Arc<T> {
     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
         T::validate(self, token)
     }
+
+    fn policy_for(&self, token: &str) -> Option<Policy> {
+        T::policy_for(self, token)
+    }
+}
+
+/// The most likely cause of a rejection, by the doctor, from the token's (unverified)
+/// header and claims and the policy it was judged by. Pure; the token is not kept.
+fn diagnose(
+    validator: &dyn TokenValidator,
+    err: &ValidationError,
+    token: &str,
+) -> Option<crate::doctor::Cause> {
+    let policy = validator.policy_for(token)?;
+    let settings = crate::doctor::Settings::new(policy, crate::clock::unix_now());
+    crate::doctor::explain(err, token, &settings)
+        .into_iter()
+        .next()
 }
 
 /// The HTTP response for a challenge: its status, every header of
