@@ -267,7 +267,8 @@ criterion_group! {
 /// Criterion measures one function after the other, so a change in the machine's load
 /// between them (other builds on a shared machine) skews their ratio. This pass times the
 /// two sides of each ratio in alternating batches of 0.15-0.3 ms (A B B A ...) and
-/// reports the median of the per-round ratios: load that changes over seconds cancels out.
+/// reports the median of the per-round ratios: load that changes over a millisecond or more
+/// cancels out.
 mod paired {
     use std::hint::black_box;
     use std::time::{Duration, Instant};
