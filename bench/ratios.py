@@ -18,7 +18,7 @@ import os
 import sys
 
 ALGS = ["RS256", "ES256", "EdDSA", "HS256"]
-FUNCS = ["raw", "tollgate", "jsonwebtoken"]
+FUNCS = ["raw", "tollgate", "jsonwebtoken", "tollgate_map", "jsonwebtoken_map"]
 
 # (label, numerator, denominator, limit, name in paired.json): numerator / denominator
 # must be <= limit.
@@ -72,14 +72,16 @@ def main():
         return None if t[a] is None or t[b] is None else t[a] / t[b]
 
     print(f"Times ({args.stat} of criterion samples) and ratios, one run:\n")
-    print("| alg | raw | tollgate | jsonwebtoken | tollgate / raw | tollgate / jsonwebtoken |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| alg | raw | tollgate | jsonwebtoken (typed) | tollgate + map | jsonwebtoken (map) "
+          "| tollgate / raw | tollgate / jsonwebtoken |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for g in ALGS:
         r1 = ratio((g, "tollgate"), (g, "raw"))
         r2 = ratio((g, "tollgate"), (g, "jsonwebtoken"))
         print(
             f"| {g} | {fmt_time(t[(g, 'raw')])} | {fmt_time(t[(g, 'tollgate')])} | "
-            f"{fmt_time(t[(g, 'jsonwebtoken')])} | "
+            f"{fmt_time(t[(g, 'jsonwebtoken')])} | {fmt_time(t[(g, 'tollgate_map')])} | "
+            f"{fmt_time(t[(g, 'jsonwebtoken_map')])} | "
             f"{'-' if r1 is None else f'{r1:.3f}x'} | {'-' if r2 is None else f'{r2:.3f}x'} |"
         )
     print(

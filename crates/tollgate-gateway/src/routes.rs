@@ -251,7 +251,7 @@ mod tests {
     use serde_json::json;
 
     fn claims(v: Value) -> Claims {
-        Claims(v.as_object().unwrap().clone())
+        Claims::from(v.as_object().unwrap().clone())
     }
 
     #[test]

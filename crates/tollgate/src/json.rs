@@ -109,7 +109,7 @@ mod fast {
 
     /// Bytes that end the fast scan of a string: the quote, the backslash (an escape, left
     /// to the strict path) and the control characters JSON forbids unescaped.
-    static STRING_STOP: [bool; 256] = {
+    pub(super) static STRING_STOP: [bool; 256] = {
         let mut t = [false; 256];
         let mut c = 0;
         while c < 0x20 {
@@ -299,6 +299,306 @@ mod fast {
                 return None;
             }
             Some(Value::Number(Number::from((n as i64).wrapping_neg())))
+        }
+    }
+}
+
+/// A top-level member's value as the allocation-free scanner ([`scan_object`]) saw it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Scanned<'a> {
+    /// A string without escapes: its content, exactly the `Value::String` the parsers build.
+    Str(&'a str),
+    /// An integer (no fraction, no exponent, not `-0`): as `i128` so that every `u64` and
+    /// `i64` fits.
+    Int(i128),
+    /// An array: its text from `[` to `]`, already validated (read it with [`array_strings`]).
+    Array(&'a str),
+    /// An object, `true`, `false` or `null`.
+    Other,
+}
+
+/// Validates `bytes` as one JSON object without building anything, calling `member` with
+/// each top-level member name and value. Returns `true` only when the input is in the
+/// language the fast parser accepts (UTF-8; strings without escapes; integers; no duplicate
+/// member name at any depth; nesting up to 64): then [`parse_object`] is guaranteed to
+/// succeed on it. On `false` the caller uses [`parse_object`], which says what is wrong (or
+/// parses what the scanner does not handle). Duplicates are found by comparing the raw names
+/// within each object; objects with more members than the scanner tracks give up.
+pub(crate) fn scan_object<'a>(bytes: &'a [u8], member: impl FnMut(&'a str, Scanned<'a>)) -> bool {
+    scan::object(bytes, member).is_some()
+}
+
+/// The strings of an array that [`scan_object`] reported as [`Scanned::Array`]; `false`
+/// when an element is not a string.
+pub(crate) fn array_strings<'a>(array: &'a str, mut each: impl FnMut(&'a str)) -> bool {
+    let mut s = match scan::Scanner::new(array.as_bytes()) {
+        Some(s) => s,
+        None => return false,
+    };
+    s.strings_of_array(&mut each).is_some()
+}
+
+/// The allocation-free scanner behind [`scan_object`]: the grammar of `fast`, checking
+/// instead of building.
+mod scan {
+    use super::Scanned;
+
+    /// Same as the fast parser's depth limit.
+    const MAX_DEPTH: u32 = 64;
+    /// Member names tracked at once (for duplicate detection) across the open objects.
+    /// Claims sets have a dozen or two; more gives up to the strict path.
+    const MAX_NAMES: usize = 96;
+
+    pub(super) fn object<'a>(
+        bytes: &'a [u8],
+        mut member: impl FnMut(&'a str, Scanned<'a>),
+    ) -> Option<()> {
+        let mut s = Scanner::new(bytes)?;
+        s.ws();
+        if s.peek()? != b'{' {
+            return None;
+        }
+        s.object(Some(&mut member))?;
+        s.ws();
+        (s.i == s.b.len()).then_some(())
+    }
+
+    pub(super) struct Scanner<'a> {
+        text: &'a str,
+        b: &'a [u8],
+        i: usize,
+        depth: u32,
+        /// The (start, end) of the names of the members seen in the open objects.
+        names: [(u32, u32); MAX_NAMES],
+        count: usize,
+    }
+
+    impl<'a> Scanner<'a> {
+        pub(super) fn new(bytes: &'a [u8]) -> Option<Scanner<'a>> {
+            let text = std::str::from_utf8(bytes).ok()?;
+            // Name positions are stored as u32.
+            if bytes.len() > u32::MAX as usize {
+                return None;
+            }
+            Some(Scanner {
+                text,
+                b: bytes,
+                i: 0,
+                depth: 0,
+                names: [(0, 0); MAX_NAMES],
+                count: 0,
+            })
+        }
+
+        #[inline]
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.i).copied()
+        }
+
+        #[inline]
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+                self.i += 1;
+            }
+        }
+
+        /// A value; `Scanned` describes it for the top level.
+        fn value(&mut self) -> Option<Scanned<'a>> {
+            self.ws();
+            match self.peek()? {
+                b'{' => self.object(None).map(|_| Scanned::Other),
+                b'[' => {
+                    let start = self.i;
+                    self.array()?;
+                    Some(Scanned::Array(self.text.get(start..self.i)?))
+                }
+                b'"' => self.string().map(Scanned::Str),
+                b't' => self.literal(b"true"),
+                b'f' => self.literal(b"false"),
+                b'n' => self.literal(b"null"),
+                b'-' | b'0'..=b'9' => self.integer().map(Scanned::Int),
+                _ => None,
+            }
+        }
+
+        fn literal(&mut self, word: &[u8]) -> Option<Scanned<'a>> {
+            if self.b.get(self.i..self.i + word.len())? == word {
+                self.i += word.len();
+                Some(Scanned::Other)
+            } else {
+                None
+            }
+        }
+
+        /// At `{`. `member` is called for each member when given (the top level).
+        #[allow(clippy::type_complexity)]
+        fn object(
+            &mut self,
+            mut member: Option<&mut dyn FnMut(&'a str, Scanned<'a>)>,
+        ) -> Option<()> {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            if self.peek()? == b'}' {
+                self.i += 1;
+                self.depth -= 1;
+                return Some(());
+            }
+            let base = self.count;
+            loop {
+                self.ws();
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                let start = self.i + 1;
+                let name = self.string()?;
+                let end = start + name.len();
+                let bytes = name.as_bytes();
+                for &(s, e) in &self.names[base..self.count] {
+                    if &self.b[s as usize..e as usize] == bytes {
+                        return None;
+                    }
+                }
+                if self.count == MAX_NAMES {
+                    return None;
+                }
+                self.names[self.count] = (start as u32, end as u32);
+                self.count += 1;
+                self.ws();
+                if self.peek()? != b':' {
+                    return None;
+                }
+                self.i += 1;
+                let v = self.value()?;
+                if let Some(f) = member.as_mut() {
+                    f(name, v);
+                }
+                self.ws();
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b'}' => {
+                        self.i += 1;
+                        self.depth -= 1;
+                        self.count = base;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        /// At `[`.
+        fn array(&mut self) -> Option<()> {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            if self.peek()? == b']' {
+                self.i += 1;
+                self.depth -= 1;
+                return Some(());
+            }
+            loop {
+                self.value()?;
+                self.ws();
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b']' => {
+                        self.i += 1;
+                        self.depth -= 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        /// The whole input is an array of strings: each one to `each`.
+        pub(super) fn strings_of_array(&mut self, each: &mut dyn FnMut(&'a str)) -> Option<()> {
+            self.ws();
+            if self.peek()? != b'[' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            if self.peek()? == b']' {
+                self.i += 1;
+            } else {
+                loop {
+                    self.ws();
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    each(self.string()?);
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            self.ws();
+            (self.i == self.b.len()).then_some(())
+        }
+
+        /// At `"`: the content, when it has no escape and no control character.
+        fn string(&mut self) -> Option<&'a str> {
+            let start = self.i + 1;
+            let len = self
+                .b
+                .get(start..)?
+                .iter()
+                .position(|&c| super::fast::STRING_STOP[c as usize])?;
+            let end = start + len;
+            if self.b[end] != b'"' {
+                return None;
+            }
+            self.i = end + 1;
+            self.text.get(start..end)
+        }
+
+        /// The fast parser's integers: `u64` when non-negative, `i64` when negative, `-0`
+        /// and anything with a fraction or exponent refused.
+        fn integer(&mut self) -> Option<i128> {
+            let negative = self.peek()? == b'-';
+            if negative {
+                self.i += 1;
+            }
+            let first = self.peek()?;
+            if !first.is_ascii_digit() {
+                return None;
+            }
+            self.i += 1;
+            let mut n = u64::from(first - b'0');
+            if first == b'0' {
+                if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+            } else {
+                while let Some(c @ b'0'..=b'9') = self.peek() {
+                    n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                    self.i += 1;
+                }
+            }
+            if let Some(b'.' | b'e' | b'E') = self.peek() {
+                return None;
+            }
+            if !negative {
+                return Some(i128::from(n));
+            }
+            if n == 0 || n > 1 << 63 {
+                return None;
+            }
+            Some(-i128::from(n))
         }
     }
 }
@@ -493,6 +793,117 @@ mod tests {
             }
             proptest::prop_assert_eq!(parse_value(text.as_bytes()), strict_value(text.as_bytes()));
             proptest::prop_assert_eq!(parse_object(text.as_bytes()), strict_object(text.as_bytes()));
+        }
+    }
+
+    /// What the allocation-free scanner accepts, the parsers read, with the same top-level
+    /// members; what it refuses is left to them.
+    fn scan_agrees(text: &str) -> Result<(), String> {
+        let mut seen = Vec::new();
+        let scanned = scan_object(text.as_bytes(), |k, v| seen.push((k.to_string(), v_of(v))));
+        if scanned {
+            let map = fast::object(text.as_bytes()).ok_or("fast parser refused")?;
+            if Ok(&map) != strict_object(text.as_bytes()).as_ref() {
+                return Err("strict differs".into());
+            }
+            let seen: Map<String, Value> = seen.into_iter().collect();
+            for (k, v) in &map {
+                match (v, seen.get(k)) {
+                    (Value::String(_) | Value::Number(_), Some(s)) if s == v => {}
+                    (Value::Array(items), Some(Value::Bool(true))) => {
+                        let mut strings = Vec::new();
+                        let all = {
+                            let mut raw = None;
+                            scan_object(text.as_bytes(), |name, val| {
+                                if name == k {
+                                    raw = Some(val);
+                                }
+                            });
+                            match raw {
+                                Some(Scanned::Array(a)) => {
+                                    array_strings(a, |s| strings.push(Value::from(s)))
+                                }
+                                _ => return Err("array not reported".into()),
+                            }
+                        };
+                        if all != items.iter().all(Value::is_string) || (all && &strings != items) {
+                            return Err(format!("array {k} differs"));
+                        }
+                    }
+                    (Value::Object(_) | Value::Bool(_) | Value::Null, Some(Value::Null)) => {}
+                    _ => return Err(format!("member {k} differs")),
+                }
+            }
+            if seen.len() != map.len() {
+                return Err("member count differs".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// A scanned value in comparable form: strings and numbers as themselves, arrays as
+    /// `true`, everything else as null.
+    fn v_of(v: Scanned<'_>) -> Value {
+        match v {
+            Scanned::Str(s) => Value::from(s),
+            Scanned::Int(n) => u64::try_from(n)
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(n as i64)),
+            Scanned::Array(_) => Value::Bool(true),
+            Scanned::Other => Value::Null,
+        }
+    }
+
+    #[test]
+    fn scanner_edges() {
+        for text in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":{"b":1,"b":1}}"#,
+            r#"{"a":[{"b":1},{"b":1}]}"#,
+            r#"{"a":{"b":1},"b":1}"#,
+            r#"{"a":[1,"x"],"b":["x","y"],"c":[]}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":18446744073709551615,"b":-9223372036854775808}"#,
+            r#"{"a":"\n"}"#,
+            "{\"a\":\"\u{1}\"}",
+        ] {
+            scan_agrees(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+        assert!(!scan_object(br#"{"a":1,"a":2}"#, |_, _| {}));
+        assert!(!scan_object(br#"{"a":[{"b":1,"b":1}]}"#, |_, _| {}));
+        assert!(scan_object(br#"{"a":[{"b":1},{"b":1}]}"#, |_, _| {}));
+        assert!(scan_object(br#"{"a":{"b":1},"b":1}"#, |_, _| {}));
+        // More names than tracked: left to the parsers, which read it.
+        let many: Map<String, Value> = (0..200)
+            .map(|i| (format!("k{i}"), Value::from(i)))
+            .collect();
+        let text = Value::Object(many).to_string();
+        assert!(!scan_object(text.as_bytes(), |_, _| {}));
+        assert!(parse_object(text.as_bytes()).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanner_agrees_on_valid_json(v in arb_json(), pretty in proptest::bool::ANY) {
+            let v = match v { Value::Object(m) => Value::Object(m), other => serde_json::json!({"x": other, "y": [other]}) };
+            let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+            if let Err(e) = scan_agrees(&text) {
+                proptest::prop_assert!(false, "{}: {}", text, e);
+            }
+        }
+
+        #[test]
+        fn scanner_agrees_on_soup(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "{", "}", "[", "]", ",", ":", " ", "\n", "\"a\"", "\"b\"", "\"", "\\", "\\n",
+            "\u{1}", "\u{e9}", "0", "1", "9", "-", ".", "e", "+", "true", "fals", "null",
+            "18446744073709551615", "9223372036854775808",
+        ]), 0..24)) {
+            let text = parts.concat();
+            for t in [text.clone(), format!("{{{text}}}")] {
+                if let Err(e) = scan_agrees(&t) {
+                    proptest::prop_assert!(false, "{:?}: {}", t, e);
+                }
+            }
         }
     }
 

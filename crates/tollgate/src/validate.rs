@@ -206,10 +206,12 @@ fn check(
             kid: key.kid().map(str::to_string),
         });
     }
-    let claims = decoded.claims()?;
-    policy.check_typ(&decoded.header)?;
-    policy.check_claims(&claims, now)?;
-    Ok((alg, Claims(claims)))
+    // The claims are checked on the payload JSON, building no map, when they can be;
+    // otherwise, and for every refusal, the strict map and `check_claims` decide and word
+    // the error (see `Policy::check_payload`).
+    let payload = decoded.payload_json()?;
+    let claims = policy.check_payload(payload, now, || policy.check_typ(&decoded.header))?;
+    Ok((alg, claims))
 }
 
 /// A validator over a fixed key set (a JWKS file, secrets): synchronous, no network.

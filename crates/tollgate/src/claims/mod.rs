@@ -4,34 +4,78 @@ mod policy;
 
 pub use policy::{Policy, TypPolicy, DEFAULT_LEEWAY};
 
+use std::fmt;
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
+use crate::json;
+
 /// The claims set of a token, with typed accessors for the registered claims.
+///
+/// A validated token's claims are kept as the payload's JSON text (already checked strictly:
+/// UTF-8, strict JSON, no duplicate member names) and turned into a map the first time an
+/// accessor needs it, once: a request that only needs the validation itself builds nothing.
 ///
 /// ```
 /// use tollgate::Claims;
 /// let claims = Claims::from(serde_json::json!({"aud": ["a", "b"], "scope": "read write"}).as_object().unwrap().clone());
 /// assert_eq!(claims.audiences(), vec!["a", "b"]);
 /// assert!(claims.has_scope("write"));
+/// assert_eq!(claims.into_map().len(), 2);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-#[serde(transparent)]
-pub struct Claims(pub Map<String, Value>);
+#[derive(Clone, Default)]
+pub struct Claims {
+    /// The payload JSON this was read from; empty when built from a map.
+    json: Box<[u8]>,
+    /// The claims as a map, built from `json` on first use (or given).
+    map: OnceLock<Map<String, Value>>,
+}
 
 impl From<Map<String, Value>> for Claims {
     fn from(map: Map<String, Value>) -> Claims {
-        Claims(map)
+        Claims {
+            json: Box::default(),
+            map: OnceLock::from(map),
+        }
+    }
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Claims) -> bool {
+        self.as_map() == other.as_map()
+    }
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Claims").field(self.as_map()).finish()
+    }
+}
+
+impl serde::Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_map().serialize(s)
     }
 }
 
 impl Claims {
+    /// Claims from payload JSON that [`json::scan_object`] accepted (so [`json::parse_object`]
+    /// reads it), with the map built on first use.
+    pub(crate) fn from_checked_json(json: Vec<u8>) -> Claims {
+        Claims {
+            json: json.into_boxed_slice(),
+            map: OnceLock::new(),
+        }
+    }
+
     /// A claim by name.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
+        self.as_map().get(name)
     }
     /// A string claim by name.
     pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(Value::as_str)
+        self.get(name).and_then(Value::as_str)
     }
     /// `iss`.
     pub fn issuer(&self) -> Option<&str> {
@@ -43,7 +87,7 @@ impl Claims {
     }
     /// `aud` as a list (a single string is a list of one).
     pub fn audiences(&self) -> Vec<&str> {
-        match self.0.get("aud") {
+        match self.get("aud") {
             Some(Value::String(s)) => vec![s.as_str()],
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
@@ -51,14 +95,14 @@ impl Claims {
     }
     /// `exp` in Unix seconds, if it is a number.
     pub fn expires_at(&self) -> Option<i64> {
-        self.0.get("exp").and_then(numeric_date)
+        self.get("exp").and_then(numeric_date)
     }
     /// The granted scopes: the space-delimited `scope` string (RFC 8693/9068), the `scp`
     /// claim (string or array, Entra/Okta), or a `scope` array.
     pub fn scopes(&self) -> Vec<&str> {
         let mut out = Vec::new();
         for name in ["scope", "scp"] {
-            match self.0.get(name) {
+            match self.get(name) {
                 Some(Value::String(s)) => out.extend(s.split_whitespace()),
                 Some(Value::Array(a)) => out.extend(a.iter().filter_map(Value::as_str)),
                 _ => {}
@@ -74,23 +118,38 @@ impl Claims {
     /// `cognito:groups`, `groups`.
     pub fn roles(&self) -> Vec<&str> {
         let mut out = Vec::new();
-        take_strings(&mut out, self.0.get("roles"));
+        take_strings(&mut out, self.get("roles"));
         take_strings(
             &mut out,
-            self.0.get("realm_access").and_then(|r| r.get("roles")),
+            self.get("realm_access").and_then(|r| r.get("roles")),
         );
-        take_strings(&mut out, self.0.get("cognito:groups"));
-        take_strings(&mut out, self.0.get("groups"));
+        take_strings(&mut out, self.get("cognito:groups"));
+        take_strings(&mut out, self.get("groups"));
         out
     }
     /// Deserializes the claims into a typed struct.
     pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(Value::Object(self.0.clone()))
+        T::deserialize(Value::Object(self.as_map().clone()))
     }
-    /// The claims as a JSON map.
+    /// The claims as a JSON map (built on first use).
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
+        self.map.get_or_init(|| materialize(&self.json))
     }
+    /// The claims as an owned JSON map.
+    pub fn into_map(self) -> Map<String, Value> {
+        let Claims { json, map } = self;
+        map.into_inner().unwrap_or_else(|| materialize(&json))
+    }
+}
+
+/// The map of checked payload JSON. `from_checked_json` only holds JSON the strict parser
+/// accepts, so the fallback (an empty map) is never taken; it exists so that nothing here
+/// can panic.
+fn materialize(json: &[u8]) -> Map<String, Value> {
+    if json.is_empty() {
+        return Map::new();
+    }
+    json::parse_object(json).unwrap_or_default()
 }
 
 fn take_strings<'a>(out: &mut Vec<&'a str>, v: Option<&'a Value>) {

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::numeric_date;
+use super::{numeric_date, Claims};
 use crate::alg::Algorithm;
-use crate::error::ValidationError;
+use crate::error::{TokenPart, ValidationError};
 use crate::json;
 use crate::jws::{Header, DEFAULT_MAX_TOKEN_SIZE};
 
@@ -293,6 +293,134 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The claims of a validated token from its decoded payload: checked without building
+    /// a map when [`quick_check`](Policy::quick_check) passes, otherwise parsed strictly and
+    /// checked by [`check_claims`](Policy::check_claims). `between` (the header `typ`
+    /// check) runs after the parse and before the claims checks, so errors come in the same
+    /// order either way: malformed payload, then `between`, then `check_claims`.
+    pub(crate) fn check_payload(
+        &self,
+        payload: Vec<u8>,
+        now: i64,
+        between: impl FnOnce() -> Result<(), ValidationError>,
+    ) -> Result<Claims, ValidationError> {
+        if self.quick_check(&payload, now) {
+            between()?;
+            return Ok(Claims::from_checked_json(payload));
+        }
+        let map = json::parse_object(&payload).map_err(|reason| ValidationError::Malformed {
+            part: TokenPart::Payload,
+            reason,
+        })?;
+        between()?;
+        self.check_claims(&map, now)?;
+        Ok(Claims::from(map))
+    }
+
+    /// The claims checks of [`check_claims`](Policy::check_claims) run on the payload JSON
+    /// itself, building nothing: `true` only when the payload is JSON the allocation-free
+    /// scanner accepts (so the strict parser reads it) and every check clearly passes.
+    /// `false` means "not decided here": the caller parses the map and runs
+    /// `check_claims`, which gives the verdict and the error. Any value this does not read
+    /// exactly as `check_claims` does (a fraction, an escape, a huge number, a wrong type)
+    /// gives `false`, so it can never accept what `check_claims` refuses.
+    pub(crate) fn quick_check(&self, payload: &[u8], now: i64) -> bool {
+        let required = &self.required_claims;
+        if required.len() > 64 {
+            return false;
+        }
+        let (mut exp, mut nbf, mut iat, mut iss, mut aud) = (None, None, None, None, None);
+        let mut present = 0u64;
+        let scanned = json::scan_object(payload, |name, value| {
+            match name {
+                "exp" => exp = Some(value),
+                "nbf" => nbf = Some(value),
+                "iat" => iat = Some(value),
+                "iss" => iss = Some(value),
+                "aud" => aud = Some(value),
+                _ => {}
+            }
+            for (i, r) in required.iter().enumerate() {
+                if r == name {
+                    present |= 1 << i;
+                }
+            }
+        });
+        if !scanned {
+            return false;
+        }
+        let all = if required.is_empty() {
+            0
+        } else {
+            u64::MAX >> (64 - required.len())
+        };
+        if present != all {
+            return false;
+        }
+        let (Some(exp), Some(nbf), Some(iat)) = (quick_time(exp), quick_time(nbf), quick_time(iat))
+        else {
+            return false;
+        };
+        let iss = match iss {
+            None => None,
+            Some(json::Scanned::Str(s)) => Some(s),
+            Some(_) => return false,
+        };
+        if !self.issuers.is_empty() && !iss.is_some_and(|i| self.issuers.iter().any(|e| e == i)) {
+            return false;
+        }
+        let mut aud_ok = self.audiences.is_empty();
+        let mut hit = |a: &str| aud_ok |= self.audiences.iter().any(|e| e == a);
+        match aud {
+            None => {}
+            Some(json::Scanned::Str(s)) => hit(s),
+            Some(json::Scanned::Array(items)) => {
+                if !json::array_strings(items, hit) {
+                    return false;
+                }
+            }
+            Some(_) => return false,
+        }
+        if !aud_ok {
+            return false;
+        }
+        let leeway = self.leeway as i64;
+        match exp {
+            Some(exp) if now >= exp.saturating_add(leeway) => return false,
+            None if self.require_exp => return false,
+            _ => {}
+        }
+        if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return false;
+        }
+        if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+            return false;
+        }
+        if let Some(max_age) = self.max_age {
+            match iat {
+                Some(iat) if now.saturating_sub(iat) <= (max_age as i64).saturating_add(leeway) => {
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// A NumericDate as [`time_claim`] reads it, when the scanner's value is an integer it
+/// accepts: `Some(None)` absent, `Some(Some(t))` a plausible number of seconds, `None` for
+/// anything `time_claim` would refuse or that is not an integer (left to it).
+fn quick_time(v: Option<json::Scanned<'_>>) -> Option<Option<i64>> {
+    match v {
+        None => Some(None),
+        Some(json::Scanned::Int(n)) if n.unsigned_abs() <= MAX_PLAUSIBLE_SECONDS as u128 => {
+            Some(Some(n as i64))
+        }
+        Some(_) => None,
+    }
+}
+
 fn invalid(claim: &str, expected: &str, found: &Value) -> ValidationError {
     ValidationError::InvalidClaim {
         claim: claim.to_string(),
@@ -462,5 +590,184 @@ mod tests {
         let p = Policy::new().typ(TypPolicy::NoneOf(vec!["Refresh".into()]));
         assert!(p.check_typ(&h(None)).is_ok());
         assert!(p.check_typ(&h(Some("refresh"))).is_err());
+    }
+
+    /// The strict reference: parse the map, then `check_claims`.
+    fn strict(p: &Policy, payload: &[u8], now: i64) -> Result<Map<String, Value>, ValidationError> {
+        let map = json::parse_object(payload).map_err(|reason| ValidationError::Malformed {
+            part: TokenPart::Payload,
+            reason,
+        })?;
+        p.check_claims(&map, now)?;
+        Ok(map)
+    }
+
+    /// The lazy path and the strict path agree: same acceptance, same error (code and
+    /// values), same map once materialized; and `quick_check` never passes what the strict
+    /// path refuses.
+    fn agree(p: &Policy, payload: &[u8], now: i64) -> Result<(), String> {
+        let lazy = p.check_payload(payload.to_vec(), now, || Ok(()));
+        let strict = strict(p, payload, now);
+        if p.quick_check(payload, now) && strict.is_err() {
+            return Err(format!("quick_check passed, strict says {strict:?}"));
+        }
+        match (lazy, strict) {
+            (Ok(claims), Ok(map)) => {
+                if claims.as_map() != &map || claims.clone().into_map() != map {
+                    return Err("different maps".into());
+                }
+                if serde_json::to_value(&claims).ok() != Some(Value::Object(map)) {
+                    return Err("different serialization".into());
+                }
+                Ok(())
+            }
+            (Err(a), Err(b)) if a == b => Ok(()),
+            (a, b) => Err(format!("lazy {a:?}, strict {b:?}")),
+        }
+    }
+
+    #[test]
+    fn lazy_and_strict_agree_on_edges() {
+        let p = Policy::new()
+            .issuer("https://a/")
+            .audience("api://x")
+            .require_claim("sub")
+            .max_age(300);
+        for payload in [
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":["y","api://x"],"sub":"u"}"#,
+            r#"{"exp":1700000100.5,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https:\/\/a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":["api://x",1],"sub":"u"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":"api://x"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u","sub":"v"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":{"a":1,"a":2}}"#,
+            r#"{"exp":-1700000100,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":1700000000000,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":18446744073709551615,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":-9223372036854775808,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":"1700000100","iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":1700000100,"iat":1699999000,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":1700000100,"iss":"https://a/","aud":"api://x","sub":"u"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":null,"aud":"api://x","sub":"u"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":[],"sub":"u"}"#,
+            r#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":"api://x","sub":"u"} x"#,
+            r#"[]"#,
+            "",
+            "{\"exp\":1700000100,\"iss\":\"\u{e9}\"}",
+        ] {
+            agree(&p, payload.as_bytes(), NOW).unwrap_or_else(|e| panic!("{payload}: {e}"));
+            agree(&Policy::new(), payload.as_bytes(), NOW)
+                .unwrap_or_else(|e| panic!("{payload}: {e}"));
+        }
+        assert!(agree(&p, b"{\"exp\":1,\"iss\":\"\xff\"}", NOW).is_ok());
+        // The usual token is decided without a map.
+        assert!(p.quick_check(
+            br#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":["y","api://x"],"sub":"u"}"#,
+            NOW
+        ));
+    }
+
+    fn arb_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-400i64..400).prop_map(|d| Value::from(NOW + d)),
+            (-400i64..400).prop_map(|d| Value::from((NOW + d) as f64 + 0.5)),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            Just(Value::from(NOW * 1000)),
+            proptest::sample::select(vec![
+                "https://a/",
+                "https://b/",
+                "api://x",
+                "api://y",
+                "u",
+                "a\"b",
+                "\u{e9}"
+            ])
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]{1,2}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn arb_policy() -> impl proptest::strategy::Strategy<Value = Policy> {
+        use proptest::prelude::*;
+        (
+            proptest::sample::subsequence(vec!["https://a/", "https://b/"], 0..=2),
+            proptest::sample::subsequence(vec!["api://x", "api://y"], 0..=2),
+            proptest::sample::subsequence(vec!["sub", "jti", "a"], 0..=3),
+            0u64..120,
+            proptest::option::of(0u64..400),
+            any::<bool>(),
+        )
+            .prop_map(|(iss, aud, required, leeway, max_age, require_exp)| {
+                let mut p = Policy::new().leeway(leeway).require_exp(require_exp);
+                p.issuers = iss.into_iter().map(String::from).collect();
+                p.audiences = aud.into_iter().map(String::from).collect();
+                p.required_claims = required.into_iter().map(String::from).collect();
+                p.max_age = max_age;
+                p
+            })
+    }
+
+    proptest::proptest! {
+        /// Random claims sets (registered claims of every type, nested values), printed
+        /// compact or pretty, sometimes with a member repeated: lazy and strict agree.
+        #[test]
+        fn lazy_and_strict_agree_on_random_claims(
+            p in arb_policy(),
+            members in proptest::collection::vec((
+                proptest::sample::select(vec!["exp", "nbf", "iat", "iss", "aud", "sub", "jti", "a", "b"]),
+                arb_value(),
+            ), 0..9),
+            aud_list in proptest::collection::vec(
+                proptest::sample::select(vec![json!("api://x"), json!("api://y"), json!(1)]), 0..3),
+            pretty in proptest::bool::ANY,
+            repeat in proptest::option::of(0usize..9),
+        ) {
+            let mut map: Map<String, Value> = members.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            if !aud_list.is_empty() {
+                map.insert("aud".into(), Value::Array(aud_list));
+            }
+            let v = Value::Object(map.clone());
+            let mut text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+            if let Some(i) = repeat {
+                if let Some((k, val)) = map.iter().nth(i) {
+                    let extra = format!("{}:{},", Value::from(k.as_str()), val);
+                    text.insert_str(1, &extra);
+                }
+            }
+            if let Err(e) = agree(&p, text.as_bytes(), NOW) {
+                proptest::prop_assert!(false, "{}: {}", text, e);
+            }
+        }
+
+        /// Near-JSON token soup built from claim-shaped pieces: lazy and strict agree.
+        #[test]
+        fn lazy_and_strict_agree_on_soup(
+            p in arb_policy(),
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "{", "}", "[", "]", ",", ":", " ", "\"exp\":", "\"iss\":", "\"aud\":", "\"sub\":",
+                "\"iat\":", "\"nbf\":", "\"https://a/\"", "\"api://x\"", "\"", "\\", "1700000100",
+                "1699999000", "-", ".5", "e3", "true", "null", "18446744073709551616", "\u{e9}",
+            ]), 0..24),
+        ) {
+            let text = parts.concat();
+            if let Err(e) = agree(&p, text.as_bytes(), NOW) {
+                proptest::prop_assert!(false, "{:?}: {}", text, e);
+            }
+            let wrapped = format!("{{{text}}}");
+            if let Err(e) = agree(&p, wrapped.as_bytes(), NOW) {
+                proptest::prop_assert!(false, "{:?}: {}", wrapped, e);
+            }
+        }
     }
 }

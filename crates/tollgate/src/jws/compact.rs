@@ -61,6 +61,27 @@ impl Decoded<'_> {
     }
 }
 
+impl Decoded<'_> {
+    /// The payload bytes, decoded (the JSON text of the claims, not yet parsed); the same
+    /// errors as [`claims`](Decoded::claims) for an empty or non-base64url payload.
+    pub(crate) fn payload_json(&self) -> Result<Vec<u8>, ValidationError> {
+        if self.payload_b64.is_empty() {
+            return Err(malformed(TokenPart::Payload, EMPTY_PAYLOAD));
+        }
+        let mut out = vec![0u8; fast_b64::decoded_len(self.payload_b64.len())];
+        match fast_b64::decode(self.payload_b64.as_bytes(), &mut out) {
+            Some(n) => {
+                out.truncate(n);
+                Ok(out)
+            }
+            None => b64::decode(self.payload_b64).map_err(|reason| ValidationError::Malformed {
+                part: TokenPart::Payload,
+                reason,
+            }),
+        }
+    }
+}
+
 /// Why an empty payload is not a JWT. (A JWS may have one, RFC 7515 section 7.1; its
 /// signature then covers `header.` alone.)
 pub(crate) const EMPTY_PAYLOAD: &str = "is empty: a JWT always carries its claims \
