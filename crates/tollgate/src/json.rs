@@ -107,20 +107,6 @@ mod fast {
         depth: u32,
     }
 
-    /// Bytes that end the fast scan of a string: the quote, the backslash (an escape, left
-    /// to the strict path) and the control characters JSON forbids unescaped.
-    pub(super) static STRING_STOP: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut c = 0;
-        while c < 0x20 {
-            t[c] = true;
-            c += 1;
-        }
-        t[b'"' as usize] = true;
-        t[b'\\' as usize] = true;
-        t
-    };
-
     impl<'a> Parser<'a> {
         /// `None` when the input is not UTF-8 (the strict path says where).
         fn new(bytes: &'a [u8]) -> Option<Parser<'a>> {
@@ -174,8 +160,7 @@ mod fast {
             }
         }
 
-        /// At `{`. The members are collected and the map built from the list in one pass
-        /// (a sort and a bulk build, cheaper than inserting members one by one).
+        /// At `{`.
         fn object(&mut self) -> Option<Map<String, Value>> {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
@@ -188,7 +173,7 @@ mod fast {
                 self.depth -= 1;
                 return Some(Map::new());
             }
-            let mut members: Vec<(String, Value)> = Vec::with_capacity(16);
+            let mut map = Map::new();
             loop {
                 self.ws();
                 if self.peek()? != b'"' {
@@ -201,23 +186,21 @@ mod fast {
                 }
                 self.i += 1;
                 let v = self.value()?;
-                members.push((key, v));
+                // A name already there is a duplicate: the strict path words the error.
+                if map.insert(key, v).is_some() {
+                    return None;
+                }
                 self.ws();
                 match self.peek()? {
                     b',' => self.i += 1,
                     b'}' => {
                         self.i += 1;
                         self.depth -= 1;
-                        break;
+                        return Some(map);
                     }
                     _ => return None,
                 }
             }
-            // Building from a list sorts it and keeps one member per name: fewer members
-            // than were read means a name was repeated.
-            let count = members.len();
-            let map: Map<String, Value> = members.into_iter().collect();
-            (map.len() == count).then_some(map)
         }
 
         /// At `[`.
@@ -250,18 +233,10 @@ mod fast {
         }
 
         /// At `"`. No escapes and no control characters (those go to the strict path);
-        /// non-ASCII bytes must be UTF-8.
+        /// non-ASCII bytes must be UTF-8 (the whole input was checked).
         fn string(&mut self) -> Option<String> {
             let start = self.i + 1;
-            let len = self
-                .b
-                .get(start..)?
-                .iter()
-                .position(|&c| STRING_STOP[c as usize])?;
-            let end = start + len;
-            if self.b[end] != b'"' {
-                return None;
-            }
+            let end = super::plain_string_end(self.b, start)?;
             self.i = end + 1;
             Some(self.text.get(start..end)?.to_owned())
         }
@@ -338,6 +313,42 @@ pub(crate) fn array_strings<'a>(array: &'a str, mut each: impl FnMut(&'a str)) -
     s.strings_of_array(&mut each).is_some()
 }
 
+/// The position of the quote closing a string whose content starts at `start`, when the
+/// content has no backslash (an escape) and no control character; `None` otherwise (left to
+/// the strict path). Eight bytes at a time: in each word the bytes equal to `"` or `\\` or
+/// below 0x20 are flagged (the lowest flag is exact; borrows only spread upwards).
+#[inline]
+fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = start;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        let flags = (quote.wrapping_sub(ONES) & !quote
+            | backslash.wrapping_sub(ONES) & !backslash
+            | x.wrapping_sub(ONES * 0x20) & !x)
+            & HIGH;
+        if flags != 0 {
+            let at = i + (flags.trailing_zeros() / 8) as usize;
+            return (b[at] == b'"').then_some(at);
+        }
+        i += 8;
+    }
+    for (at, &c) in b.get(i..)?.iter().enumerate() {
+        if c == b'"' {
+            return Some(i + at);
+        }
+        if c < 0x20 || c == b'\\' {
+            return None;
+        }
+    }
+    None
+}
+
 /// The allocation-free scanner behind [`scan_object`]: the grammar of `fast`, checking
 /// instead of building.
 mod scan {
@@ -347,7 +358,7 @@ mod scan {
     const MAX_DEPTH: u32 = 64;
     /// Member names tracked at once (for duplicate detection) across the open objects.
     /// Claims sets have a dozen or two; more gives up to the strict path.
-    const MAX_NAMES: usize = 96;
+    const MAX_NAMES: usize = 64;
 
     pub(super) fn object<'a>(
         bytes: &'a [u8],
@@ -369,15 +380,15 @@ mod scan {
         i: usize,
         depth: u32,
         /// The (start, end) of the names of the members seen in the open objects.
-        names: [(u32, u32); MAX_NAMES],
+        names: [(u16, u16); MAX_NAMES],
         count: usize,
     }
 
     impl<'a> Scanner<'a> {
         pub(super) fn new(bytes: &'a [u8]) -> Option<Scanner<'a>> {
             let text = std::str::from_utf8(bytes).ok()?;
-            // Name positions are stored as u32.
-            if bytes.len() > u32::MAX as usize {
+            // Name positions are stored as u16 (payloads are bounded by the token size).
+            if bytes.len() > u16::MAX as usize {
                 return None;
             }
             Some(Scanner {
@@ -458,14 +469,20 @@ mod scan {
                 let end = start + name.len();
                 let bytes = name.as_bytes();
                 for &(s, e) in &self.names[base..self.count] {
-                    if &self.b[s as usize..e as usize] == bytes {
+                    let other = &self.b[s as usize..e as usize];
+                    // Length and first byte first: most names differ there, without a
+                    // call to memcmp.
+                    if other.len() == bytes.len()
+                        && other.first() == bytes.first()
+                        && other == bytes
+                    {
                         return None;
                     }
                 }
                 if self.count == MAX_NAMES {
                     return None;
                 }
-                self.names[self.count] = (start as u32, end as u32);
+                self.names[self.count] = (start as u16, end as u16);
                 self.count += 1;
                 self.ws();
                 if self.peek()? != b':' {
@@ -553,15 +570,7 @@ mod scan {
         /// At `"`: the content, when it has no escape and no control character.
         fn string(&mut self) -> Option<&'a str> {
             let start = self.i + 1;
-            let len = self
-                .b
-                .get(start..)?
-                .iter()
-                .position(|&c| super::fast::STRING_STOP[c as usize])?;
-            let end = start + len;
-            if self.b[end] != b'"' {
-                return None;
-            }
+            let end = super::plain_string_end(self.b, start)?;
             self.i = end + 1;
             self.text.get(start..end)
         }
@@ -851,6 +860,29 @@ mod tests {
                 .unwrap_or_else(|_| Value::from(n as i64)),
             Scanned::Array(_) => Value::Bool(true),
             Scanned::Other => Value::Null,
+        }
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time string scan finds what a byte loop finds.
+        #[test]
+        fn plain_string_end_agrees_with_a_byte_loop(
+            bytes in proptest::collection::vec(proptest::sample::select(vec![
+                b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, b'!', b'#', b']',
+            ]), 0..40),
+            start in 0usize..42,
+        ) {
+            let naive = || {
+                for (at, &c) in bytes.get(start..)?.iter().enumerate() {
+                    match c {
+                        b'"' => return Some(start + at),
+                        0..=0x1f | b'\\' => return None,
+                        _ => {}
+                    }
+                }
+                None
+            };
+            proptest::prop_assert_eq!(plain_string_end(&bytes, start), naive());
         }
     }
 
