@@ -283,6 +283,23 @@ async fn reverse_proxy_forwards_identity_and_strips_spoofed_headers() {
         assert_eq!(seen["headers"]["x-auth-scope"], "orders.read");
         assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1");
 
+        // a large body streams through unchanged
+        let big: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let r = client()
+            .put(format!("{}/upload", gw.url()))
+            .header("Authorization", format!("Bearer {good}"))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen: Value = json_body(r).await;
+        assert_eq!(seen["body_len"], big.len());
+        assert_eq!(
+            seen["body_sha256"],
+            tollgate::b64::encode(&tollgate::sha256(&big))
+        );
+
         // anonymous route: spoofed identity headers are removed, none added
         let r = client()
             .get(format!("{}/public/x", gw.url()))
