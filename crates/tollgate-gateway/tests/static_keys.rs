@@ -297,7 +297,7 @@ async fn reverse_proxy_forwards_identity_and_strips_spoofed_headers() {
         assert_eq!(seen["body_len"], big.len());
         assert_eq!(
             seen["body_sha256"],
-            tollgate::b64::encode(&tollgate::sha256(&big))
+            tollgate::b64::encode(tollgate::sha256(&big))
         );
 
         // anonymous route: spoofed identity headers are removed, none added
