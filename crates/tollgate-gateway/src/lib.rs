@@ -24,6 +24,7 @@ pub mod config;
 pub mod decision;
 pub mod dev;
 mod forward_auth;
+mod listener;
 pub mod metrics;
 mod proxy;
 pub mod routes;

@@ -445,3 +445,34 @@ async fn cached_tokens_respect_the_issuers_max_age() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let f = Fixture::new();
+        let mut config = f.config(None);
+        config.header_read_timeout = std::time::Duration::from_secs(1);
+        let gw = start(config).await;
+        let mut slow = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+        slow.write_all(b"GET /verify HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        // The server closes the connection (possibly after a 408) instead of waiting forever.
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(15),
+            slow.read_to_end(&mut buf),
+        )
+        .await;
+        assert!(read.is_ok(), "still open after 15 s");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+        // A normal client is served meanwhile and afterwards.
+        let r = verify(&gw, "GET", "/public/x", None).await;
+        assert_eq!(r.status(), 200);
+        gw.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
