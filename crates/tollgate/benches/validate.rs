@@ -253,9 +253,9 @@ fn keyset(c: &mut Criterion) {
 /// Small enough that the whole run takes about two minutes on a shared 2-core machine.
 fn config() -> Criterion {
     Criterion::default()
-        .warm_up_time(Duration::from_millis(700))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(40)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
 }
 
 criterion_group! {
@@ -267,7 +267,8 @@ criterion_group! {
 /// Criterion measures one function after the other, so a change in the machine's load
 /// between them (other builds on a shared machine) skews their ratio. This pass times the
 /// two sides of each ratio in alternating batches of 0.15-0.3 ms (A B B A ...) and
-/// reports the median of the per-round ratios: load that changes over seconds cancels out.
+/// reports the median of the per-round ratios: load that changes over a millisecond or more
+/// cancels out.
 mod paired {
     use std::hint::black_box;
     use std::time::{Duration, Instant};
@@ -332,7 +333,7 @@ mod paired {
 fn paired_ratios(filter: Option<&str>) {
     let now = unix_now();
     let wanted = |name: &str| filter.is_none_or(|f| name.contains(f));
-    let budget = Duration::from_millis(2500);
+    let budget = Duration::from_millis(2000);
     let mut results = Vec::new();
     let mut report = |name: String, r: paired::Ratio| {
         println!(

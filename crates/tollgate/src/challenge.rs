@@ -307,8 +307,9 @@ impl ChallengeOptions {
             ));
             body["error_description"] = description.into();
         }
-        if let Some(scope) = scope {
-            header.push_str(&format!(", scope=\"{}\"", scope_value(scope)));
+        // RFC 6750: at least one scope token; an empty list is no parameter.
+        if let Some(scope) = scope.map(scope_value).filter(|s| !s.is_empty()) {
+            header.push_str(&format!(", scope=\"{scope}\""));
         }
         if let Some(fix) = fix {
             body["fix"] = fix.into();
@@ -470,6 +471,36 @@ mod tests {
         matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')
     }
 
+    fn allowed_in_scope(c: char) -> bool {
+        matches!(c, '\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')
+    }
+
+    /// The parameters of a `Bearer` challenge, strictly: `name="value"` separated by `, `,
+    /// with no quote or backslash inside values. `None` when the header is not that.
+    fn parse(header: &str) -> Option<Vec<(String, String)>> {
+        let mut rest = header.strip_prefix("Bearer ")?;
+        let mut out = Vec::new();
+        loop {
+            let eq = rest.find("=\"")?;
+            let name = &rest[..eq];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                return None;
+            }
+            let after = &rest[eq + 2..];
+            let end = after.find('"')?;
+            let value = &after[..end];
+            if value.contains('\\') {
+                return None;
+            }
+            out.push((name.to_string(), value.to_string()));
+            rest = &after[end + 1..];
+            if rest.is_empty() {
+                return Some(out);
+            }
+            rest = rest.strip_prefix(", ")?;
+        }
+    }
+
     /// The value of `name="..."` in a challenge.
     fn param<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         let start = header.find(&format!("{name}=\""))? + name.len() + 2;
@@ -511,9 +542,7 @@ mod tests {
                     assert!(v.chars().all(|c| (' '..='~').contains(&c)), "{v:?}");
                 }
                 if let Some(w) = &c.www_authenticate {
-                    // Exactly the quotes that delimit the parameters.
-                    let params = w.matches("=\"").count();
-                    assert_eq!(w.matches('"').count(), params * 2, "{w}");
+                    assert!(parse(w).is_some(), "{w}");
                     let d = param(w, "error_description").unwrap();
                     assert!(d.chars().all(allowed_in_description), "{d:?}");
                     assert!(d.chars().count() <= MAX_DESCRIPTION_CHARS);
@@ -615,6 +644,33 @@ mod tests {
             "insufficient_role: this route requires role admin; the token holds no role"
         );
         assert_eq!(param(c.www_authenticate.as_deref().unwrap(), "scope"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever a token or a configuration holds, the challenge is one well-formed
+        /// header: visible ASCII, quotes only around parameters, a valid description.
+        #[test]
+        fn any_text_makes_a_well_formed_header(found in ".{0,600}", realm in ".{0,40}", scope in ".{0,40}") {
+            let o = ChallengeOptions::new().realm(realm);
+            let err = ValidationError::IssuerMismatch { expected: vec!["https://idp".into()], found: Some(found.clone()) };
+            for c in [o.error(&err), o.forbidden("insufficient_scope", &found, &[scope.as_str()]), o.invalid_request(&found)] {
+                let w = c.www_authenticate.unwrap();
+                proptest::prop_assert!(w.chars().all(|c| (' '..='~').contains(&c)), "{:?}", w);
+                let params = parse(&w);
+                proptest::prop_assert!(params.is_some(), "{}", w);
+                for (name, value) in params.unwrap() {
+                    if name == "scope" {
+                        proptest::prop_assert!(!value.is_empty());
+                        proptest::prop_assert!(
+                            value.split(' ').all(|t| !t.is_empty() && t.chars().all(allowed_in_scope)),
+                            "{:?}", value
+                        );
+                    } else {
+                        proptest::prop_assert!(value.chars().all(allowed_in_description), "{:?}", value);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

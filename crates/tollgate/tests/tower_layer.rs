@@ -394,6 +394,27 @@ async fn keys_unavailable_is_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn hanging_issuer_is_503_after_max_wait_not_a_hang() {
+    let issuer = DevIssuer::start(IssuerOptions::default()).await.unwrap();
+    issuer.set_fault(Fault::Hang);
+    let validator = Validator::new(vec![IssuerConfig::discovery(issuer.url())
+        .policy(Policy::new().audience(issuer.audience()))
+        .cache(CacheOptions {
+            max_wait: Duration::from_millis(300),
+            ..CacheOptions::default()
+        })])
+    .unwrap();
+    let (app, seen) = app(JwtLayer::new(validator));
+    let started = std::time::Instant::now();
+    let a = send(&app, get_with("/me", Some(&issuer.token()))).await;
+    assert_refusal(&a, 503, "temporarily_unavailable", "keys_unavailable");
+    assert_eq!(a.header("retry-after"), Some("5"));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(last(&seen).error().unwrap().is_unavailable());
+    issuer.shutdown().await;
+}
+
+#[tokio::test]
 async fn unreachable_jwks_on_a_cold_start_is_503() {
     let issuer = DevIssuer::start(IssuerOptions::default()).await.unwrap();
     let closed: SocketAddr = {

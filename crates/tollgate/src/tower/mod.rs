@@ -48,7 +48,8 @@
 //!
 //! Order matters as in any tower stack: [`JwtLayer`] must wrap the routes that use
 //! [`Claims`], [`RequireScope`] or [`RequireRole`]. Without it they answer 500 with a
-//! message saying so, never 200.
+//! message saying so, never 200. A CORS layer goes outside [`JwtLayer`] (added after it), so
+//! that browsers' preflight `OPTIONS` requests, which carry no token, are answered first.
 
 mod extract;
 mod layer;
