@@ -244,7 +244,7 @@ impl Gateway {
             )));
         }
         let verifier = self.shared.verifier.clone();
-        let maintenance = tokio::spawn(async move { verifier.warm_up().await });
+        let maintenance = tokio::spawn(async move { verifier.maintain().await });
 
         tracing::info!(
             target: "tollgate::serve",
