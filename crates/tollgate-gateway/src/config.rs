@@ -48,6 +48,9 @@ pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = 10_000;
 /// Default upstream timeout (reverse-proxy mode), from sending the request to the response
 /// headers: 30 s, longer than typical API work, short enough to free stuck connections.
 pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 30;
+/// Default time a client may take to send its request headers: 10 s, far more than any
+/// real client needs, short enough that slow-header connections cannot pile up.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 /// Default time in-flight requests get to finish after SIGTERM/SIGINT: 30 s (the default
 /// Kubernetes termination grace period).
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -84,6 +87,9 @@ pub struct Config {
     /// Grace period for in-flight requests at shutdown. Default
     /// [`DEFAULT_SHUTDOWN_GRACE_SECS`].
     pub shutdown_grace: Duration,
+    /// How long a client may take to send its request headers. Default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT_SECS`].
+    pub header_read_timeout: Duration,
     /// `realm` in `WWW-Authenticate`. Default [`DEFAULT_REALM`].
     pub realm: String,
     /// Whether 401/403 bodies and `error_description` carry the full sentence (expected and
@@ -254,6 +260,7 @@ struct RawConfig {
     unavailable: RawUnavailable,
     upstream_timeout: Option<u64>,
     shutdown_grace: Option<u64>,
+    header_read_timeout: Option<u64>,
     realm: Option<String>,
     expose_details: Option<bool>,
     #[serde(default)]
@@ -710,6 +717,11 @@ impl Ctx<'_> {
             shutdown_grace: Duration::from_secs(
                 raw.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
             ),
+            header_read_timeout: Duration::from_secs(
+                raw.header_read_timeout
+                    .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_SECS)
+                    .max(1),
+            ),
             realm: raw.realm.unwrap_or_else(|| DEFAULT_REALM.into()),
             expose_details: raw.expose_details.unwrap_or(true),
             log: LogSettings {
@@ -1081,6 +1093,7 @@ X-Auth-Scope = "scope"
         assert_eq!(c.verify_path, defaults.verify_path);
         assert_eq!(c.upstream_timeout, defaults.upstream_timeout);
         assert_eq!(c.shutdown_grace, defaults.shutdown_grace);
+        assert_eq!(c.header_read_timeout, defaults.header_read_timeout);
         assert_eq!(c.realm, defaults.realm);
         assert_eq!(c.expose_details, defaults.expose_details);
         assert_eq!(c.token_cache_entries, defaults.token_cache_entries);

@@ -8,7 +8,9 @@
 //! denied) -> [`decision`] reads the bearer token, finds it in the verified-token
 //! [`cache`] or validates it once through the [`verifier`] -> checks the route's
 //! requirements -> sets the identity headers. [`metrics`] counts every decision by its
-//! stable code (the library's `ValidationError::code()` plus a few gateway codes).
+//! stable code (the library's `ValidationError::code()` plus a few gateway codes); refusals
+//! are answered with the library's RFC 6750 mapping (`tollgate::challenge`). [`config`]
+//! reads the TOML file; [`dev`] is `tollgate serve --dev`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,6 +26,7 @@ pub mod config;
 pub mod decision;
 pub mod dev;
 mod forward_auth;
+mod listener;
 pub mod metrics;
 mod proxy;
 pub mod routes;

@@ -36,7 +36,7 @@ pub const GATEWAY_CODES: [&str; 9] = [
 /// never dropped or mistaken for another.
 const OTHER_CODE: &str = "other";
 
-/// Every decision code: the gateway's, then the library's, then [`OTHER_CODE`].
+/// Every decision code: the gateway's, then the library's, then `other` (a code neither knows).
 pub fn all_codes() -> impl Iterator<Item = &'static str> {
     GATEWAY_CODES
         .iter()

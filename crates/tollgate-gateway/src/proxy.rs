@@ -96,6 +96,23 @@ pub(crate) async fn proxy(
     for name in decider.identity_header_names() {
         parts.headers.remove(name);
     }
+    // `X_Auth_Subject` reads as `X-Auth-Subject` to upstreams behind CGI-style header
+    // mapping (HTTP_X_AUTH_SUBJECT): remove those spellings of identity headers too.
+    let confusable: Vec<HeaderName> = parts
+        .headers
+        .keys()
+        .filter(|k| k.as_str().contains('_'))
+        .filter(|k| {
+            let dashed = k.as_str().replace('_', "-");
+            decider
+                .identity_header_names()
+                .any(|h| h.as_str() == dashed)
+        })
+        .cloned()
+        .collect();
+    for name in confusable {
+        parts.headers.remove(name);
+    }
     if let Some(identity) = &decision.identity {
         for (name, value) in &identity.headers {
             parts.headers.insert(name.clone(), value.clone());

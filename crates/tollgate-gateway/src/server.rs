@@ -19,7 +19,7 @@ use crate::decision::Decider;
 use crate::metrics::Metrics;
 use crate::proxy::{self, UpstreamClient};
 use crate::verifier::TokenVerifier;
-use crate::{admin, forward_auth};
+use crate::{admin, forward_auth, listener};
 
 /// What every request handler shares.
 pub(crate) struct Shared {
@@ -228,30 +228,23 @@ impl Gateway {
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
         let mut tasks = Vec::new();
 
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let mut stop = rx.clone();
-        tasks.push(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        }));
+        let timeout = self.shared.config.header_read_timeout;
+        tasks.push(tokio::spawn(listener::serve(
+            listener,
+            self.router(),
+            timeout,
+            rx.clone(),
+        )));
         if let Some(admin) = admin {
-            let app = self.admin_router();
-            let mut stop = rx.clone();
-            tasks.push(tokio::spawn(async move {
-                axum::serve(admin, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
-            }));
+            tasks.push(tokio::spawn(listener::serve(
+                admin,
+                self.admin_router(),
+                timeout,
+                rx.clone(),
+            )));
         }
         let verifier = self.shared.verifier.clone();
-        let maintenance = tokio::spawn(async move { verifier.warm_up().await });
+        let maintenance = tokio::spawn(async move { verifier.maintain().await });
 
         tracing::info!(
             target: "tollgate::serve",

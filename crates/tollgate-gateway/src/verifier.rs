@@ -14,8 +14,9 @@ pub trait TokenVerifier: Send + Sync + 'static {
     fn is_ready(&self) -> bool;
     /// The key cache of each issuer (`/keys`, `/metrics`).
     fn key_status(&self) -> Vec<IssuerKeys>;
-    /// Fetches every issuer's keys now (at startup, so the first requests do not wait).
-    fn warm_up(&self) -> BoxFuture<'_, ()>;
+    /// Loads every issuer's keys now (so the first requests do not wait), then keeps them
+    /// fresh while the gateway is idle. Runs until the gateway aborts it at shutdown.
+    fn maintain(&self) -> BoxFuture<'_, ()>;
 }
 
 /// The gateway's view of one issuer's key cache.
@@ -65,7 +66,7 @@ impl TokenVerifier for Validator {
             })
             .collect()
     }
-    fn warm_up(&self) -> BoxFuture<'_, ()> {
+    fn maintain(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.refresh_all().await;
             // Keys are refreshed when requests need them; an idle gateway (or one serving

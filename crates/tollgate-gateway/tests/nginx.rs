@@ -6,12 +6,59 @@
 
 mod common;
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 
 use common::proxies::{example, find_binary, free_port, ChildGuard};
 use common::{challenge, client, json_body, Echo, LocalKeys, TEST_TIMEOUT};
 use serde_json::json;
 use tollgate_gateway::{Config, Gateway};
+
+/// Runs nginx with `examples/nginx/nginx.conf` pointed at `gateway` and `api`, plus
+/// `extra` inside its server block; waits until it listens.
+fn start_nginx(
+    nginx: &Path,
+    gateway: SocketAddr,
+    api: SocketAddr,
+    extra: &str,
+) -> (tempfile::TempDir, ChildGuard, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().display().to_string();
+    let port = free_port();
+    let mut conf = example("nginx", "nginx.conf")
+        .replace("server 127.0.0.1:8080;", &format!("server {gateway};"))
+        .replace("server 127.0.0.1:3000;", &format!("server {api};"))
+        .replace("listen 127.0.0.1:8000;", &format!("listen 127.0.0.1:{port};"))
+        .replacen(
+            "http {",
+            &format!(
+                "http {{\n    client_body_temp_path {tmp}/body;\n    proxy_temp_path {tmp}/proxy;\n    fastcgi_temp_path {tmp}/fastcgi;\n    uwsgi_temp_path {tmp}/uwsgi;\n    scgi_temp_path {tmp}/scgi;\n"
+            ),
+            1,
+        );
+    assert!(conf.contains(&format!("listen 127.0.0.1:{port};")));
+    // the server block ends with the file's last two closing braces
+    let end = conf.trim_end().rfind('}').unwrap();
+    let server_end = conf[..end].rfind('}').unwrap();
+    conf.insert_str(server_end, extra);
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+
+    let mut cmd = Command::new(nginx);
+    cmd.arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-e")
+        .arg("stderr")
+        .arg("-g")
+        .arg(format!(
+            "daemon off; master_process off; pid {tmp}/nginx.pid; error_log stderr;"
+        ));
+    let proxy = ChildGuard::spawn(cmd, dir.path().join("nginx.log"));
+    (dir, proxy, port)
+}
 
 #[tokio::test]
 async fn nginx_auth_request_in_front_of_the_gateway() {
@@ -21,38 +68,15 @@ async fn nginx_auth_request_in_front_of_the_gateway() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let keys = LocalKeys::new();
         let echo = Echo::start().await;
-        let config = Config::from_toml_str(&keys.adapt(&example("nginx", "tollgate.toml"))).unwrap();
-        assert!(config.upstream.is_none(), "the example is forward-auth only");
+        let config =
+            Config::from_toml_str(&keys.adapt(&example("nginx", "tollgate.toml"))).unwrap();
+        assert!(
+            config.upstream.is_none(),
+            "the example is forward-auth only"
+        );
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
 
-        let dir = tempfile::tempdir().unwrap();
-        let tmp = dir.path().display().to_string();
-        let port = free_port();
-        let conf = example("nginx", "nginx.conf")
-            .replace("server 127.0.0.1:8080;", &format!("server {};", gw.addr()))
-            .replace("server 127.0.0.1:3000;", &format!("server {};", echo.addr))
-            .replace("listen 127.0.0.1:8000;", &format!("listen 127.0.0.1:{port};"))
-            .replacen(
-                "http {",
-                &format!(
-                    "http {{\n    client_body_temp_path {tmp}/body;\n    proxy_temp_path {tmp}/proxy;\n    fastcgi_temp_path {tmp}/fastcgi;\n    uwsgi_temp_path {tmp}/uwsgi;\n    scgi_temp_path {tmp}/scgi;\n"
-                ),
-                1,
-            );
-        assert!(conf.contains(&format!("listen 127.0.0.1:{port};")));
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-
-        let mut cmd = Command::new(&nginx);
-        cmd.arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg("stderr")
-            .arg("-g")
-            .arg(format!("daemon off; master_process off; pid {tmp}/nginx.pid; error_log stderr;"));
-        let mut proxy = ChildGuard::spawn(cmd, dir.path().join("nginx.log"));
+        let (_dir, mut proxy, port) = start_nginx(&nginx, gw.addr(), echo.addr, "");
         proxy.wait_for_port(port).await;
         let base = format!("http://127.0.0.1:{port}");
         let http = client();
@@ -83,7 +107,10 @@ async fn nginx_auth_request_in_front_of_the_gateway() {
             .unwrap();
         assert_eq!(r.status(), 401);
         let c = challenge(&r);
-        assert!(c.contains("error=\"invalid_token\"") && c.contains("expired:"), "{c}");
+        assert!(
+            c.contains("error=\"invalid_token\"") && c.contains("expired:"),
+            "{c}"
+        );
 
         // No token: 401 with a challenge.
         let r = http.get(format!("{base}/orders/42")).send().await.unwrap();
@@ -100,7 +127,10 @@ async fn nginx_auth_request_in_front_of_the_gateway() {
             .unwrap();
         assert_eq!(r.status(), 403);
         let c = challenge(&r);
-        assert!(c.contains("insufficient_scope") && c.contains("scope=\"orders.write\""), "{c}");
+        assert!(
+            c.contains("insufficient_scope") && c.contains("scope=\"orders.write\""),
+            "{c}"
+        );
 
         // Anonymous route: passes without a token, and a forged identity header is removed.
         let r = http
@@ -124,6 +154,76 @@ async fn nginx_auth_request_in_front_of_the_gateway() {
             .unwrap();
         assert_eq!(r.status(), 401);
 
+        drop(proxy);
+        gw.shutdown().await;
+        echo.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+/// What the nginx example's comments say about "cannot verify now": nginx turns the default
+/// 503 into 500, and a location that asks `/verify?unavailable_status=401` passes 401 on.
+#[tokio::test]
+async fn nginx_and_cannot_verify_now() {
+    let Some(nginx) = find_binary("nginx", true) else {
+        return;
+    };
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let keys = LocalKeys::new();
+        let echo = Echo::start().await;
+        // The issuer's JWKS is on a port where nothing listens.
+        let dead = free_port();
+        let toml = example("nginx", "tollgate.toml")
+            .replace(
+                &format!("issuer = \"{}\"", common::ISS),
+                &format!(
+                    "issuer = \"{}\"\njwks_uri = \"http://127.0.0.1:{dead}/jwks\"",
+                    common::ISS
+                ),
+            )
+            .replace("127.0.0.1:8080", "127.0.0.1:0")
+            .replace("127.0.0.1:9090", "127.0.0.1:0")
+            + "\n";
+        let mut config = Config::from_toml_str(&toml).unwrap();
+        config.issuers[0].cache.max_wait = Some(1);
+        let gw = Gateway::new(config).unwrap().serve().await.unwrap();
+        let strict = r#"
+        location /strict/ {
+            auth_request /_tollgate_verify_401;
+            proxy_pass http://api;
+        }
+        location = /_tollgate_verify_401 {
+            internal;
+            proxy_pass http://tollgate/verify?unavailable_status=401;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Original-URI $request_uri;
+        }
+"#;
+        let (_dir, mut proxy, port) = start_nginx(&nginx, gw.addr(), echo.addr, strict);
+        proxy.wait_for_port(port).await;
+        let token = format!("Bearer {}", keys.token(json!({})));
+        let r = client()
+            .get(format!("http://127.0.0.1:{port}/orders/1"))
+            .header("Authorization", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 500, "nginx turns the gateway's 503 into 500");
+        let r = client()
+            .get(format!("http://127.0.0.1:{port}/strict/1"))
+            .header("Authorization", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{}", proxy.output());
+        assert!(
+            challenge(&r).contains("keys_unavailable: "),
+            "{}",
+            challenge(&r)
+        );
         drop(proxy);
         gw.shutdown().await;
         echo.stop().await;

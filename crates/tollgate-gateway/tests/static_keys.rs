@@ -270,6 +270,7 @@ async fn reverse_proxy_forwards_identity_and_strips_spoofed_headers() {
             .header("Authorization", format!("Bearer {good}"))
             .header("X-Auth-Subject", "mallory")
             .header("x-auth-scope", "orders.write")
+            .header("X_Auth_Subject", "mallory")
             .body("hello")
             .send()
             .await
@@ -282,6 +283,24 @@ async fn reverse_proxy_forwards_identity_and_strips_spoofed_headers() {
         assert_eq!(seen["headers"]["x-auth-subject"], "alice");
         assert_eq!(seen["headers"]["x-auth-scope"], "orders.read");
         assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1");
+        assert!(seen["headers"].get("x_auth_subject").is_none(), "{seen}");
+
+        // a large body streams through unchanged
+        let big: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let r = client()
+            .put(format!("{}/upload", gw.url()))
+            .header("Authorization", format!("Bearer {good}"))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen: Value = json_body(r).await;
+        assert_eq!(seen["body_len"], big.len());
+        assert_eq!(
+            seen["body_sha256"],
+            tollgate::b64::encode(tollgate::sha256(&big))
+        );
 
         // anonymous route: spoofed identity headers are removed, none added
         let r = client()
@@ -422,6 +441,37 @@ async fn cached_tokens_respect_the_issuers_max_age() {
         let r = verify(&running, "GET", "/", Some(&token)).await;
         assert_eq!(error_code(&r), "too_old");
         running.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let f = Fixture::new();
+        let mut config = f.config(None);
+        config.header_read_timeout = std::time::Duration::from_secs(1);
+        let gw = start(config).await;
+        let mut slow = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+        slow.write_all(b"GET /verify HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        // The server closes the connection (possibly after a 408) instead of waiting forever.
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(15),
+            slow.read_to_end(&mut buf),
+        )
+        .await;
+        assert!(read.is_ok(), "still open after 15 s");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+        // A normal client is served meanwhile and afterwards.
+        let r = verify(&gw, "GET", "/public/x", None).await;
+        assert_eq!(r.status(), 200);
+        gw.shutdown().await;
     })
     .await
     .unwrap();

@@ -18,7 +18,7 @@ use crate::jws::{self, Header};
 pub struct Verified {
     /// The protected header.
     pub header: Header,
-    /// The claims.
+    /// The claims, checked against the policy.
     pub claims: Claims,
     /// The algorithm that verified it.
     pub alg: Algorithm,
@@ -259,15 +259,16 @@ impl LocalValidator {
         self.clock = Arc::new(clock);
         self
     }
-    /// The policy.
+    /// The policy tokens are checked against.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
-    /// The keys.
+    /// The key set tokens are verified with.
     pub fn keys(&self) -> &JwkSet {
         &self.keys
     }
-    /// Validates a token.
+    /// Validates a token (a leading `Bearer ` is accepted) at the clock's time: the verified
+    /// header and claims, or why it was rejected.
     pub fn validate(&self, token: &str) -> Result<Verified, ValidationError> {
         validate(token, &self.keys, &self.policy, self.clock.now())
     }

@@ -39,11 +39,17 @@ impl Echo {
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_default();
             let method = req.method().to_string();
-            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+            let body = axum::body::to_bytes(req.into_body(), 64 << 20)
                 .await
                 .unwrap_or_default();
+            let shown = if body.len() <= 1024 {
+                String::from_utf8_lossy(&body).into_owned()
+            } else {
+                String::new()
+            };
             axum::Json(json!({"method": method, "path": path, "headers": headers,
-                "body": String::from_utf8_lossy(&body)}))
+                "body": shown, "body_len": body.len(),
+                "body_sha256": tollgate::b64::encode(tollgate::sha256(&body))}))
         });
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

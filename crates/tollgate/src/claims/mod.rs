@@ -77,11 +77,11 @@ impl Claims {
     pub fn get_str(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(Value::as_str)
     }
-    /// `iss`.
+    /// The issuer (`iss`), when it is a string.
     pub fn issuer(&self) -> Option<&str> {
         self.get_str("iss")
     }
-    /// `sub`.
+    /// The subject (`sub`), when it is a string: the user or client the token is about.
     pub fn subject(&self) -> Option<&str> {
         self.get_str("sub")
     }

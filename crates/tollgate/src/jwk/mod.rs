@@ -224,7 +224,7 @@ impl Jwk {
         })
     }
 
-    /// The key id.
+    /// The key id (`kid`), if the key has one.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
     }
@@ -240,7 +240,7 @@ impl Jwk {
     pub fn key_use(&self) -> Option<&str> {
         self.key_use.as_deref()
     }
-    /// The key family.
+    /// The key family (RSA, EC, OKP, HMAC), which decides the algorithms it can verify.
     pub fn family(&self) -> KeyFamily {
         self.family
     }

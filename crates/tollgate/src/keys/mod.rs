@@ -101,12 +101,14 @@ impl IssuerConfig {
     pub fn static_keys(issuer: impl Into<String>, keys: JwkSet) -> IssuerConfig {
         IssuerConfig::with_source(issuer, KeySource::Static(Arc::new(keys)))
     }
-    /// Sets the policy.
+    /// Sets the policy for this issuer's tokens (audiences, algorithms, leeway, `typ`...).
+    /// Its `issuers` is replaced by this issuer: a token is matched to its issuer by `iss`.
     pub fn policy(mut self, policy: Policy) -> IssuerConfig {
         self.policy = policy;
         self
     }
-    /// Sets the cache options.
+    /// Sets how this issuer's keys are cached and fetched (TTLs, cooldown, staleness,
+    /// waiting, HTTP timeouts); see [`CacheOptions`] for each default and its reason.
     pub fn cache(mut self, cache: CacheOptions) -> IssuerConfig {
         self.cache = cache;
         self
