@@ -369,7 +369,7 @@ mod scan {
         if s.peek()? != b'{' {
             return None;
         }
-        s.object(Some(&mut member))?;
+        s.object(&mut member)?;
         s.ws();
         (s.i == s.b.len()).then_some(())
     }
@@ -417,7 +417,7 @@ mod scan {
         fn value(&mut self) -> Option<Scanned<'a>> {
             self.ws();
             match self.peek()? {
-                b'{' => self.object(None).map(|_| Scanned::Other),
+                b'{' => self.object(&mut |_, _| {}).map(|_| Scanned::Other),
                 b'[' => {
                     let start = self.i;
                     self.array()?;
@@ -441,12 +441,9 @@ mod scan {
             }
         }
 
-        /// At `{`. `member` is called for each member when given (the top level).
-        #[allow(clippy::type_complexity)]
-        fn object(
-            &mut self,
-            mut member: Option<&mut dyn FnMut(&'a str, Scanned<'a>)>,
-        ) -> Option<()> {
+        /// At `{`. `member` is called for each member (a no-op below the top level).
+        #[inline]
+        fn object<F: FnMut(&'a str, Scanned<'a>)>(&mut self, member: &mut F) -> Option<()> {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
                 return None;
@@ -490,9 +487,7 @@ mod scan {
                 }
                 self.i += 1;
                 let v = self.value()?;
-                if let Some(f) = member.as_mut() {
-                    f(name, v);
-                }
+                member(name, v);
                 self.ws();
                 match self.peek()? {
                     b',' => self.i += 1,
