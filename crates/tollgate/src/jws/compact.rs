@@ -400,7 +400,19 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
     };
     let (h, p, s) = (&token[..d0], &token[d0 + 1..d1], &token[d1 + 1..]);
     let raw = parse_header(h).map_err(|e| not_a_jws(token).unwrap_or(e))?;
-    let alg = match raw.get("alg") {
+    // One pass over the members finds the ones acted on (cheaper than five lookups).
+    let (mut alg, mut kid, mut typ, mut crit, mut b64) = (None, None, None, None, None);
+    for (name, value) in &raw {
+        match name.as_bytes() {
+            b"alg" => alg = Some(value),
+            b"kid" => kid = Some(value),
+            b"typ" => typ = Some(value),
+            b"crit" => crit = Some(value),
+            b"b64" => b64 = Some(value),
+            _ => {}
+        }
+    }
+    let alg = match alg {
         Some(Value::String(a)) => a.clone(),
         Some(other) => {
             return Err(malformed(
@@ -416,13 +428,13 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
     if alg.trim().eq_ignore_ascii_case("none") {
         return Err(ValidationError::Unsecured { alg });
     }
-    check_crit(&raw)?;
+    check_crit(crit, b64)?;
     // An empty payload is a valid JWS; `claims()` refuses it as a JWT.
     if s.is_empty() {
         return Err(malformed(TokenPart::Signature, "is empty"));
     }
     let signature = decode_signature(s).map_err(|r| malformed(TokenPart::Signature, r))?;
-    let kid = match raw.get("kid") {
+    let kid = match kid {
         None => None,
         Some(Value::String(k)) => Some(k.clone()),
         Some(other) => {
@@ -435,7 +447,7 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
             ))
         }
     };
-    let typ = raw.get("typ").and_then(Value::as_str).map(str::to_string);
+    let typ = typ.and_then(Value::as_str).map(str::to_string);
     Ok(Decoded {
         header: Header { alg, kid, typ, raw },
         signing_input: &token.as_bytes()[..d1],
@@ -479,8 +491,8 @@ fn not_a_jws(token: &str) -> Option<ValidationError> {
 /// `crit` (RFC 7515 4.1.11): Tollgate implements no extension, so any listed name is
 /// refused; a malformed `crit` is malformed. `b64: false` (RFC 7797) is refused too: a JWT
 /// must not use it (RFC 7797 section 7).
-fn check_crit(raw: &Map<String, Value>) -> Result<(), ValidationError> {
-    if let Some(crit) = raw.get("crit") {
+fn check_crit(crit: Option<&Value>, b64: Option<&Value>) -> Result<(), ValidationError> {
+    if let Some(crit) = crit {
         let names = match crit {
             Value::Array(items) if !items.is_empty() => items
                 .iter()
@@ -496,7 +508,7 @@ fn check_crit(raw: &Map<String, Value>) -> Result<(), ValidationError> {
             )),
         };
     }
-    if let Some(b64) = raw.get("b64") {
+    if let Some(b64) = b64 {
         if b64 != &Value::Bool(true) {
             return Err(ValidationError::CritUnsupported {
                 names: vec!["b64".to_string()],
