@@ -81,6 +81,9 @@ fn jwt_map(c: &Case) -> bool {
         .is_ok()
 }
 
+/// One side of a paired ratio.
+type Side = fn(&Case) -> bool;
+
 fn tollgate_lazy(c: &Case) -> bool {
     c.tollgate.validate(black_box(&c.token)).is_ok()
 }
@@ -393,7 +396,7 @@ fn paired_ratios(filter: Option<&str>) {
         }
         let c = case(alg, now);
         check_all_agree(&c);
-        let pairs: [(&String, fn(&Case) -> bool, fn(&Case) -> bool); 3] = [
+        let pairs: [(&String, Side, Side); 3] = [
             (&names[0], tollgate_lazy, |c| {
                 raw_verify(black_box(&c.raw), black_box(&c.token))
             }),

@@ -376,11 +376,7 @@ impl Policy {
         match aud {
             None => {}
             Some(json::Scanned::Str(s)) => hit(s),
-            Some(json::Scanned::Array(items)) => {
-                if !json::array_strings(items, hit) {
-                    return false;
-                }
-            }
+            Some(json::Scanned::Array(items)) if json::array_strings(items, hit) => {}
             Some(_) => return false,
         }
         if !aud_ok {
