@@ -773,18 +773,7 @@ fn verify_in_peers(peers: &Peers, checks: &[PeerCheck]) -> Vec<String> {
 }
 
 /// The asymmetric algorithms (the remote-JWKS verifiers refuse HS*).
-const ASYMMETRIC_ALGS: [Algorithm; 10] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::ES512,
-    Algorithm::EdDSA,
-];
+const ASYMMETRIC_ALGS: [Algorithm; 10] = Algorithm::ASYMMETRIC;
 
 /// Every asymmetric algorithm `tollgate issuer` accepts for `--alg` (it refuses HS*: an
 /// HMAC secret would have to be published in the JWKS).
