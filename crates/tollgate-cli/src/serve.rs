@@ -35,10 +35,10 @@ pub struct Args {
     /// The admin listener instead of the file's `admin_listen`.
     #[arg(long, value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
-    /// Log format: text or json (default: the file's [log] format, else text).
+    /// Log format: text or json (default: the file's `[log]` format, else text).
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
-    /// Log filter, e.g. info, warn, tollgate::decision=info (default: the file's [log]
+    /// Log filter, e.g. info, warn, tollgate::decision=info (default: the file's `[log]`
     /// level, else info; RUST_LOG overrides).
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
