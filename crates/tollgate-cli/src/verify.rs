@@ -160,7 +160,7 @@ pub fn peek(token: &str) -> (Value, Value) {
     match tollgate::jws::decode(token, usize::MAX) {
         Ok(d) => {
             let claims = d.claims().map(Value::Object).unwrap_or(Value::Null);
-            (Value::Object(d.header.raw.clone()), claims)
+            (Value::Object(d.header.raw().clone()), claims)
         }
         Err(_) => (Value::Null, Value::Null),
     }
@@ -198,7 +198,7 @@ pub fn report(args: &Args, token: &str, result: Result<tollgate::Verified, Valid
             if args.json {
                 println!(
                     "{}",
-                    json!({"valid": true, "header": Value::Object(v.header.raw), "claims": v.claims})
+                    json!({"valid": true, "header": Value::Object(v.header.into_raw()), "claims": v.claims})
                 );
             } else {
                 println!(

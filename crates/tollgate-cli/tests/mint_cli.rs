@@ -27,7 +27,7 @@ fn mint(args: &[&str]) -> Result<String, (i32, String)> {
 fn parts(token: &str) -> (Value, Value) {
     let d = jws::decode(token, 16 * 1024).unwrap();
     (
-        Value::Object(d.header.raw.clone()),
+        Value::Object(d.header.raw().clone()),
         Value::Object(d.claims().unwrap()),
     )
 }

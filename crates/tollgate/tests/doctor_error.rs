@@ -108,15 +108,15 @@ fn diagnose_error_without_a_token() {
             .issuer("https://acme.auth0.com/")
             .audience("https://api.acme.com"),
     );
-    let header = jws::Header {
-        alg: "HS256".into(),
-        kid: None,
-        typ: Some("JWT".into()),
-        raw: json!({"alg": "HS256", "typ": "JWT"})
+    let header = jws::Header::new(
+        "HS256",
+        None,
+        Some("JWT".into()),
+        json!({"alg": "HS256", "typ": "JWT"})
             .as_object()
             .unwrap()
             .clone(),
-    };
+    );
     let claims = json!({"iss": "https://acme.auth0.com/", "aud": "https://api.acme.com"});
     let err = tollgate::ValidationError::AlgNotAllowed {
         alg: "HS256".into(),

@@ -165,11 +165,11 @@ impl Policy {
             TypPolicy::NoneOf(list) => format!("anything but {}", list.join(", ")),
             TypPolicy::Any => "any".into(),
         };
-        if header.raw.get("typ").is_some_and(|t| !t.is_string()) {
+        if header.raw().get("typ").is_some_and(|t| !t.is_string()) {
             return Err(ValidationError::InvalidClaim {
                 claim: "typ".into(),
                 expected: "a string".into(),
-                found: json::preview(&header.raw["typ"], 40),
+                found: json::preview(&header.raw()["typ"], 40),
             });
         }
         Err(ValidationError::TypeMismatch {
@@ -571,12 +571,7 @@ mod tests {
 
     #[test]
     fn typ_policy() {
-        let h = |typ: Option<&str>| Header {
-            alg: "RS256".into(),
-            kid: None,
-            typ: typ.map(str::to_string),
-            raw: Map::new(),
-        };
+        let h = |typ: Option<&str>| Header::new("RS256", None, typ.map(str::to_string), Map::new());
         let p = Policy::new().typ(TypPolicy::OneOf(vec!["at+jwt".into()]));
         assert!(p.check_typ(&h(Some("application/AT+JWT"))).is_ok());
         assert_eq!(

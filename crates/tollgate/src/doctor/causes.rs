@@ -1235,12 +1235,12 @@ fn audience_other_api(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn typ_not_accepted(f: &Facts<'_>) -> Option<Found> {
-    let header = crate::jws::Header {
-        alg: f.alg.clone()?,
-        kid: f.kid.clone(),
-        typ: f.typ.clone(),
-        raw: f.insp.header.clone()?,
-    };
+    let header = crate::jws::Header::new(
+        f.alg.clone()?,
+        f.kid.clone(),
+        f.typ.clone(),
+        f.insp.header.clone()?,
+    );
     let err = f.settings.policy.check_typ(&header).err()?;
     let ValidationError::TypeMismatch {
         expected,

@@ -623,12 +623,12 @@ fn token_type(f: &Facts<'_>) -> Check {
     } else {
         format!("{kind} ({why})")
     };
-    let header = crate::jws::Header {
-        alg: f.alg.clone().unwrap_or_default(),
-        kid: f.kid.clone(),
-        typ: f.typ.clone(),
-        raw: f.insp.header.clone().unwrap_or_default(),
-    };
+    let header = crate::jws::Header::new(
+        f.alg.clone().unwrap_or_default(),
+        f.kid.clone(),
+        f.typ.clone(),
+        f.insp.header.clone().unwrap_or_default(),
+    );
     if let Err(e) = f.settings.policy.check_typ(&header) {
         let expected = match &e {
             ValidationError::TypeMismatch { expected, .. } => expected.clone(),

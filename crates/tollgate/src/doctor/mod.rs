@@ -380,7 +380,7 @@ pub fn diagnose_error(
     claims: Option<&Map<String, Value>>,
     settings: &Settings,
 ) -> Vec<Cause> {
-    let f = facts::Facts::from_error(err, header.map(|h| &h.raw), claims, settings);
+    let f = facts::Facts::from_error(err, header.map(|h| h.raw()), claims, settings);
     causes::find(&f)
 }
 

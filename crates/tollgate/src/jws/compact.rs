@@ -1,6 +1,8 @@
 //! Reading compact JWS (RFC 7515 section 7.1): `header.payload.signature`.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -16,7 +18,11 @@ pub const DEFAULT_MAX_TOKEN_SIZE: usize = 16 * 1024;
 ///
 /// `jku`, `x5u`, `jwk` and `x5c` are kept in [`raw`](Header::raw) for display only: they are
 /// never used to find a key.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// A decoded header keeps its JSON text (already checked strictly: UTF-8, strict JSON, no
+/// duplicate member names at any depth) and builds the member map the first time
+/// [`raw`](Header::raw) is called, once.
+#[derive(Clone)]
 pub struct Header {
     /// `alg`, exactly as found.
     pub alg: String,
@@ -24,8 +30,74 @@ pub struct Header {
     pub kid: Option<String>,
     /// `typ`, when present and a string.
     pub typ: Option<String>,
-    /// Every member, as found.
-    pub raw: Map<String, Value>,
+    /// The header JSON this was read from; empty when built from a map.
+    json: Box<[u8]>,
+    /// Every member, as found: built from `json` on first use (or given).
+    raw: OnceLock<Map<String, Value>>,
+}
+
+impl Header {
+    /// A header from its extracted members and its member map (`alg`, `kid` and `typ` are
+    /// taken as given, not read from `raw`).
+    pub fn new(
+        alg: impl Into<String>,
+        kid: Option<String>,
+        typ: Option<String>,
+        raw: Map<String, Value>,
+    ) -> Header {
+        Header {
+            alg: alg.into(),
+            kid,
+            typ,
+            json: Box::default(),
+            raw: OnceLock::from(raw),
+        }
+    }
+
+    /// Every member, as found (built on first use).
+    pub fn raw(&self) -> &Map<String, Value> {
+        self.raw.get_or_init(|| {
+            // Only JSON that `json::scan_object` accepted is held, which the parser reads;
+            // the empty map is never taken, it keeps this free of panics.
+            if self.json.is_empty() {
+                Map::new()
+            } else {
+                json::parse_object(&self.json).unwrap_or_default()
+            }
+        })
+    }
+
+    /// Every member, as an owned map.
+    pub fn into_raw(self) -> Map<String, Value> {
+        let Header { json, raw, .. } = self;
+        raw.into_inner().unwrap_or_else(|| {
+            if json.is_empty() {
+                Map::new()
+            } else {
+                json::parse_object(&json).unwrap_or_default()
+            }
+        })
+    }
+}
+
+impl PartialEq for Header {
+    fn eq(&self, other: &Header) -> bool {
+        self.alg == other.alg
+            && self.kid == other.kid
+            && self.typ == other.typ
+            && self.raw() == other.raw()
+    }
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("typ", &self.typ)
+            .field("raw", self.raw())
+            .finish()
+    }
 }
 
 /// A compact JWS split and decoded, signature not yet checked.
@@ -112,6 +184,40 @@ fn parse_header(segment: &str) -> Result<Map<String, Value>, ValidationError> {
     let mut buf = [0u8; 256];
     let bytes = decode_segment(segment, &mut buf).map_err(|r| malformed(TokenPart::Header, r))?;
     json::parse_object(&bytes).map_err(|r| malformed(TokenPart::Header, r))
+}
+
+/// The header of the common case, read without building its member map: strict base64url
+/// (fast decoder), JSON the allocation-free scanner accepts (so the strict parser reads it:
+/// no duplicate member at any depth), `alg` a string, `kid` absent or a string, no `crit`
+/// and no `b64`. `None` for anything else, which [`decode`] then handles as before (parses
+/// the map and words every error); so this path accepts only headers that path accepts, with
+/// the same `alg`, `kid` and `typ`.
+#[inline]
+fn quick_header(segment: &str) -> Option<Header> {
+    let mut buf = [0u8; 256];
+    let n = fast_b64::decode(segment.as_bytes(), &mut buf)?;
+    let bytes = &buf[..n];
+    let (mut alg, mut kid, mut typ) = (None, None, None);
+    let mut other = false;
+    let ok = json::scan_object(bytes, |name, value| match (name, value) {
+        ("alg", json::Scanned::Str(a)) => alg = Some(a),
+        ("kid", json::Scanned::Str(k)) => kid = Some(k),
+        ("typ", json::Scanned::Str(t)) => typ = Some(t),
+        // A non-string `typ` reads as no `typ` (as in `decode`).
+        ("typ", _) => {}
+        ("alg" | "kid" | "crit" | "b64", _) => other = true,
+        _ => {}
+    });
+    if !ok || other {
+        return None;
+    }
+    Some(Header {
+        alg: alg?.to_owned(),
+        kid: kid.map(str::to_owned),
+        typ: typ.map(str::to_owned),
+        json: bytes.into(),
+        raw: OnceLock::new(),
+    })
 }
 
 /// Decodes a base64url segment into `buf` when it fits (no allocation: headers and most
@@ -399,6 +505,21 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
         None => return Err(not_three_segments(token)),
     };
     let (h, p, s) = (&token[..d0], &token[d0 + 1..d1], &token[d1 + 1..]);
+    if let Some(header) = quick_header(h) {
+        if header.alg.trim().eq_ignore_ascii_case("none") {
+            return Err(ValidationError::Unsecured { alg: header.alg });
+        }
+        if s.is_empty() {
+            return Err(malformed(TokenPart::Signature, "is empty"));
+        }
+        let signature = decode_signature(s).map_err(|r| malformed(TokenPart::Signature, r))?;
+        return Ok(Decoded {
+            header,
+            signing_input: &token.as_bytes()[..d1],
+            payload_b64: p,
+            signature,
+        });
+    }
     let raw = parse_header(h).map_err(|e| not_a_jws(token).unwrap_or(e))?;
     // One pass over the members finds the ones acted on (cheaper than five lookups).
     let (mut alg, mut kid, mut typ, mut crit, mut b64) = (None, None, None, None, None);
@@ -449,7 +570,7 @@ pub fn decode(token: &str, max_size: usize) -> Result<Decoded<'_>, ValidationErr
     };
     let typ = typ.and_then(Value::as_str).map(str::to_string);
     Ok(Decoded {
-        header: Header { alg, kid, typ, raw },
+        header: Header::new(alg, kid, typ, raw),
         signing_input: &token.as_bytes()[..d1],
         payload_b64: p,
         signature,
@@ -617,6 +738,50 @@ mod tests {
         let e = decode(&t, 1000).unwrap_err();
         assert_eq!(e.code(), "malformed_token");
         assert!(e.to_string().contains("duplicate"), "{e}");
+    }
+
+    /// The quick header path accepts only what the full path accepts, with the same header.
+    #[test]
+    fn quick_header_agrees_with_the_map() {
+        for json in [
+            r#"{"alg":"HS256"}"#,
+            r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#,
+            r#"{"alg":"RS256","typ":1,"x":{"a":[1,2,{"b":null}]}}"#,
+            r#"{"alg":"RS256","typ":"at+jwt","jku":"https://x"}"#,
+            r#"{"alg":"HS256","kid":1}"#,
+            r#"{"alg":1}"#,
+            r#"{"kid":"k"}"#,
+            r#"{"alg":"HS256","crit":["x"]}"#,
+            r#"{"alg":"HS256","b64":true}"#,
+            r#"{"alg":"HS256","x":{"a":1,"a":2}}"#,
+            r#"{"alg":"HS256","alg":"HS256"}"#,
+            r#"{"alg":"H\u0053256"}"#,
+            r#"{"alg":"HS256"} x"#,
+            r#"[1]"#,
+        ] {
+            let segment = seg(json);
+            let full = parse_header(&segment);
+            match quick_header(&segment) {
+                Some(h) => {
+                    let map = full.expect(json);
+                    assert_eq!(h.raw(), &map, "{json}");
+                    assert_eq!(Some(&Value::String(h.alg.clone())), map.get("alg"));
+                    assert_eq!(h.kid.as_deref(), map.get("kid").and_then(Value::as_str));
+                    assert_eq!(h.typ.as_deref(), map.get("typ").and_then(Value::as_str));
+                    assert_eq!(h.clone().into_raw(), map);
+                    let t = format!("{segment}.{}.AA", seg("{}"));
+                    assert_eq!(decode(&t, 1000).unwrap().header, h);
+                }
+                None => assert!(
+                    full.is_err()
+                        || ["kid\":1", "alg\":1", "crit", "b64", "u0053"]
+                            .iter()
+                            .any(|x| json.contains(x.trim_start_matches('\\')))
+                        || !json.contains("alg"),
+                    "{json}"
+                ),
+            }
+        }
     }
 
     #[test]
