@@ -244,36 +244,11 @@ mod fast {
         /// An integer as `serde_json` reads it: non-negative into `u64`, negative into
         /// `i64`. Fractions, exponents, overflow and `-0` (a float there) give up.
         fn integer(&mut self) -> Option<Value> {
-            let negative = self.peek()? == b'-';
-            if negative {
-                self.i += 1;
-            }
-            let first = self.peek()?;
-            if !first.is_ascii_digit() {
-                return None;
-            }
-            self.i += 1;
-            let mut n = u64::from(first - b'0');
-            if first == b'0' {
-                if self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    return None;
-                }
-            } else {
-                while let Some(c @ b'0'..=b'9') = self.peek() {
-                    n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-                    self.i += 1;
-                }
-            }
-            if let Some(b'.' | b'e' | b'E') = self.peek() {
-                return None;
-            }
-            if !negative {
-                return Some(Value::Number(Number::from(n)));
-            }
-            if n == 0 || n > 1 << 63 {
-                return None;
-            }
-            Some(Value::Number(Number::from((n as i64).wrapping_neg())))
+            let n = super::read_integer(self.b, &mut self.i)?;
+            Some(Value::Number(match u64::try_from(n) {
+                Ok(u) => Number::from(u),
+                Err(_) => Number::from(i64::try_from(n).ok()?),
+            }))
         }
     }
 }
@@ -573,38 +548,46 @@ mod scan {
         /// The fast parser's integers: `u64` when non-negative, `i64` when negative, `-0`
         /// and anything with a fraction or exponent refused.
         fn integer(&mut self) -> Option<i128> {
-            let negative = self.peek()? == b'-';
-            if negative {
-                self.i += 1;
-            }
-            let first = self.peek()?;
-            if !first.is_ascii_digit() {
-                return None;
-            }
-            self.i += 1;
-            let mut n = u64::from(first - b'0');
-            if first == b'0' {
-                if self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    return None;
-                }
-            } else {
-                while let Some(c @ b'0'..=b'9') = self.peek() {
-                    n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-                    self.i += 1;
-                }
-            }
-            if let Some(b'.' | b'e' | b'E') = self.peek() {
-                return None;
-            }
-            if !negative {
-                return Some(i128::from(n));
-            }
-            if n == 0 || n > 1 << 63 {
-                return None;
-            }
-            Some(-i128::from(n))
+            super::read_integer(self.b, &mut self.i)
         }
     }
+}
+
+/// Reads a JSON integer at `b[*i..]` as `serde_json` would store it without a float: a
+/// `u64` when non-negative, an `i64` when negative. `-0`, a fraction, an exponent, a leading
+/// zero or overflow give up (`None`), and the strict path decides. Shared by the fast parser
+/// and the allocation-free scanner so both read numbers the same way.
+fn read_integer(b: &[u8], i: &mut usize) -> Option<i128> {
+    let negative = b.get(*i) == Some(&b'-');
+    if negative {
+        *i += 1;
+    }
+    let first = *b.get(*i)?;
+    if !first.is_ascii_digit() {
+        return None;
+    }
+    *i += 1;
+    let mut n = u64::from(first - b'0');
+    if first == b'0' {
+        if b.get(*i).is_some_and(|c| c.is_ascii_digit()) {
+            return None;
+        }
+    } else {
+        while let Some(c @ b'0'..=b'9') = b.get(*i).copied() {
+            n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            *i += 1;
+        }
+    }
+    if let Some(b'.' | b'e' | b'E') = b.get(*i) {
+        return None;
+    }
+    if !negative {
+        return Some(i128::from(n));
+    }
+    if n == 0 || n > 1 << 63 {
+        return None;
+    }
+    Some(-i128::from(n))
 }
 
 fn clean(msg: String) -> String {
