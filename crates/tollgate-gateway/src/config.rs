@@ -51,6 +51,15 @@ pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 30;
 /// Default time a client may take to send its request headers: 10 s, far more than any
 /// real client needs, short enough that slow-header connections cannot pile up.
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default time a kept-alive connection may stay idle between a response and the next
+/// request (and an HTTP/2 connection with no open stream): 60 s, above the keep-alive of
+/// the proxies that pool connections to the gateway (nginx `keepalive_timeout` 60 s for
+/// upstreams, Caddy 2 min client-side but it retries), short enough that idle sockets are
+/// returned.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+/// Default `trusted_proxies`: loopback only. A proxy on the same host (nginx, Caddy, a
+/// sidecar) is trusted to name the original request; any other peer is not until listed.
+pub const DEFAULT_TRUSTED_PROXIES: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 /// Default time in-flight requests get to finish after SIGTERM/SIGINT: 30 s (the default
 /// Kubernetes termination grace period).
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -87,9 +96,26 @@ pub struct Config {
     /// Grace period for in-flight requests at shutdown. Default
     /// [`DEFAULT_SHUTDOWN_GRACE_SECS`].
     pub shutdown_grace: Duration,
-    /// How long a client may take to send its request headers. Default
+    /// How long a client may take to send its request headers, counted from the accepted
+    /// connection (a client that sends nothing is closed too). Default
     /// [`DEFAULT_HEADER_READ_TIMEOUT_SECS`].
     pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request. Default
+    /// [`DEFAULT_IDLE_TIMEOUT_SECS`].
+    pub idle_timeout: Duration,
+    /// The most connections the gateway listener holds open at once; `None` (default):
+    /// derived from the open-files limit at start, with room kept for the admin listener,
+    /// key fetches and upstream connections.
+    pub max_connections: Option<usize>,
+    /// Peers trusted to name the original request: their `X-Forwarded-*`, `X-Original-*`
+    /// and `Forwarded` headers are honoured (forward-auth) or extended (reverse proxy);
+    /// from any other peer they are refused (forward-auth) or replaced (reverse proxy).
+    /// Default [`DEFAULT_TRUSTED_PROXIES`].
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The upstream routes paths ignoring letter case (ASP.NET Core, Express by default):
+    /// route prefixes are then matched ignoring case too. Default false: a path that
+    /// matches a route only when case is ignored is refused.
+    pub case_insensitive_paths: bool,
     /// `realm` in `WWW-Authenticate`. Default [`DEFAULT_REALM`].
     pub realm: String,
     /// Whether 401/403 bodies and `error_description` carry the full sentence (expected and
@@ -261,6 +287,10 @@ struct RawConfig {
     upstream_timeout: Option<u64>,
     shutdown_grace: Option<u64>,
     header_read_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    max_connections: Option<Spanned<usize>>,
+    trusted_proxies: Option<Spanned<Vec<String>>>,
+    case_insensitive_paths: Option<bool>,
     realm: Option<String>,
     expose_details: Option<bool>,
     #[serde(default)]
@@ -693,6 +723,37 @@ impl Ctx<'_> {
             },
         };
 
+        let trusted_proxies = match &raw.trusted_proxies {
+            None => DEFAULT_TRUSTED_PROXIES
+                .iter()
+                .map(|n| n.parse().expect("valid default"))
+                .collect(),
+            Some(list) => {
+                let mut nets = Vec::new();
+                for n in list.get_ref() {
+                    let net = n
+                        .parse::<ipnet::IpNet>()
+                        .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            self.err(
+                                list.span().start,
+                                format!("`trusted_proxies`: {n:?} is not an IP address or CIDR range such as \"10.0.0.0/8\" or \"::1\""),
+                            )
+                        })?;
+                    nets.push(net.trunc());
+                }
+                nets
+            }
+        };
+        if let Some(m) = &raw.max_connections {
+            if *m.get_ref() < 16 {
+                return Err(self.err(
+                    m.span().start,
+                    format!("`max_connections` must be at least 16, found {}; omit it to derive it from the open-files limit", m.get_ref()),
+                ));
+            }
+        }
+
         Ok(Config {
             listen,
             admin_listen,
@@ -722,6 +783,12 @@ impl Ctx<'_> {
                     .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_SECS)
                     .max(1),
             ),
+            idle_timeout: Duration::from_secs(
+                raw.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS).max(1),
+            ),
+            max_connections: raw.max_connections.map(|m| *m.get_ref()),
+            trusted_proxies,
+            case_insensitive_paths: raw.case_insensitive_paths.unwrap_or(false),
             realm: raw.realm.unwrap_or_else(|| DEFAULT_REALM.into()),
             expose_details: raw.expose_details.unwrap_or(true),
             log: LogSettings {

@@ -128,6 +128,7 @@ pub mod jws;
 pub mod keys;
 #[cfg(feature = "tower")]
 pub mod tower;
+pub mod text;
 pub mod validate;
 #[cfg(feature = "remote")]
 pub mod validator;
