@@ -138,11 +138,25 @@ fn a_served_gateway_stops_cleanly_on_sigterm() {
         panic!("no startup log line:\n{seen}");
     };
     assert_eq!(
-        http_get(&addr, "/verify", &[("X-Forwarded-Uri", "/public/x")]),
+        http_get(
+            &addr,
+            "/verify",
+            &[
+                ("X-Forwarded-Method", "GET"),
+                ("X-Forwarded-Uri", "/public/x")
+            ]
+        ),
         Some(200)
     );
     assert_eq!(
-        http_get(&addr, "/verify", &[("X-Forwarded-Uri", "/orders/1")]),
+        http_get(
+            &addr,
+            "/verify",
+            &[
+                ("X-Forwarded-Method", "GET"),
+                ("X-Forwarded-Uri", "/orders/1")
+            ]
+        ),
         Some(401)
     );
     Command::new("kill")

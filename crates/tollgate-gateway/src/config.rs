@@ -233,7 +233,8 @@ pub struct RouteSettings {
     /// The path prefix, matched segment-wise: `/orders/` matches `/orders`, `/orders/` and
     /// `/orders/42`; `/orders` also matches those, but not `/orders-old`.
     pub path: String,
-    /// The methods this route applies to; empty: every method.
+    /// The methods this route applies to (upper-cased; `GET` implies `HEAD`); empty: every
+    /// method.
     pub methods: Vec<Method>,
     /// Anonymous, or a valid token with requirements.
     pub access: Access,
@@ -949,7 +950,14 @@ impl Ctx<'_> {
                     format!("[[route]] {path:?}: {m:?} is not an HTTP method"),
                 )
             })?;
-            methods.push(method);
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+        // HEAD runs the GET handler in most frameworks (Flask, Express, Rails, Spring): a
+        // rule for GET covers HEAD too, so HEAD cannot reach a GET handler under a looser rule.
+        if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
+            methods.push(Method::HEAD);
         }
         let has_requirements = !raw.issuers.is_empty()
             || !raw.scopes.is_empty()

@@ -15,7 +15,8 @@ use tollgate::{doctor, Clock, Policy, ValidationError, Verified};
 use crate::cache::TokenCache;
 use crate::config::{Access, Config};
 use crate::metrics::{outcome_of, Metrics};
-use crate::routes::{check_access, claim, normalize_path, RouteTable};
+use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
+use crate::routes::{check_access, claim, RouteTable};
 use crate::verifier::TokenVerifier;
 
 /// Who a verified token says the caller is, and the headers that tell the upstream.
@@ -135,7 +136,7 @@ impl Decider {
         clock: Arc<dyn Clock>,
     ) -> Decider {
         Decider {
-            routes: RouteTable::new(config.routes.clone()),
+            routes: RouteTable::new(config.routes.clone(), config.case_insensitive_paths),
             verifier,
             cache: TokenCache::new(config.token_cache_entries),
             mapping: config.headers.clone(),
@@ -181,15 +182,19 @@ impl Decider {
         self.finish(decision, method, &path, started)
     }
 
-    /// Refuses a request before any rule applies (missing or conflicting forwarded headers),
-    /// counted and logged like every decision: 400 `invalid_request`.
-    pub fn bad_request(&self, method: &Method, description: String) -> Decision {
-        let d = self.refuse(
-            self.challenges.invalid_request(&description),
-            None,
-            description,
-        );
-        self.finish(d, method, "", Instant::now())
+    /// Refuses a request by the [request policy](crate::request_policy) before any rule
+    /// applies (forward-auth: missing, conflicting or untrusted forwarded headers), counted
+    /// and logged like every decision: 400 with the violation's code.
+    pub fn refuse_request(&self, method: &Method, target: &str, refused: Refused) -> Decision {
+        let d = self.refused(refused, None);
+        self.finish(d, method, target, Instant::now())
+    }
+
+    fn refused(&self, refused: Refused, route: Option<usize>) -> Decision {
+        let c = self
+            .challenges
+            .bad_request(refused.violation.as_str(), &refused.description);
+        self.refuse(c, route, refused.description)
     }
 
     fn finish(
@@ -212,20 +217,25 @@ impl Decider {
         };
         let outcome = outcome_of(decision.code);
         let status = decision.status();
+        // Client-chosen values are cut to a bounded length, control characters escaped.
+        let path = tollgate::text::cut(path);
+        let method = tollgate::text::cut(method.as_str());
+        let issuer = tollgate::text::cut(issuer);
+        let subject = tollgate::text::cut(subject);
         if decision.allowed() {
             tracing::info!(
                 target: "tollgate::decision",
                 decision = outcome, code = decision.code, status,
-                route, method = method.as_str(), path, issuer, subject,
+                route, %method, %path, %issuer, %subject,
                 latency_us = elapsed.as_micros() as u64,
             );
         } else {
             tracing::info!(
                 target: "tollgate::decision",
                 decision = outcome, code = decision.code, status,
-                route, method = method.as_str(), path, issuer, subject,
+                route, %method, %path, %issuer, %subject,
                 latency_us = elapsed.as_micros() as u64,
-                reason = decision.description.as_str(),
+                reason = %tollgate::text::cut_to(&decision.description, 400),
                 cause = decision.cause.unwrap_or(""),
             );
         }
@@ -238,14 +248,21 @@ impl Decider {
         target: &str,
         headers: &HeaderMap,
     ) -> (Decision, String) {
+        let query = target.split_once('?').map(|(_, q)| q);
+        if let Err(r) =
+            check_method(method).and_then(|()| check_method_override(method, headers, query))
+        {
+            return (self.refused(r, None), target.to_string());
+        }
         let path = match normalize_path(target) {
             Ok(p) => p,
-            Err(e) => {
-                let c = self.challenges.invalid_request(&e.0);
-                return (self.refuse(c, None, e.0), String::new());
-            }
+            Err(r) => return (self.refused(r, None), target.to_string()),
         };
-        let Some((index, route)) = self.routes.find(method, &path) else {
+        let found = match self.routes.find(method, &path) {
+            Ok(found) => found,
+            Err(r) => return (self.refused(r, None), path),
+        };
+        let Some((index, route)) = found else {
             let description = format!(
                 "no route allows {method} {path}; requests that match no [[route]] are denied"
             );

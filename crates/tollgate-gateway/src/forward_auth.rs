@@ -3,14 +3,17 @@
 //! headers; the answer is 200 with the identity headers, or 401/403/503 with an RFC 6750
 //! challenge.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use tollgate::text::cut;
 
-use crate::decision::Decision;
+use crate::decision::{Decider, Decision};
+use crate::request_policy::{Refused, Violation};
 use crate::server::Shared;
 
 /// The headers proxies use for the original method: Traefik and Caddy, then nginx.
@@ -20,28 +23,77 @@ const URI_HEADERS: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
 
 /// Reads one of `names`; present in several with different values, or repeated, is an
 /// error: a client could have added one that the proxy did not overwrite.
-fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h str>, String> {
+fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h str>, Refused> {
+    let conflict = |d: String| Refused::new(Violation::ConflictingForwardedHeaders, d);
     let mut found: Option<(&str, &str)> = None;
     for name in names {
         let mut values = headers.get_all(*name).iter();
         let Some(v) = values.next() else { continue };
         if values.next().is_some() {
-            return Err(format!(
+            return Err(conflict(format!(
                 "{name} appears more than once; configure the proxy to set it (not append)"
-            ));
+            )));
         }
-        let v = v.to_str().map_err(|_| format!("{name} is not ASCII"))?;
+        let v = v.to_str().map_err(|_| {
+            Refused::new(
+                Violation::ForbiddenCharacter,
+                format!("{name} is not visible ASCII"),
+            )
+        })?;
         match found {
             Some((other, prev)) if prev != v => {
-                return Err(format!(
-                    "{other} ({prev:?}) and {name} ({v:?}) disagree; a client may have sent one itself; configure the proxy to set both, or to clear the one it does not use"
-                ))
+                return Err(conflict(format!(
+                    "{other} ({:?}) and {name} ({:?}) disagree; a client may have sent one itself; configure the proxy to set both, or to clear the one it does not use",
+                    cut(prev),
+                    cut(v)
+                )))
             }
             Some(_) => {}
             None => found = Some((name, v)),
         }
     }
     Ok(found.map(|(_, v)| v))
+}
+
+/// Refuses a forward-auth request that could smuggle identity past the proxy: a spelling of
+/// an identity header (`X_Auth_Subject`, which CGI-style upstreams read as
+/// `X-Auth-Subject`; or the header itself, which only Tollgate may set), or a `Connection`
+/// header naming an identity header or `Authorization` (the proxy would drop them as
+/// hop-by-hop on the way to the upstream).
+fn check_identity_headers(decider: &Decider, headers: &HeaderMap) -> Result<(), Refused> {
+    let is_identity = |name: &str| {
+        let dashed = name.replace('_', "-");
+        decider
+            .identity_header_names()
+            .any(|h| h.as_str().eq_ignore_ascii_case(&dashed))
+    };
+    for name in headers.keys() {
+        let n = name.as_str();
+        let exact = decider.identity_header_names().any(|h| h == name);
+        if exact || (n.contains('_') && is_identity(n)) {
+            return Err(Refused::new(
+                Violation::IdentityHeaderInRequest,
+                format!(
+                    "the request carries {n:?}, a spelling of an identity header that only Tollgate sets; remove it at the client, and have the proxy strip it (see the gateway README)"
+                ),
+            ));
+        }
+    }
+    for value in headers.get_all(header::CONNECTION) {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        for token in text.split(',').map(str::trim) {
+            if token.eq_ignore_ascii_case("authorization") || is_identity(token) {
+                return Err(Refused::new(
+                    Violation::ConnectionNamesProtectedHeader,
+                    format!(
+                        "the Connection header names {:?}; a proxy would drop that header before the upstream sees it; remove it from Connection",
+                        cut(token)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The statuses a proxy may ask for "cannot verify now" (`/verify?unavailable_status=401`):
@@ -59,35 +111,21 @@ fn unavailable_override(uri: &http::Uri) -> Option<u16> {
 }
 
 /// The `/verify` handler (any method: proxies use GET, or the original method).
-pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+pub(crate) async fn verify(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let decider = &shared.decider;
     let headers = req.headers();
-    let method = match forwarded(headers, &METHOD_HEADERS) {
-        Ok(Some(m)) => match Method::from_bytes(m.trim().as_bytes()) {
-            Ok(m) => m,
-            Err(_) => {
-                let d = decider.bad_request(
-                    req.method(),
-                    format!("the forwarded method {m:?} is not an HTTP method"),
-                );
-                return refusal(&d);
-            }
-        },
-        Ok(None) => req.method().clone(),
-        Err(e) => return refusal(&decider.bad_request(req.method(), e)),
-    };
-    let uri = match forwarded(headers, &URI_HEADERS) {
-        Ok(Some(u)) => u.to_string(),
-        Ok(None) => {
-            let d = decider.bad_request(
-                &method,
-                "the forward-auth request names no original URI; configure the proxy to send X-Forwarded-Uri (Traefik, Caddy do) or X-Original-URI (nginx: proxy_set_header X-Original-URI $request_uri)".into(),
-            );
-            return refusal(&d);
+    let (method, uri) = match original_request(&shared, peer, &req) {
+        Ok(found) => found,
+        Err(refused) => {
+            let target = req.uri().path();
+            return refusal(&decider.refuse_request(req.method(), target, refused));
         }
-        Err(e) => return refusal(&decider.bad_request(&method, e)),
     };
-    let mut decision = decider.decide(&method, &uri, headers).await;
+    let mut decision = decider.decide(&method, uri, headers).await;
     if let (Some(status), Some(err)) = (unavailable_override(req.uri()), &decision.error) {
         if err.is_unavailable() {
             decision.refusal = Some(
@@ -116,6 +154,53 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
         }
     }
     response
+}
+
+/// The original method and URI a trusted proxy names, or why the request cannot be judged.
+fn original_request<'r>(
+    shared: &Shared,
+    peer: SocketAddr,
+    req: &'r Request,
+) -> Result<(Method, &'r str), Refused> {
+    let headers = req.headers();
+    let config = &shared.config;
+    if !config
+        .trusted_proxies
+        .iter()
+        .any(|n| n.contains(&peer.ip()))
+    {
+        return Err(Refused::new(
+            Violation::UntrustedForwarder,
+            format!(
+                "forward-auth requests are answered only for trusted proxies, and {} is not one; add the proxy's address to trusted_proxies (default: loopback only), e.g. trusted_proxies = [\"{}\"]",
+                peer.ip(),
+                peer.ip()
+            ),
+        ));
+    }
+    check_identity_headers(&shared.decider, headers)?;
+    let method = match forwarded(headers, &METHOD_HEADERS)? {
+        Some(m) => Method::from_bytes(m.trim().as_bytes()).map_err(|_| {
+            Refused::new(
+                Violation::MethodNotCanonical,
+                format!("the forwarded method {:?} is not an HTTP method", cut(m)),
+            )
+        })?,
+        None if shared.decider.routes().depends_on_method() => {
+            return Err(Refused::new(
+                Violation::MissingOriginalMethod,
+                "the forward-auth request names no original method, and some routes apply to some methods only; configure the proxy to send X-Forwarded-Method (Traefik, Caddy do) or X-Original-Method (nginx: proxy_set_header X-Original-Method $request_method;)",
+            ));
+        }
+        None => req.method().clone(),
+    };
+    let uri = forwarded(headers, &URI_HEADERS)?.ok_or_else(|| {
+        Refused::new(
+            Violation::MissingOriginalUri,
+            "the forward-auth request names no original URI; configure the proxy to send X-Forwarded-Uri (Traefik, Caddy do) or X-Original-URI (nginx: proxy_set_header X-Original-URI $request_uri;)",
+        )
+    })?;
+    Ok((method, uri))
 }
 
 /// The response for a refused request: the library's challenge (status,
@@ -168,11 +253,12 @@ mod tests {
         h.insert("x-forwarded-uri", HeaderValue::from_static("/public/"));
         assert!(forwarded(&h, &URI_HEADERS)
             .unwrap_err()
+            .description
             .contains("disagree"));
         h.remove("x-forwarded-uri");
         h.append("x-original-uri", HeaderValue::from_static("/b"));
-        assert!(forwarded(&h, &URI_HEADERS)
-            .unwrap_err()
-            .contains("more than once"));
+        let e = forwarded(&h, &URI_HEADERS).unwrap_err();
+        assert_eq!(e.violation, Violation::ConflictingForwardedHeaders);
+        assert!(e.description.contains("more than once"));
     }
 }

@@ -29,6 +29,7 @@ mod forward_auth;
 mod listener;
 pub mod metrics;
 mod proxy;
+pub mod request_policy;
 pub mod routes;
 mod server;
 pub mod verifier;

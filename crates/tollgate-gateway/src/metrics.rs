@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tollgate::ValidationError;
 
+use crate::request_policy::Violation;
 use crate::verifier::IssuerKeys;
 
 /// Codes the gateway adds to the library's [`ValidationError::CODES`]: successful
@@ -28,7 +29,7 @@ pub const GATEWAY_CODES: [&str; 9] = [
     "issuer_not_allowed",
     // no route matches: denied by default (403)
     "no_route",
-    // the request path or forwarded headers are ambiguous or missing (400)
+    // a malformed request outside the request policy's own codes (400)
     "invalid_request",
 ];
 
@@ -36,16 +37,19 @@ pub const GATEWAY_CODES: [&str; 9] = [
 /// never dropped or mistaken for another.
 const OTHER_CODE: &str = "other";
 
-/// Every decision code: the gateway's, then the library's, then `other` (a code neither knows).
+/// Every decision code: the gateway's, the request policy's ([`Violation`]), then the
+/// library's, then `other` (a code none of them knows).
 pub fn all_codes() -> impl Iterator<Item = &'static str> {
     GATEWAY_CODES
         .iter()
         .copied()
+        .chain(Violation::ALL.iter().map(|v| v.as_str()))
         .chain(ValidationError::CODES.iter().copied())
         .chain(std::iter::once(OTHER_CODE))
 }
 
-const N_CODES: usize = GATEWAY_CODES.len() + ValidationError::CODES.len() + 1;
+const N_CODES: usize =
+    GATEWAY_CODES.len() + Violation::ALL.len() + ValidationError::CODES.len() + 1;
 
 fn code_index(code: &str) -> usize {
     all_codes().position(|c| c == code).unwrap_or(N_CODES - 1)

@@ -54,6 +54,75 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::TRANSFER_ENCODING);
 }
 
+/// Headers that tell the upstream about the original client and request. A client outside
+/// `trusted_proxies` cannot choose them: they are removed and set afresh from the
+/// connection.
+const FORWARDING_HEADERS: [&str; 9] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-real-ip",
+    "x-client-ip",
+];
+
+/// Headers that make some upstreams route by another path or method than the request's
+/// (Symfony and IIS read `X-Original-URL` / `X-Rewrite-URL` as the path; forward-auth
+/// headers mean nothing to an upstream): never forwarded, from any peer.
+const REROUTING_HEADERS: [&str; 6] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-original-method",
+    "x-forwarded-uri",
+    "x-forwarded-method",
+];
+
+/// Sets `X-Forwarded-For/-Host/-Proto` for the upstream: extended from a trusted proxy,
+/// started afresh (client copies removed) from anyone else.
+fn set_forwarding_headers(
+    headers: &mut HeaderMap,
+    peer: SocketAddr,
+    host: Option<HeaderValue>,
+    trusted: bool,
+) {
+    for name in REROUTING_HEADERS {
+        headers.remove(name);
+    }
+    let previous_for = if trusted {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        for name in FORWARDING_HEADERS {
+            headers.remove(name);
+        }
+        String::new()
+    };
+    let forwarded_for = if previous_for.is_empty() {
+        peer.ip().to_string()
+    } else {
+        format!("{previous_for}, {}", peer.ip())
+    };
+    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert("x-forwarded-for", v);
+    }
+    if let Some(host) = host {
+        headers.entry("x-forwarded-host").or_insert(host);
+    }
+    headers
+        .entry("x-forwarded-proto")
+        .or_insert(HeaderValue::from_static("http"));
+}
+
 /// The upstream URI for a request target: the upstream's scheme and host, its path as a
 /// prefix, then the original path and query unchanged.
 fn upstream_uri(base: &Uri, target: &str) -> Option<Uri> {
@@ -119,24 +188,12 @@ pub(crate) async fn proxy(
         }
     }
     parts.headers.remove(header::HOST);
-    let forwarded_for = match parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(prev) => format!("{prev}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
-        parts.headers.insert("x-forwarded-for", v);
-    }
-    if let Some(host) = original_host {
-        parts.headers.insert("x-forwarded-host", host);
-    }
-    parts
-        .headers
-        .entry("x-forwarded-proto")
-        .or_insert(HeaderValue::from_static("http"));
+    let trusted = shared
+        .config
+        .trusted_proxies
+        .iter()
+        .any(|n| n.contains(&peer.ip()));
+    set_forwarding_headers(&mut parts.headers, peer, original_host, trusted);
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
     let upstream_req = Request::from_parts(parts, body);
@@ -191,6 +248,46 @@ mod tests {
             upstream_uri(&base, "/a").unwrap().to_string(),
             "http://127.0.0.1:3000/api/a"
         );
+    }
+
+    #[test]
+    fn forwarding_headers_are_trusted_from_trusted_proxies_only() {
+        let peer: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let client_headers = || {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+            h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+            h.insert(
+                "x-forwarded-host",
+                HeaderValue::from_static("admin.internal"),
+            );
+            h.insert(
+                "forwarded",
+                HeaderValue::from_static("for=10.0.0.1;proto=https"),
+            );
+            h.insert("x-real-ip", HeaderValue::from_static("10.0.0.1"));
+            h.insert("x-original-url", HeaderValue::from_static("/admin/x"));
+            h.insert("x-rewrite-url", HeaderValue::from_static("/admin/x"));
+            h
+        };
+        let host = Some(HeaderValue::from_static("api.example"));
+
+        let mut h = client_headers();
+        set_forwarding_headers(&mut h, peer, host.clone(), false);
+        assert_eq!(h["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "api.example");
+        for gone in ["forwarded", "x-real-ip", "x-original-url", "x-rewrite-url"] {
+            assert!(!h.contains_key(gone), "{gone}");
+        }
+
+        let mut h = client_headers();
+        set_forwarding_headers(&mut h, peer, host, true);
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "admin.internal");
+        assert!(h.contains_key("forwarded"));
+        assert!(!h.contains_key("x-original-url"));
     }
 
     #[test]

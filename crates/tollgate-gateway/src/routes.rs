@@ -1,112 +1,18 @@
-//! Which rule applies to a request: the path is normalized once, then the first
-//! `[[route]]` whose prefix and methods match wins; no match is denied.
+//! Which rule applies to a request: the path, normalized by the
+//! [`request_policy`](crate::request_policy), is matched against each `[[route]]` in order;
+//! the first whose prefix and methods match wins; no match is denied.
 //!
-//! Normalization refuses what two servers could read differently (`..`/`.` segments,
-//! percent-encoded `/`, `\` or `.`, a raw `\`), so a request cannot look public to the
-//! gateway and private to the upstream.
+//! Prefixes are compared with letter case unless the upstream is declared case-insensitive
+//! (`case_insensitive_paths = true`). A path that matches a route only when case is
+//! ignored (`/ADMIN/x` against `/admin/`) is refused: a case-insensitive upstream would run
+//! that route's handlers without that route's rule.
 
 use http::Method;
 use serde_json::Value;
 use tollgate::Claims;
 
 use crate::config::{Access, Requirements, RouteSettings};
-
-/// Why a request path was refused before any rule was applied.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PathError(pub String);
-
-/// Normalizes a request target (`/a/b?q`, or an absolute `http://host/a/b`) to the decoded
-/// path the rules are matched against: query and fragment dropped, `%XX` decoded, repeated
-/// `/` merged.
-///
-/// ```
-/// use tollgate_gateway::routes::normalize_path;
-/// assert_eq!(normalize_path("/orders//42?x=1").unwrap(), "/orders/42");
-/// assert_eq!(normalize_path("/%6Frders/").unwrap(), "/orders/");
-/// assert!(normalize_path("/public/../orders/1").is_err());
-/// assert!(normalize_path("/public%2F..%2Forders").is_err());
-/// ```
-pub fn normalize_path(target: &str) -> Result<String, PathError> {
-    let mut path = target;
-    if let Some(rest) = path
-        .strip_prefix("http://")
-        .or_else(|| path.strip_prefix("https://"))
-    {
-        path = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
-    }
-    if let Some(i) = path.find(['?', '#']) {
-        path = &path[..i];
-    }
-    if path.is_empty() {
-        return Ok("/".into());
-    }
-    if !path.starts_with('/') {
-        return Err(PathError(format!(
-            "the request path must start with '/', found {:?}",
-            preview(path)
-        )));
-    }
-    let bytes = path.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| {
-                std::str::from_utf8(h)
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            });
-            let Some(c) = hex else {
-                return Err(PathError(
-                    "the request path has a '%' not followed by two hex digits".into(),
-                ));
-            };
-            if matches!(c, b'/' | b'\\' | b'.') {
-                return Err(PathError(format!(
-                    "the request path has an encoded {:?} (%{:02X}), which servers read differently",
-                    c as char, c
-                )));
-            }
-            decoded.push(c);
-            i += 3;
-        } else {
-            decoded.push(b);
-            i += 1;
-        }
-    }
-    let Ok(decoded) = String::from_utf8(decoded) else {
-        return Err(PathError(
-            "the request path is not UTF-8 once decoded".into(),
-        ));
-    };
-    if decoded.contains('\\') || decoded.chars().any(char::is_control) {
-        return Err(PathError(
-            "the request path holds a '\\' or a control character".into(),
-        ));
-    }
-    let mut out = String::with_capacity(decoded.len());
-    for segment in decoded.split('/').skip(1) {
-        if segment == "." || segment == ".." {
-            return Err(PathError(format!(
-                "the request path has a {segment:?} segment; send the resolved path"
-            )));
-        }
-        if segment.is_empty() {
-            continue;
-        }
-        out.push('/');
-        out.push_str(segment);
-    }
-    if decoded.ends_with('/') || out.is_empty() {
-        out.push('/');
-    }
-    Ok(out)
-}
-
-fn preview(s: &str) -> String {
-    s.chars().take(60).collect()
-}
+use crate::request_policy::{fold_case, Refused, Violation};
 
 /// True when route prefix `prefix` covers normalized path `path`, segment-wise.
 ///
@@ -134,12 +40,25 @@ pub fn prefix_matches(prefix: &str, path: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct RouteTable {
     routes: Vec<RouteSettings>,
+    /// Each route's prefix with its case folded.
+    folded: Vec<String>,
+    /// The upstream routes ignoring case: match folded prefixes against the folded path.
+    case_insensitive: bool,
+    /// Some prefix changes when folded, so even a lower-case path needs the folded reading.
+    prefixes_fold: bool,
 }
 
 impl RouteTable {
-    /// The table for these rules.
-    pub fn new(routes: Vec<RouteSettings>) -> RouteTable {
-        RouteTable { routes }
+    /// The table for these rules; `case_insensitive` when the upstream routes ignoring case.
+    pub fn new(routes: Vec<RouteSettings>, case_insensitive: bool) -> RouteTable {
+        let folded: Vec<String> = routes.iter().map(|r| fold_case(&r.path)).collect();
+        let prefixes_fold = routes.iter().zip(&folded).any(|(r, f)| &r.path != f);
+        RouteTable {
+            routes,
+            folded,
+            case_insensitive,
+            prefixes_fold,
+        }
     }
 
     /// The rules.
@@ -147,11 +66,54 @@ impl RouteTable {
         &self.routes
     }
 
-    /// The first rule matching `method` and the normalized `path`, with its index.
-    pub fn find(&self, method: &Method, path: &str) -> Option<(usize, &RouteSettings)> {
-        self.routes.iter().enumerate().find(|(_, r)| {
-            (r.methods.is_empty() || r.methods.contains(method)) && prefix_matches(&r.path, path)
+    /// True when some rule applies to some methods only (forward-auth then needs the
+    /// original method).
+    pub fn depends_on_method(&self) -> bool {
+        self.routes.iter().any(|r| !r.methods.is_empty())
+    }
+
+    fn first(&self, method: &Method, path: &str, folded: bool) -> Option<usize> {
+        self.routes.iter().enumerate().position(|(i, r)| {
+            let prefix = if folded { &self.folded[i] } else { &r.path };
+            (r.methods.is_empty() || r.methods.contains(method)) && prefix_matches(prefix, path)
         })
+    }
+
+    /// The first rule matching `method` and the normalized `path`, with its index; refused
+    /// when the path matches an earlier rule only if letter case is ignored.
+    pub fn find(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> Result<Option<(usize, &RouteSettings)>, Refused> {
+        let at = |i: Option<usize>| i.map(|i| (i, &self.routes[i]));
+        let needs_fold = self.prefixes_fold
+            || path
+                .bytes()
+                .any(|b| b.is_ascii_uppercase() || !b.is_ascii());
+        if !needs_fold {
+            return Ok(at(self.first(method, path, false)));
+        }
+        let folded_path = fold_case(path);
+        let loose = self.first(method, &folded_path, true);
+        if self.case_insensitive {
+            return Ok(at(loose));
+        }
+        let strict = self.first(method, path, false);
+        if loose != strict {
+            if let Some(i) = loose {
+                let route = &self.routes[i];
+                return Err(Refused::new(
+                    Violation::CaseVariant,
+                    format!(
+                        "the path {:?} matches route {:?} only when letter case is ignored; send the path as the route spells it, or set case_insensitive_paths = true if the upstream routes ignoring case",
+                        tollgate::text::cut(path),
+                        route.path
+                    ),
+                ));
+            }
+        }
+        Ok(at(strict))
     }
 }
 
@@ -255,37 +217,77 @@ mod tests {
     }
 
     #[test]
-    fn normalization_refuses_ambiguous_paths() {
-        for bad in [
-            "/a/../b",
-            "/a/./b",
-            "/..",
-            "/a%2fb",
-            "/a%2Fb",
-            "/a%5cb",
-            "/%2e%2e/x",
-            "/a\\b",
-            "/a%zz",
-            "/a%0a",
-            "relative",
-        ] {
-            assert!(normalize_path(bad).is_err(), "{bad}");
-        }
-        assert_eq!(normalize_path("").unwrap(), "/");
-        assert_eq!(normalize_path("/").unwrap(), "/");
-        assert_eq!(normalize_path("//a///b/").unwrap(), "/a/b/");
-        assert_eq!(normalize_path("http://h:1/x?y").unwrap(), "/x");
-        assert_eq!(normalize_path("/a%20b").unwrap(), "/a b");
-        assert_eq!(normalize_path("/a..b/c.d").unwrap(), "/a..b/c.d");
-    }
-
-    #[test]
     fn prefixes_match_whole_segments() {
         assert!(prefix_matches("/public/", "/public/"));
         assert!(prefix_matches("/public/", "/public"));
         assert!(!prefix_matches("/public/", "/publicity"));
         assert!(!prefix_matches("/public", "/publicity"));
         assert!(prefix_matches("/a/b", "/a/b/c"));
+    }
+
+    fn route(path: &str, methods: &[Method]) -> RouteSettings {
+        RouteSettings {
+            name: path.into(),
+            path: path.into(),
+            methods: methods.to_vec(),
+            access: Access::Anonymous,
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn case_variants_of_a_route_are_refused() {
+        let table = RouteTable::new(
+            vec![
+                route("/public/", &[]),
+                route("/admin/", &[]),
+                route("/orders/", &[Method::POST, Method::PATCH]),
+                route("/", &[]),
+            ],
+            false,
+        );
+        let find = |m: &Method, p: &str| table.find(m, p).map(|r| r.map(|(i, _)| i));
+        assert_eq!(find(&Method::GET, "/admin/x"), Ok(Some(1)));
+        assert_eq!(find(&Method::GET, "/other/x"), Ok(Some(3)));
+        assert_eq!(find(&Method::GET, "/Other/X"), Ok(Some(3)));
+        for p in ["/ADMIN/x", "/Admin/x", "/aDmIn", "/PUBLIC/x"] {
+            let e = find(&Method::GET, p).unwrap_err();
+            assert_eq!(e.violation, Violation::CaseVariant, "{p}");
+        }
+        assert_eq!(
+            find(&Method::POST, "/Orders/1").unwrap_err().violation,
+            Violation::CaseVariant
+        );
+        // GET /Orders/1 matches no method-scoped rule either way.
+        assert_eq!(find(&Method::GET, "/Orders/1"), Ok(Some(3)));
+
+        let insensitive = RouteTable::new(table.routes().to_vec(), true);
+        assert_eq!(
+            insensitive
+                .find(&Method::GET, "/ADMIN/x")
+                .unwrap()
+                .unwrap()
+                .0,
+            1
+        );
+        assert_eq!(
+            insensitive
+                .find(&Method::POST, "/ORDERS/1")
+                .unwrap()
+                .unwrap()
+                .0,
+            2
+        );
+    }
+
+    #[test]
+    fn upper_case_prefixes_are_folded_too() {
+        let table = RouteTable::new(vec![route("/API/", &[]), route("/", &[])], false);
+        assert_eq!(table.find(&Method::GET, "/API/x").unwrap().unwrap().0, 0);
+        assert_eq!(
+            table.find(&Method::GET, "/api/x").unwrap_err().violation,
+            Violation::CaseVariant
+        );
     }
 
     #[test]

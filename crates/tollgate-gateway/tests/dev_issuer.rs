@@ -32,7 +32,7 @@ anonymous = true
 
 [[route]]
 path = "/orders/"
-methods = ["POST", "PUT", "DELETE"]
+methods = ["POST", "PUT", "PATCH", "DELETE"]
 scopes = ["orders.write"]
 
 [[route]]
@@ -118,7 +118,7 @@ async fn the_minimal_configuration_works_as_written() {
 
         // Writes need orders.write.
         let read_only = idp.mint(json!({}), json!({"scope": "orders.read"}));
-        for method in ["POST", "PUT", "DELETE"] {
+        for method in ["POST", "PUT", "PATCH", "DELETE"] {
             let r = http
                 .request(method.parse().unwrap(), format!("{base}/orders/42"))
                 .header("Authorization", format!("Bearer {read_only}"))
@@ -185,7 +185,7 @@ async fn the_minimal_configuration_works_as_written() {
         assert_eq!(get(format!("{admin}/healthz"), None).await.status(), 200);
         assert_eq!(get(format!("{admin}/readyz"), None).await.status(), 200);
         let m = get(format!("{admin}/metrics"), None).await.text().await.unwrap();
-        assert!(m.contains("tollgate_decisions_total{route=\"/orders/\",outcome=\"deny\",code=\"insufficient_scope\"} 3"), "{m}");
+        assert!(m.contains("tollgate_decisions_total{route=\"/orders/\",outcome=\"deny\",code=\"insufficient_scope\"} 4"), "{m}");
         assert!(m.contains(&format!("tollgate_key_fetches_total{{issuer=\"{ISS}\",result=\"ok\"}}")), "{m}");
         assert!(m.contains(&format!("tollgate_key_set_age_seconds{{issuer=\"{ISS}\"}}")), "{m}");
         assert!(m.contains("tollgate_token_cache_requests_total{result=\"hit\"}"), "{m}");
@@ -247,6 +247,7 @@ async fn forward_auth_mode_of_the_minimal_configuration() {
         // GET works too (nginx and Traefik ask with GET)
         let r = client()
             .get(format!("{}/verify", gw.url()))
+            .header("X-Original-Method", "GET")
             .header("X-Original-URI", "/public/x")
             .send()
             .await
@@ -271,6 +272,7 @@ async fn cannot_verify_now_is_503_with_retry_after_or_as_configured() {
         assert_eq!(get(format!("{admin}/readyz"), None).await.status(), 503);
         let r = client()
             .get(format!("{}/verify", gw.url()))
+            .header("X-Forwarded-Method", "GET")
             .header("X-Forwarded-Uri", "/x")
             .header("Authorization", format!("Bearer {}", idp.token()))
             .send()
@@ -298,6 +300,7 @@ async fn cannot_verify_now_is_503_with_retry_after_or_as_configured() {
         // Per proxy: this forward-auth request asks for 401 (what nginx passes on).
         let r = client()
             .get(format!("{}/verify?unavailable_status=401", gw.url()))
+            .header("X-Forwarded-Method", "GET")
             .header("X-Forwarded-Uri", "/x")
             .header("Authorization", format!("Bearer {}", idp.token()))
             .send()
@@ -312,6 +315,7 @@ async fn cannot_verify_now_is_503_with_retry_after_or_as_configured() {
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
         let r = client()
             .get(format!("{}/verify", gw.url()))
+            .header("X-Forwarded-Method", "GET")
             .header("X-Forwarded-Uri", "/x")
             .header("Authorization", format!("Bearer {}", idp.token()))
             .send()
@@ -356,6 +360,7 @@ async fn load(
             while !stopped.load(Ordering::SeqCst) {
                 let r = http
                     .get(format!("{url}/verify"))
+                    .header("X-Forwarded-Method", "GET")
                     .header("X-Forwarded-Uri", "/orders/1")
                     .header("Authorization", format!("Bearer {}", idp.token()))
                     .send()
@@ -491,6 +496,7 @@ async fn the_token_cache_expires_entries_at_exp() {
         let verify = || async {
             client()
                 .get(format!("{}/verify", gw.url()))
+                .header("X-Forwarded-Method", "GET")
                 .header("X-Forwarded-Uri", "/x")
                 .header("Authorization", format!("Bearer {token}"))
                 .send()

@@ -39,7 +39,7 @@ anonymous = true
 
 [[route]]
 path = "/orders/"
-methods = ["POST", "PUT", "DELETE"]
+methods = ["POST", "PUT", "PATCH", "DELETE"]
 scopes = ["orders.write"]
 
 [[route]]

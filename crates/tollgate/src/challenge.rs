@@ -226,6 +226,21 @@ impl ChallengeOptions {
         )
     }
 
+    /// The answer for a request refused before its token was looked at, under a front
+    /// end's own stable `code` (a gateway's request policy, for example
+    /// `path_parameter`): 400 `invalid_request` with `description`.
+    ///
+    /// ```
+    /// use tollgate::challenge::ChallengeOptions;
+    /// let c = ChallengeOptions::new().bad_request("path_parameter", "the path has a ';'");
+    /// assert_eq!((c.status, c.code), (400, "path_parameter"));
+    /// assert_eq!(c.body["error"], "invalid_request");
+    /// assert_eq!(c.body["error_description"], "path_parameter: the path has a ';'");
+    /// ```
+    pub fn bad_request(&self, code: &'static str, description: &str) -> Challenge {
+        self.build(400, code, "invalid_request", Some(description), None, None)
+    }
+
     /// The answer for a valid token that lacks what the route needs: 403
     /// `insufficient_scope`, with the route's `required_scopes` in the `scope` parameter
     /// (omitted when empty). `code` names the requirement (`insufficient_scope`,
