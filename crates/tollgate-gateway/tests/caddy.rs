@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 
 use common::proxies::{example, find_binary, free_port, ChildGuard};
-use common::{challenge, client, json_body, Echo, LocalKeys, TEST_TIMEOUT};
+use common::{challenge, client, error_code, json_body, raw_status, Echo, LocalKeys, TEST_TIMEOUT};
 use serde_json::json;
 use tollgate_gateway::{Config, Gateway};
 
@@ -127,6 +127,73 @@ async fn caddy_forward_auth_in_front_of_the_gateway() {
             .await
             .unwrap();
         assert_eq!(r.status(), 401);
+
+        // Identity-header look-alikes: Caddy strips X-Auth-* and X_Auth_* (the example's
+        // request_header lines); a mixed spelling reaches /verify, which refuses it.
+        let r = http
+            .get(format!("{base}/public/logo.png"))
+            .header("X_Auth_Subject", "admin")
+            .header("x_auth_scope", "orders.write")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen = json_body(r).await;
+        for name in ["x_auth_subject", "x_auth_scope"] {
+            assert!(seen["headers"][name].is_null(), "{name}: {seen}");
+        }
+        let r = http
+            .get(format!("{base}/public/logo.png"))
+            .header("X-Auth_Subject", "admin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(error_code(&r), "identity_header_in_request");
+
+        // A Connection header naming the identity headers cannot make Caddy drop them.
+        let r = http
+            .get(format!("{base}/orders/42"))
+            .header("Authorization", format!("Bearer {good}"))
+            .header("Connection", "X-Auth-Subject, X-Auth-Scope")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen = json_body(r).await;
+        assert_eq!(seen["headers"]["x-auth-subject"], "alice", "{seen}");
+
+        // Lower-case methods (Caddy passes them on as sent): refused, never judged as reads.
+        for m in ["post", "delete", "Patch"] {
+            let answer = raw_status(
+                port,
+                &format!("{m} /orders/42 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {read_only}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+            )
+            .await;
+            assert!(answer.starts_with("HTTP/1.1 400"), "{m}: {answer}");
+            assert!(answer.contains("method_not_canonical"), "{m}: {answer}");
+        }
+
+        // Paths other servers read differently, as the review sent them through Caddy.
+        for (method, path, token, code) in [
+            ("GET", "/public/..;/orders/x", None, "path_parameter"),
+            ("GET", "/public/..%3b/orders/x", None, "path_parameter"),
+            ("GET", "/public/%252e%252e/orders/x", None, "encoded_percent"),
+            ("POST", "/Orders/1", Some(&read_only), "case_variant"),
+            ("POST", "/orders;x/1", Some(&read_only), "path_parameter"),
+            ("GET", "/PUBLIC/x", None, "case_variant"),
+        ] {
+            let auth = token
+                .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                .unwrap_or_default();
+            let answer = raw_status(
+                port,
+                &format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"),
+            )
+            .await;
+            assert!(answer.starts_with("HTTP/1.1 400"), "{method} {path}: {answer}");
+            assert!(answer.contains(code), "{method} {path}: {answer}");
+        }
 
         drop(proxy);
         gw.shutdown().await;

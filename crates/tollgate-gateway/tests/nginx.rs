@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::proxies::{example, find_binary, free_port, ChildGuard};
-use common::{challenge, client, json_body, Echo, LocalKeys, TEST_TIMEOUT};
+use common::{challenge, client, json_body, raw_status, Echo, LocalKeys, TEST_TIMEOUT};
 use serde_json::json;
 use tollgate_gateway::{Config, Gateway};
 
@@ -22,6 +22,7 @@ fn start_nginx(
     gateway: SocketAddr,
     api: SocketAddr,
     extra: &str,
+    without: &str,
 ) -> (tempfile::TempDir, ChildGuard, u16) {
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().display().to_string();
@@ -38,6 +39,10 @@ fn start_nginx(
             1,
         );
     assert!(conf.contains(&format!("listen 127.0.0.1:{port};")));
+    if !without.is_empty() {
+        assert!(conf.contains(without), "the example has {without:?}");
+        conf = conf.replace(without, "");
+    }
     // the server block ends with the file's last two closing braces
     let end = conf.trim_end().rfind('}').unwrap();
     let server_end = conf[..end].rfind('}').unwrap();
@@ -76,7 +81,7 @@ async fn nginx_auth_request_in_front_of_the_gateway() {
         );
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
 
-        let (_dir, mut proxy, port) = start_nginx(&nginx, gw.addr(), echo.addr, "");
+        let (_dir, mut proxy, port) = start_nginx(&nginx, gw.addr(), echo.addr, "", "");
         proxy.wait_for_port(port).await;
         let base = format!("http://127.0.0.1:{port}");
         let http = client();
@@ -154,6 +159,99 @@ async fn nginx_auth_request_in_front_of_the_gateway() {
             .unwrap();
         assert_eq!(r.status(), 401);
 
+        // Identity-header look-alikes never reach the API (nginx drops names with '_').
+        let r = http
+            .get(format!("{base}/public/logo.png"))
+            .header("X_Auth_Subject", "admin")
+            .header("X-Auth_Scope", "orders.write")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let seen = json_body(r).await;
+        for name in ["x_auth_subject", "x-auth_scope"] {
+            assert!(seen["headers"][name].is_null(), "{name}: {seen}");
+        }
+
+        // Lower-case methods: nginx refuses them itself.
+        let answer = raw_status(
+            port,
+            &format!("post /orders/42 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {read_only}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+        // Paths other servers read differently: tollgate refuses them (400), which nginx's
+        // auth_request answers with 500; they never reach the API either way.
+        for (method, path, token) in [
+            ("GET", "/public/..;/orders/x", None),
+            ("GET", "/public/..%3b/orders/x", None),
+            ("GET", "/public/%252e%252e/orders/x", None),
+            ("GET", "/PUBLIC/x", None),
+            ("POST", "/Orders/1", Some(&read_only)),
+            ("POST", "/orders;x/1", Some(&read_only)),
+        ] {
+            let mut req = http.request(method.parse().unwrap(), format!("{base}{path}"));
+            if let Some(t) = token {
+                req = req.header("Authorization", format!("Bearer {t}"));
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 500, "{method} {path}");
+        }
+        let m = client()
+            .get(format!("{}/metrics", gw.admin_url().unwrap()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for code in ["path_parameter", "encoded_percent", "case_variant"] {
+            assert!(m.contains(&format!("code=\"{code}\"")), "{code}: {m}");
+        }
+
+        drop(proxy);
+        gw.shutdown().await;
+        echo.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+/// Finding 3: an nginx configuration that forgets `X-Original-Method` cannot let writes
+/// through as reads: every request is refused (tollgate 400, nginx 500) until the line is
+/// added, and the log and metrics name the missing header.
+#[tokio::test]
+async fn nginx_without_the_original_method_lets_nothing_through() {
+    let Some(nginx) = find_binary("nginx", true) else {
+        return;
+    };
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let keys = LocalKeys::new();
+        let echo = Echo::start().await;
+        let config =
+            Config::from_toml_str(&keys.adapt(&example("nginx", "tollgate.toml"))).unwrap();
+        let gw = Gateway::new(config).unwrap().serve().await.unwrap();
+        let (_dir, mut proxy, port) = start_nginx(
+            &nginx,
+            gw.addr(),
+            echo.addr,
+            "",
+            "proxy_set_header X-Original-Method $request_method;",
+        );
+        proxy.wait_for_port(port).await;
+        let base = format!("http://127.0.0.1:{port}");
+        let read_only = keys.token(json!({}));
+        for method in ["POST", "PUT", "PATCH", "DELETE", "GET"] {
+            let r = client()
+                .request(method.parse().unwrap(), format!("{base}/orders/42"))
+                .header("Authorization", format!("Bearer {read_only}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 500, "{method}: {}", proxy.output());
+        }
+        assert_eq!(gw.gateway().metrics().count("missing_original_method"), 5);
         drop(proxy);
         gw.shutdown().await;
         echo.stop().await;
@@ -202,7 +300,7 @@ async fn nginx_and_cannot_verify_now() {
             proxy_set_header X-Original-URI $request_uri;
         }
 "#;
-        let (_dir, mut proxy, port) = start_nginx(&nginx, gw.addr(), echo.addr, strict);
+        let (_dir, mut proxy, port) = start_nginx(&nginx, gw.addr(), echo.addr, strict, "");
         proxy.wait_for_port(port).await;
         let token = format!("Bearer {}", keys.token(json!({})));
         let r = client()

@@ -100,6 +100,19 @@ pub fn error_code(r: &reqwest::Response) -> String {
         .unwrap_or_default()
 }
 
+/// Sends `request` as written (request line, headers, the empty line) to a loopback port
+/// and returns the whole answer as text (the request should say `Connection: close`).
+pub async fn raw_status(port: u16, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 /// The JSON body of a response.
 pub async fn json_body(r: reqwest::Response) -> Value {
     let text = r.text().await.unwrap();
