@@ -134,14 +134,15 @@ async fn a_partial_request_line_is_closed_within_the_header_timeout_from_accept(
     tokio::time::timeout(TEST_TIMEOUT, async {
         let keys = LocalKeys::new();
         let mut config = config(&keys, None);
-        config.header_read_timeout = Duration::from_secs(2);
+        config.header_read_timeout = Duration::from_secs(4);
         let gw = start(config).await;
         let mut slow = TcpStream::connect(gw.addr()).await.unwrap();
-        // Silent for a while, then a trickle: hyper's own timer would only start now.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Silent for 3.5 s, then a trickle: hyper's own timer starts only now (it would
+        // close 4 s later); the timer from accept closes it 0.5 s later.
+        tokio::time::sleep(Duration::from_millis(3500)).await;
         slow.write_all(b"GET /verify HTTP/1.1\r\n").await.unwrap();
         let closed = closed_within(&mut slow, MARGIN).await;
-        assert!(closed.is_some(), "still open 1.5 s + 3 s after accept");
+        assert!(closed.is_some(), "still open 3.5 s + 3 s after accept");
         gw.shutdown().await;
     })
     .await
@@ -153,7 +154,8 @@ async fn an_idle_keep_alive_connection_is_closed_but_a_prompt_next_request_is_se
     tokio::time::timeout(TEST_TIMEOUT, async {
         let keys = LocalKeys::new();
         let mut config = config(&keys, None);
-        config.header_read_timeout = Duration::from_secs(2);
+        // hyper's own header timer (from the first byte) must not be what closes it
+        config.header_read_timeout = Duration::from_secs(30);
         config.idle_timeout = Duration::from_secs(2);
         let gw = start(config).await;
         let tcp = TcpStream::connect(gw.addr()).await.unwrap();
