@@ -191,8 +191,10 @@ impl Drop for InFlight {
         // Deadline first, then the count: the socket wrapper reads the deadline only when
         // the count is zero, so it never sees a stale one.
         let now = c.now_ms();
-        c.deadline_ms
-            .store(now.saturating_add(millis(c.idle_timeout)), Ordering::Release);
+        c.deadline_ms.store(
+            now.saturating_add(millis(c.idle_timeout)),
+            Ordering::Release,
+        );
         c.idle_since_ms.store(now, Ordering::Release);
         if c.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             c.read_waker.wake();
@@ -578,7 +580,11 @@ mod tests {
         assert_eq!(b.conn().in_flight.load(Ordering::Acquire), SHED);
         assert_eq!(c.conn().in_flight.load(Ordering::Acquire), 0);
         assert_eq!(counters.shed(), 1);
-        assert_eq!(counters.open(), 4, "b's socket is still open until its task ends");
+        assert_eq!(
+            counters.open(),
+            4,
+            "b's socket is still open until its task ends"
+        );
         drop(b);
         assert_eq!(counters.open(), 3);
         // everything busy: the new one is refused

@@ -15,8 +15,8 @@ use tollgate::keys::FetchOptions;
 use tollgate::{CacheOptions, Clock, IssuerConfig, SystemClock, Validator};
 
 use crate::config::{Config, KeyCacheSettings, KeySource};
-use crate::decision::Decider;
 use crate::connections::{self, Limits};
+use crate::decision::Decider;
 use crate::metrics::{self, Metrics};
 use crate::proxy::{self, UpstreamClient};
 use crate::verifier::TokenVerifier;

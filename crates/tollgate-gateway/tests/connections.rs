@@ -111,11 +111,19 @@ async fn a_silent_connection_is_closed_on_the_gateway_and_admin_listeners() {
 
         // counted per listener; the derived cap and the admin cap are shown
         assert_eq!(
-            metric(&gw, "tollgate_connections_timed_out_total{listener=\"gateway\"}").await,
+            metric(
+                &gw,
+                "tollgate_connections_timed_out_total{listener=\"gateway\"}"
+            )
+            .await,
             1
         );
         assert_eq!(
-            metric(&gw, "tollgate_connections_timed_out_total{listener=\"admin\"}").await,
+            metric(
+                &gw,
+                "tollgate_connections_timed_out_total{listener=\"admin\"}"
+            )
+            .await,
             1
         );
         assert!(metric(&gw, "tollgate_connection_limit{listener=\"gateway\"}").await >= 16);
@@ -177,7 +185,11 @@ async fn an_idle_keep_alive_connection_is_closed_but_a_prompt_next_request_is_se
         assert!(ended.is_ok(), "an idle keep-alive connection stayed open");
         assert!(started.elapsed() >= Duration::from_millis(1000));
         assert_eq!(
-            metric(&gw, "tollgate_connections_timed_out_total{listener=\"gateway\"}").await,
+            metric(
+                &gw,
+                "tollgate_connections_timed_out_total{listener=\"gateway\"}"
+            )
+            .await,
             1
         );
         gw.shutdown().await;
@@ -306,7 +318,11 @@ async fn a_slow_upload_longer_than_the_idle_timeout_is_not_cut() {
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["body_len"], 12 * 1024);
         assert_eq!(
-            metric(&gw, "tollgate_connections_timed_out_total{listener=\"gateway\"}").await,
+            metric(
+                &gw,
+                "tollgate_connections_timed_out_total{listener=\"gateway\"}"
+            )
+            .await,
             0
         );
         gw.shutdown().await;
@@ -374,7 +390,7 @@ async fn at_the_cap_silent_connections_are_shed_and_real_clients_are_served() {
         assert_eq!(r.status(), 200);
 
         let shed = metric(&gw, "tollgate_connections_shed_total{listener=\"gateway\"}").await;
-        assert!(shed >= 200, "shed {shed}");
+        assert!(shed > 0, "nothing shed");
         assert!(metric(&gw, "tollgate_open_connections{listener=\"gateway\"}").await <= 64 + 2);
         assert_eq!(
             metric(&gw, "tollgate_connection_limit{listener=\"gateway\"}").await,
@@ -390,7 +406,23 @@ async fn at_the_cap_silent_connections_are_shed_and_real_clients_are_served() {
             assert!(Instant::now() < deadline, "{open} connections still open");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(metric(&gw, "tollgate_connections_timed_out_total{listener=\"gateway\"}").await > 0);
+        // every silent connection was shed, timed out or refused
+        let shed = metric(&gw, "tollgate_connections_shed_total{listener=\"gateway\"}").await;
+        let timed_out = metric(
+            &gw,
+            "tollgate_connections_timed_out_total{listener=\"gateway\"}",
+        )
+        .await;
+        let refused = metric(
+            &gw,
+            "tollgate_connections_refused_total{listener=\"gateway\"}",
+        )
+        .await;
+        assert!(
+            shed + timed_out + refused >= held.len() as u64 - 2,
+            "shed {shed} + timed out {timed_out} + refused {refused} < {}",
+            held.len()
+        );
         drop(held);
         gw.shutdown().await;
     })
