@@ -230,12 +230,15 @@ impl Gateway {
         let mut tasks = Vec::new();
 
         let config = &self.shared.config;
-        let max_connections = config.max_connections.unwrap_or_else(|| {
-            connections::derive_max_connections(
-                connections::open_files_limit(),
-                config.upstream.is_some(),
-            )
-        });
+        let max_connections = config
+            .max_connections
+            .unwrap_or_else(|| {
+                connections::derive_max_connections(
+                    connections::open_files_limit(),
+                    config.upstream.is_some(),
+                )
+            })
+            .max(1);
         let limits = Limits {
             header_read_timeout: config.header_read_timeout,
             idle_timeout: config.idle_timeout,
