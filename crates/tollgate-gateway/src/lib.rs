@@ -10,7 +10,8 @@
 //! requirements -> sets the identity headers. [`metrics`] counts every decision by its
 //! stable code (the library's `ValidationError::code()` plus a few gateway codes); refusals
 //! are answered with the library's RFC 6750 mapping (`tollgate::challenge`). [`config`]
-//! reads the TOML file; [`dev`] is `tollgate serve --dev`.
+//! reads the TOML file; [`dev`] is `tollgate serve --dev`. [`connections`] bounds what
+//! clients can hold open: a header timer from accept, an idle timeout, a cap per listener.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +24,7 @@
 mod admin;
 pub mod cache;
 pub mod config;
+pub mod connections;
 pub mod decision;
 pub mod dev;
 mod forward_auth;

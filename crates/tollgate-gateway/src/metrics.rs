@@ -5,7 +5,7 @@
 //! then), so recording a decision never takes a lock or allocates.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tollgate::ValidationError;
@@ -78,6 +78,8 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_sum_nanos: AtomicU64,
     upstream_errors: AtomicU64,
+    gateway_connections: ConnectionCounters,
+    admin_connections: ConnectionCounters,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -101,6 +103,8 @@ impl Metrics {
             latency_count: AtomicU64::new(0),
             latency_sum_nanos: AtomicU64::new(0),
             upstream_errors: AtomicU64::new(0),
+            gateway_connections: ConnectionCounters::default(),
+            admin_connections: ConnectionCounters::default(),
         }
     }
 
@@ -252,7 +256,151 @@ impl Metrics {
                 u8::from(i.ready)
             );
         }
+        self.render_connections(&mut out);
         out
+    }
+
+    /// The connection counters of one listener.
+    pub fn connections(&self, listener: Listener) -> &ConnectionCounters {
+        match listener {
+            Listener::Gateway => &self.gateway_connections,
+            Listener::Admin => &self.admin_connections,
+        }
+    }
+
+    /// The connection metrics, one line per listener each.
+    fn render_connections(&self, out: &mut String) {
+        type Read = fn(&ConnectionCounters) -> u64;
+        let metrics: [(&str, &str, &str, Read); 6] = [
+            (
+                "tollgate_open_connections",
+                "gauge",
+                "Connections open per listener.",
+                ConnectionCounters::open,
+            ),
+            (
+                "tollgate_connection_limit",
+                "gauge",
+                "The most connections a listener holds open (max_connections; derived from the open-files limit when not set).",
+                ConnectionCounters::limit,
+            ),
+            (
+                "tollgate_connections_timed_out_total",
+                "counter",
+                "Connections closed because complete request headers did not arrive within header_read_timeout of accept, or the next request within idle_timeout.",
+                ConnectionCounters::timed_out,
+            ),
+            (
+                "tollgate_connections_shed_total",
+                "counter",
+                "Idle connections (no request in flight) closed to make room for a new one at the limit or when out of file descriptors.",
+                ConnectionCounters::shed,
+            ),
+            (
+                "tollgate_connections_refused_total",
+                "counter",
+                "New connections closed at once: at the limit with no idle connection to shed.",
+                ConnectionCounters::refused,
+            ),
+            (
+                "tollgate_accept_errors_total",
+                "counter",
+                "Failed accepts (e.g. too many open files).",
+                ConnectionCounters::accept_errors,
+            ),
+        ];
+        for (name, kind, help, read) in metrics {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for l in [Listener::Gateway, Listener::Admin] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{listener=\"{}\"}} {}",
+                    l.label(),
+                    read(self.connections(l))
+                );
+            }
+        }
+    }
+}
+
+/// Which listener a connection metric is about (the `listener` label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listener {
+    /// The gateway listener (`listen`): forward-auth or reverse proxy.
+    Gateway,
+    /// The admin listener (`admin_listen`).
+    Admin,
+}
+
+impl Listener {
+    /// The label value: `gateway` or `admin`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Listener::Gateway => "gateway",
+            Listener::Admin => "admin",
+        }
+    }
+}
+
+/// One listener's connection counters: plain atomics, updated per connection (never per
+/// request), read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct ConnectionCounters {
+    open: AtomicUsize,
+    limit: AtomicUsize,
+    timed_out: AtomicU64,
+    shed: AtomicU64,
+    refused: AtomicU64,
+    accept_errors: AtomicU64,
+}
+
+impl ConnectionCounters {
+    /// Connections open now.
+    pub fn open(&self) -> u64 {
+        self.open.load(Ordering::Relaxed) as u64
+    }
+    /// The listener's connection limit (0 until it serves).
+    pub fn limit(&self) -> u64 {
+        self.limit.load(Ordering::Relaxed) as u64
+    }
+    /// Connections closed by the header or idle timeout.
+    pub fn timed_out(&self) -> u64 {
+        self.timed_out.load(Ordering::Relaxed)
+    }
+    /// Idle connections closed to make room.
+    pub fn shed(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
+    }
+    /// New connections closed at once (at the limit, nothing idle to shed).
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+    /// Failed accepts.
+    pub fn accept_errors(&self) -> u64 {
+        self.accept_errors.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn opened(&self) {
+        self.open.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+    pub(crate) fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+    pub(crate) fn timed_out_one(&self) {
+        self.timed_out.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn shed_some(&self, n: usize) {
+        self.shed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn refused_one(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -294,5 +442,23 @@ mod tests {
         assert_eq!(code_index("a_future_code"), N_CODES - 1);
         assert_eq!(all_codes().count(), N_CODES);
         assert_eq!(outcome_of("keys_unavailable"), "unavailable");
+    }
+
+    #[test]
+    fn connection_metrics_are_rendered_per_listener() {
+        let m = Metrics::new(vec![]);
+        let c = m.connections(Listener::Admin);
+        c.set_limit(64);
+        c.opened();
+        c.opened();
+        c.closed();
+        c.shed_some(3);
+        m.connections(Listener::Gateway).timed_out_one();
+        let text = m.render((0, 0), 0, &[]);
+        assert!(text.contains("tollgate_open_connections{listener=\"admin\"} 1"));
+        assert!(text.contains("tollgate_connection_limit{listener=\"admin\"} 64"));
+        assert!(text.contains("tollgate_connections_shed_total{listener=\"admin\"} 3"));
+        assert!(text.contains("tollgate_connections_timed_out_total{listener=\"gateway\"} 1"));
+        assert!(text.contains("tollgate_accept_errors_total{listener=\"gateway\"} 0"));
     }
 }

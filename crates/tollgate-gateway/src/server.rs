@@ -15,8 +15,9 @@ use tollgate::keys::FetchOptions;
 use tollgate::{CacheOptions, Clock, IssuerConfig, SystemClock, Validator};
 
 use crate::config::{Config, KeyCacheSettings, KeySource};
+use crate::connections::{self, Limits};
 use crate::decision::Decider;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::proxy::{self, UpstreamClient};
 use crate::verifier::TokenVerifier;
 use crate::{admin, forward_auth, listener};
@@ -228,18 +229,40 @@ impl Gateway {
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
         let mut tasks = Vec::new();
 
-        let timeout = self.shared.config.header_read_timeout;
+        let config = &self.shared.config;
+        let max_connections = config
+            .max_connections
+            .unwrap_or_else(|| {
+                connections::derive_max_connections(
+                    connections::open_files_limit(),
+                    config.upstream.is_some(),
+                )
+            })
+            .max(1);
+        let limits = Limits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections,
+        };
         tasks.push(tokio::spawn(listener::serve(
             listener,
             self.router(),
-            timeout,
+            limits,
+            self.shared.metrics.clone(),
+            metrics::Listener::Gateway,
             rx.clone(),
         )));
         if let Some(admin) = admin {
+            let admin_limits = Limits {
+                max_connections: connections::ADMIN_MAX_CONNECTIONS,
+                ..limits
+            };
             tasks.push(tokio::spawn(listener::serve(
                 admin,
                 self.admin_router(),
-                timeout,
+                admin_limits,
+                self.shared.metrics.clone(),
+                metrics::Listener::Admin,
                 rx.clone(),
             )));
         }
@@ -251,6 +274,7 @@ impl Gateway {
             %addr,
             admin = admin_addr.map(|a| a.to_string()).unwrap_or_default(),
             mode = if self.shared.config.upstream.is_some() { "reverse-proxy" } else { "forward-auth" },
+            max_connections,
             "gateway listening"
         );
         RunningGateway {
