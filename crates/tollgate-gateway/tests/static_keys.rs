@@ -476,3 +476,74 @@ async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
     .await
     .unwrap();
 }
+
+/// Finding 5 of the review: with the IdP's JWKS failing, clients hear only that the keys are
+/// unavailable and when to retry; the fetch URL and the IdP's body reach the logs and the
+/// admin `/keys` view only, whatever `expose_details` says.
+#[tokio::test]
+async fn idp_internals_never_reach_clients() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        use axum::http::StatusCode;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let idp = listener.local_addr().unwrap();
+        let app = axum::Router::new().fallback(|| async {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal <b>error</b> secret-internal-hostname db01.corp:5432 stack trace",
+            )
+        });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let keys = LocalKeys::new();
+        for (upstream, status) in [(false, 503), (false, 401), (true, 503), (true, 401)] {
+            let echo = Echo::start().await;
+            let src = format!(
+                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n{}expose_details = true\n[unavailable]\nstatus = {status}\n[[issuer]]\nissuer = \"{ISS}\"\njwks_uri = \"http://{idp}/jwks\"\naudiences = [\"api://orders\"]\n[issuer.cache]\nmax_wait = 1\n[[route]]\npath = \"/\"\n",
+                if upstream {
+                    format!("upstream = \"{}\"\n", echo.url())
+                } else {
+                    String::new()
+                }
+            );
+            let gw = start(Config::from_toml_str(&src).unwrap()).await;
+            let token = keys.token(json!({}));
+            let r = if upstream {
+                client().get(format!("{}/orders/1", gw.url()))
+            } else {
+                client()
+                    .get(format!("{}/verify", gw.url()))
+                    .header("X-Forwarded-Method", "GET")
+                    .header("X-Forwarded-Uri", "/orders/1")
+            }
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+            assert_eq!(r.status(), status);
+            assert_eq!(error_code(&r), "keys_unavailable");
+            let headers = format!("{:?}", r.headers());
+            let body = r.text().await.unwrap();
+            let seen = format!("{headers}\n{body}");
+            for secret in ["secret-internal-hostname", "db01", "<b>", "/jwks", &idp.to_string(), "HTTP status 500"] {
+                assert!(!seen.contains(secret), "{secret:?} reached the client: {seen}");
+            }
+            assert!(seen.contains("retry") || status == 401, "{seen}");
+            // Operators still see what failed.
+            let view = client()
+                .get(format!("{}/keys", gw.admin_url().unwrap()))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(view.contains("/jwks"), "{view}");
+            gw.shutdown().await;
+            echo.stop().await;
+        }
+        server.abort();
+    })
+    .await
+    .unwrap();
+}
