@@ -4,8 +4,8 @@
 //! Beside nginx, Traefik or Caddy it answers their forward-auth subrequests at `/verify`;
 //! with `upstream = "http://..."` it is a reverse proxy that streams allowed requests on.
 //!
-//! The flow of one request: [`routes`] picks the first `[[route]]` that matches (none:
-//! denied) -> [`decision`] reads the bearer token, finds it in the verified-token
+//! The flow of one request: the [`request_policy`] refuses what other servers could read
+//! differently (400), [`routes`] picks the first `[[route]]` that matches (none: denied) -> [`decision`] reads the bearer token, finds it in the verified-token
 //! [`cache`] or validates it once through the [`verifier`] -> checks the route's
 //! requirements -> sets the identity headers. [`metrics`] counts every decision by its
 //! stable code (the library's `ValidationError::code()` plus a few gateway codes); refusals
