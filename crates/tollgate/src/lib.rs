@@ -126,9 +126,9 @@ pub mod jwk;
 pub mod jws;
 #[cfg(feature = "remote")]
 pub mod keys;
+pub mod text;
 #[cfg(feature = "tower")]
 pub mod tower;
-pub mod text;
 pub mod validate;
 #[cfg(feature = "remote")]
 pub mod validator;
