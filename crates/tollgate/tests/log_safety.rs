@@ -296,3 +296,26 @@ fn short_values_read_as_before() {
         r#"the issuer "https://b" is not accepted; expected "https://a""#
     );
 }
+
+/// The doctor's one-line cause (what a tower `on_rejected` hook may log) cuts too; the
+/// doctor's own fields keep the values for its report.
+#[test]
+fn a_doctor_cause_line_is_short() {
+    let key = key();
+    let kid = hostile(12_000);
+    let token = jws::sign(&json!({"kid": kid}), &claims(), &key).unwrap();
+    let err = rejected(&validator(&key, policy()), &token);
+    let settings = tollgate::doctor::Settings::new(policy(), 1_700_000_000);
+    let causes = tollgate::doctor::explain(&err, &token, &settings);
+    assert!(!causes.is_empty());
+    for cause in causes {
+        let line = cause.to_string();
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+        assert!(
+            line.len() < 4 * tollgate::doctor::MAX_LOG_PART_CHARS,
+            "{}: {} chars",
+            cause.id,
+            line.len()
+        );
+    }
+}
