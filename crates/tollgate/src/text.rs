@@ -40,8 +40,7 @@ pub fn cut_to(value: &str, max: usize) -> Cut<'_> {
 
 impl fmt::Display for Cut<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = 0;
-        for c in self.value.chars() {
+        for (shown, c) in self.value.chars().enumerate() {
             if shown == self.max {
                 return write!(f, "...({} bytes)", self.value.len());
             }
@@ -52,7 +51,6 @@ impl fmt::Display for Cut<'_> {
             } else {
                 fmt::Write::write_char(f, c)?;
             }
-            shown += 1;
         }
         Ok(())
     }
@@ -120,8 +118,7 @@ impl fmt::Display for CutText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let quote = if self.quoted { "\"" } else { "" };
         f.write_str(quote)?;
-        let mut shown = 0;
-        for c in self.value.chars() {
+        for (shown, c) in self.value.chars().enumerate() {
             if shown == self.max {
                 return write!(f, "{quote}...({} bytes)", self.value.len());
             }
@@ -133,7 +130,6 @@ impl fmt::Display for CutText<'_> {
                     fmt::Write::write_char(f, e)?;
                 }
             }
-            shown += 1;
         }
         f.write_str(quote)
     }
