@@ -152,7 +152,7 @@ pub fn banner(issuer: &DevIssuer) -> String {
     line(
         &mut out,
         "admin",
-        "POST /admin/rotate, POST /admin/mint, POST /admin/fault, GET /admin/state",
+        "POST /admin/rotate, POST /admin/mint, POST /admin/fault (Content-Type: application/json), GET /admin/state",
     );
     let client = &opts.clients[0];
     out.push_str("\nGet a token:\n");

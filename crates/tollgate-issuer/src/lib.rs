@@ -26,7 +26,12 @@
 //! ```
 //!
 //! The admin endpoints (`/admin/rotate`, `/admin/mint`, `/admin/fault`, `/admin/state`) are
-//! unauthenticated: the issuer binds to loopback by default and warns otherwise.
+//! unauthenticated: the issuer binds to loopback by default and warns otherwise. So that a
+//! web page cannot drive them (cross-site requests, DNS rebinding), they answer only requests
+//! whose `Host` names the issuer (its bound `ip:port`, `localhost:port`, or its issuer URL's
+//! `host:port`), that carry no `Origin` other than the issuer's own, and, for `POST`, that
+//! say `Content-Type: application/json`; anything else is refused (400, 403 or 415) with a
+//! JSON body naming what was expected and found.
 //!
 //! Modules: [`options`] (what it is told), `keyring` (its keys), [`state`] (keys on disk),
 //! [`token`] (building and signing tokens), [`keyfile`] (private keys from files), [`oauth`] (the token endpoint's rules),
@@ -41,6 +46,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+mod admin_guard;
 pub mod error;
 pub mod fault;
 mod issuer;

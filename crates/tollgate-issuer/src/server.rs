@@ -5,13 +5,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
+use crate::admin_guard::AdminGuard;
 use crate::fault::Fault;
 use crate::issuer::Issuer;
 use crate::oauth;
@@ -34,11 +36,17 @@ pub(crate) fn router(issuer: Arc<Issuer>) -> Router {
         .route(DISCOVERY_PATH, get(discovery))
         .route(OAUTH_METADATA_PATH, get(discovery))
         .route(JWKS_PATH, get(jwks))
-        .route(TOKEN_PATH, post(token))
+        .route(TOKEN_PATH, post(token));
+    // The admin endpoints are unauthenticated: only requests that name this issuer, come
+    // from no foreign web page, and (POST) say they are JSON get through; see `admin_guard`.
+    let guard = Arc::new(AdminGuard::new(issuer.addr(), &issuer.url()));
+    let admin = Router::new()
         .route("/admin/rotate", post(admin_rotate))
         .route("/admin/mint", post(admin_mint))
         .route("/admin/fault", post(admin_fault))
-        .route("/admin/state", get(admin_state));
+        .route("/admin/state", get(admin_state))
+        .route_layer(middleware::from_fn_with_state(guard, guard_admin));
+    router = router.merge(admin);
     // An issuer URL with a path (Keycloak style, `http://host/realms/dev`) gets its
     // discovery document under that path too, where validators look for it.
     if let Some(prefix) = issuer.issuer_path() {
@@ -104,6 +112,7 @@ async fn index(State(issuer): Shared) -> Response {
             "jwks_uri": issuer.jwks_url(),
             "token_endpoint": issuer.token_endpoint(),
             "admin": ["POST /admin/rotate", "POST /admin/mint", "POST /admin/fault", "GET /admin/state"],
+            "admin_requests": "POST with Content-Type: application/json; Host this issuer's address; no foreign Origin",
         }),
     )
 }
@@ -195,6 +204,17 @@ async fn token(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> Respon
     match issuer.token_response(authorization, &form) {
         Ok(body) => no_store(json_response(StatusCode::OK, &body)),
         Err(e) => oauth_error(&e),
+    }
+}
+
+/// Lets an admin request through only when [`AdminGuard::check`] accepts it.
+async fn guard_admin(State(guard): State<Arc<AdminGuard>>, req: Request, next: Next) -> Response {
+    match guard.check(req.method(), req.uri(), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => {
+            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN);
+            no_store(json_response(status, &refusal.body))
+        }
     }
 }
 

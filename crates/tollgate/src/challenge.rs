@@ -119,7 +119,8 @@ pub struct ChallengeOptions {
     /// [`DEFAULT_UNAVAILABLE_STATUS`]. With 401 the answer carries an `invalid_token`
     /// challenge instead of `Retry-After`.
     pub unavailable_status: u16,
-    /// `Retry-After` seconds sent with a 503. Default [`DEFAULT_RETRY_AFTER_SECS`].
+    /// `Retry-After` seconds sent with a 503, and named in the description of every
+    /// "cannot verify now" answer ("retry after 5 s"). Default [`DEFAULT_RETRY_AFTER_SECS`].
     pub retry_after: u64,
 }
 
@@ -170,6 +171,35 @@ impl ChallengeOptions {
         }
     }
 
+    /// The sentence a client may see for `err` (when details are exposed): its `Display`,
+    /// whose token values are already cut (see [`crate::text`]), except for "cannot verify
+    /// now" ([`ValidationError::is_unavailable`]): a fixed sentence with the `Retry-After`
+    /// time. Why the keys are missing (the JWKS URL, the IdP's answer, an OS error) is for
+    /// logs and the operator's views, never for an anonymous client; `err.to_string()` has
+    /// it all.
+    ///
+    /// ```
+    /// use tollgate::challenge::ChallengeOptions;
+    /// use tollgate::ValidationError;
+    /// let err = ValidationError::KeysUnavailable {
+    ///     issuer: Some("https://idp.example".into()),
+    ///     reason: "fetching http://10.0.0.7/jwks failed: HTTP status 500".into(),
+    /// };
+    /// assert_eq!(
+    ///     ChallengeOptions::new().client_sentence(&err),
+    ///     "cannot verify now: the token's signing keys are unavailable; retry after 5 s"
+    /// );
+    /// ```
+    pub fn client_sentence(&self, err: &ValidationError) -> String {
+        if err.is_unavailable() {
+            return format!(
+                "cannot verify now: the token's signing keys are unavailable; retry after {} s",
+                self.retry_after
+            );
+        }
+        err.to_string()
+    }
+
     /// The answer for a rejected token: 401 `invalid_token`, or "cannot verify now" for
     /// [`ValidationError::is_unavailable`] errors.
     ///
@@ -184,7 +214,7 @@ impl ChallengeOptions {
     /// ```
     pub fn error(&self, err: &ValidationError) -> Challenge {
         let code = err.code();
-        let sentence = err.to_string();
+        let sentence = self.client_sentence(err);
         let fix = self.expose_details.then(|| err.fix());
         if err.is_unavailable() {
             let status = self.unavailable_status;
@@ -633,6 +663,58 @@ mod tests {
                 r#"Bearer realm="tollgate", error="invalid_request", error_description="invalid_request: two tokens""#
             )
         );
+    }
+
+    /// Finding 5 of issue 11: why keys are missing (the fetch URL, the IdP's body, an OS
+    /// error) never reaches the client, whatever the status and `expose_details`.
+    #[test]
+    fn unavailable_answers_carry_a_fixed_sentence() {
+        let reason = "fetching the JWKS from http://127.0.0.1:7002/jwks failed: HTTP status 500 \
+                      (body starts \"internal <b>error</b> secret-internal-hostname db01.corp\"); \
+                      os error 111";
+        let err = ValidationError::KeysUnavailable {
+            issuer: Some("https://idp.example".into()),
+            reason: reason.into(),
+        };
+        assert!(
+            err.to_string().contains(reason),
+            "logs keep the whole reason"
+        );
+        for (opts, status, retry) in [
+            (ChallengeOptions::new(), 503, Some(5)),
+            (ChallengeOptions::new().retry_after(30), 503, Some(30)),
+            (ChallengeOptions::new().unavailable_status(401), 401, None),
+            (ChallengeOptions::new().unavailable_status(500), 500, None),
+        ] {
+            let c = opts.error(&err);
+            assert_eq!((c.status, c.retry_after), (status, retry));
+            let expected = format!(
+                "keys_unavailable: cannot verify now: the token's signing keys are unavailable; retry after {} s",
+                opts.retry_after
+            );
+            assert_eq!(c.body["error_description"], expected.as_str());
+            if let Some(w) = &c.www_authenticate {
+                assert_eq!(param(w, "error_description"), Some(expected.as_str()));
+            }
+            let everything = format!("{} {:?}", c.body_text(), c.headers());
+            for secret in [
+                "127.0.0.1",
+                "7002",
+                "/jwks",
+                "db01",
+                "internal",
+                "<b>",
+                "os error",
+                "HTTP status",
+            ] {
+                assert!(
+                    !everything.contains(secret),
+                    "{secret} leaked: {everything}"
+                );
+            }
+        }
+        let hidden = ChallengeOptions::new().expose_details(false).error(&err);
+        assert_eq!(hidden.body["error_description"], "keys_unavailable");
     }
 
     #[test]

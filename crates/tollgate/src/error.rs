@@ -11,6 +11,7 @@ use std::fmt;
 use serde_json::{json, Value};
 
 use crate::alg::Algorithm;
+use crate::text::{cut_list, cut_quoted, cut_text, cut_text_to, MAX_REASON_CHARS};
 
 /// Which part of a compact token a parse error concerns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -378,17 +379,6 @@ impl ValidationError {
     }
 }
 
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        return "(none)".to_string();
-    }
-    items
-        .iter()
-        .map(|s| format!("{s:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn algs(items: &[Algorithm]) -> String {
     items
         .iter()
@@ -410,65 +400,86 @@ fn ago(seconds: i64) -> String {
     }
 }
 
+/// `kid "k1"` or `without kid`, the kid cut and quoted.
+struct KeyName<'a>(Option<&'a str>);
+
+impl fmt::Display for KeyName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(k) => write!(f, "{}", cut_quoted(k)),
+            None => f.write_str("without kid"),
+        }
+    }
+}
+
+/// Every value that came from a token (or from a key set, or a reason that may quote either)
+/// is shown through [`crate::text`]: cut to [`MAX_SHOWN_CHARS`](crate::text::MAX_SHOWN_CHARS)
+/// characters (reasons to [`MAX_REASON_CHARS`]) with its size, control characters escaped,
+/// lists to [`MAX_SHOWN_ITEMS`](crate::text::MAX_SHOWN_ITEMS) items. The variants keep the
+/// whole values for programs (and the doctor).
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use ValidationError::*;
+        let reason = |r: &str| cut_text_to(r, MAX_REASON_CHARS).to_string();
         match self {
-            Malformed { part, reason } => write!(f, "the token is malformed: {} {}", part.as_str(), reason),
+            Malformed { part, reason: r } => write!(f, "the token is malformed: {} {}", part.as_str(), reason(r)),
             TokenTooLarge { limit, found } => write!(f, "the token is {found} bytes, over the limit of {limit} bytes"),
             Encrypted { alg, enc } => write!(
                 f,
                 "the token is encrypted (JWE, alg {}, enc {}); only signed tokens (JWS) can be validated",
-                alg.as_deref().unwrap_or("?"),
-                enc.as_deref().unwrap_or("?")
+                cut_text(alg.as_deref().unwrap_or("?")),
+                cut_text(enc.as_deref().unwrap_or("?"))
             ),
-            Unsecured { alg } => write!(f, "the token is unsigned (alg {alg:?}); unsigned tokens are never accepted"),
-            AlgNotAllowed { alg, allowed } => write!(f, "the token's algorithm {alg:?} is not allowed; allowed: {}", algs(allowed)),
+            Unsecured { alg } => write!(f, "the token is unsigned (alg {}); unsigned tokens are never accepted", cut_quoted(alg)),
+            AlgNotAllowed { alg, allowed } => write!(f, "the token's algorithm {} is not allowed; allowed: {}", cut_quoted(alg), algs(allowed)),
             AlgKeyMismatch { alg, kid, key } => write!(
                 f,
-                "the token's algorithm {alg} does not fit key {} ({key})",
-                kid.as_deref().map(|k| format!("{k:?}")).unwrap_or_else(|| "without kid".into())
+                "the token's algorithm {} does not fit key {} ({})",
+                cut_text(alg),
+                KeyName(kid.as_deref()),
+                reason(key)
             ),
-            KidMissing { candidates, alg } => write!(f, "the token has no kid and {candidates} keys fit its algorithm {alg}; a kid is required to choose one"),
-            KidNotFound { kid, known_kids, .. } => write!(f, "no key with kid {kid:?}; the keys held are: {}", list(known_kids)),
-            KeyUnusable { kid, reason } => write!(
-                f,
-                "key {} cannot be used: {reason}",
-                kid.as_deref().map(|k| format!("{k:?}")).unwrap_or_else(|| "without kid".into())
-            ),
-            SignatureInvalid { alg, kid } => write!(
-                f,
-                "the {alg} signature does not verify with key {}",
-                kid.as_deref().map(|k| format!("{k:?}")).unwrap_or_else(|| "without kid".into())
-            ),
-            CritUnsupported { names } => write!(f, "the token requires header extensions Tollgate does not support: {}", list(names)),
+            KidMissing { candidates, alg } => write!(f, "the token has no kid and {candidates} keys fit its algorithm {}; a kid is required to choose one", cut_text(alg)),
+            KidNotFound { kid, known_kids, .. } => write!(f, "no key with kid {}; the keys held are: {}", cut_quoted(kid), cut_list(known_kids)),
+            KeyUnusable { kid, reason: r } => write!(f, "key {} cannot be used: {}", KeyName(kid.as_deref()), reason(r)),
+            SignatureInvalid { alg, kid } => write!(f, "the {alg} signature does not verify with key {}", KeyName(kid.as_deref())),
+            CritUnsupported { names } => write!(f, "the token requires header extensions Tollgate does not support: {}", cut_list(names)),
             Expired { exp, now, leeway } => write!(f, "the token expired {} ago (exp {exp}, now {now}, leeway {leeway} s)", ago(now - exp)),
             NotYetValid { nbf, now, leeway } => write!(f, "the token is not valid for another {} (nbf {nbf}, now {now}, leeway {leeway} s)", ago(nbf - now)),
             IssuedInFuture { iat, now, leeway } => write!(f, "the token was issued {} in the future (iat {iat}, now {now}, leeway {leeway} s)", ago(iat - now)),
             TooOld { iat, now, max_age } => write!(f, "the token was issued {} ago, more than the maximum age of {max_age} s (iat {iat}, now {now})", ago(now - iat)),
             IssuerMismatch { expected, found } => match found {
-                Some(iss) => write!(f, "the issuer {iss:?} is not accepted; expected {}", list(expected)),
-                None => write!(f, "the token has no iss claim; expected {}", list(expected)),
+                Some(iss) => write!(f, "the issuer {} is not accepted; expected {}", cut_quoted(iss), cut_list(expected)),
+                None => write!(f, "the token has no iss claim; expected {}", cut_list(expected)),
             },
             AudienceMismatch { expected, found } => {
                 if found.is_empty() {
-                    write!(f, "the token has no aud claim; expected {}", list(expected))
+                    write!(f, "the token has no aud claim; expected {}", cut_list(expected))
                 } else {
-                    write!(f, "the audience {} is not accepted; expected {}", list(found), list(expected))
+                    write!(f, "the audience {} is not accepted; expected {}", cut_list(found), cut_list(expected))
                 }
             }
-            MissingClaim { claim } => write!(f, "the required claim {claim:?} is missing"),
-            InvalidClaim { claim, expected, found } => write!(f, "the claim {claim:?} is invalid: expected {expected}, found {found}"),
-            TypeMismatch { expected, found } => write!(
+            MissingClaim { claim } => write!(f, "the required claim {} is missing", cut_quoted(claim)),
+            InvalidClaim { claim, expected, found } => write!(
                 f,
-                "the token type (typ) {} is not accepted; expected {expected}",
-                found.as_deref().map(|t| format!("{t:?}")).unwrap_or_else(|| "(absent)".into())
+                "the claim {} is invalid: expected {}, found {}",
+                cut_quoted(claim),
+                reason(expected),
+                reason(found)
             ),
-            KeysUnavailable { issuer, reason } => write!(
-                f,
-                "cannot verify now: no usable keys{}: {reason}",
-                issuer.as_deref().map(|i| format!(" for issuer {i:?}")).unwrap_or_default()
-            ),
+            TypeMismatch { expected, found } => match found {
+                Some(t) => write!(f, "the token type (typ) {} is not accepted; expected {}", cut_quoted(t), reason(expected)),
+                None => write!(f, "the token type (typ) (absent) is not accepted; expected {}", reason(expected)),
+            },
+            KeysUnavailable { issuer, reason: r } => {
+                f.write_str("cannot verify now: no usable keys")?;
+                if let Some(i) = issuer {
+                    write!(f, " for issuer {}", cut_quoted(i))?;
+                }
+                // The whole reason (fetch URL, IdP answer) is for logs; clients get the fixed
+                // sentence of `ChallengeOptions::error` instead.
+                write!(f, ": {}", cut_text_to(r, usize::MAX))
+            }
         }
     }
 }

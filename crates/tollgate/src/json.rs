@@ -55,14 +55,19 @@ pub fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// A compact rendering of a JSON value, cut to `max` characters, for error messages.
+/// A compact rendering of a JSON value for error messages: at most `max` characters (JSON
+/// escapes control characters), then `...(N bytes)` with the rendering's size when cut.
+///
+/// ```
+/// use serde_json::json;
+/// assert_eq!(tollgate::json::preview(&json!("a\nb"), 40), r#""a\nb""#);
+/// assert_eq!(tollgate::json::preview(&json!("abcdef"), 4), r#""abc...(8 bytes)"#);
+/// ```
 pub fn preview(v: &Value, max: usize) -> String {
     let s = v.to_string();
-    if s.chars().count() <= max {
-        s
-    } else {
-        let cut: String = s.chars().take(max).collect();
-        format!("{cut}...")
+    match s.char_indices().nth(max) {
+        None => s,
+        Some((end, _)) => format!("{}...({} bytes)", &s[..end], s.len()),
     }
 }
 
@@ -653,8 +658,8 @@ impl<'de> Visitor<'de> for StrictVisitor {
                 }
                 Entry::Occupied(slot) => {
                     return Err(de::Error::custom(format_args!(
-                        "duplicate member name {:?}",
-                        slot.key()
+                        "duplicate member name {}",
+                        crate::text::cut_quoted(slot.key())
                     )));
                 }
             }

@@ -56,6 +56,129 @@ impl fmt::Display for Cut<'_> {
     }
 }
 
+/// The most characters shown of a reason that may quote client-chosen text (a JSON parser's
+/// message, a serde error naming a claim's value): longer than [`MAX_SHOWN_CHARS`] so the
+/// sentence around the value survives, still one short log line.
+pub const MAX_REASON_CHARS: usize = 240;
+
+/// The most items of a client-chosen list (audiences, `crit` names, kids) that are shown; the
+/// rest are counted (`... and 12 more`).
+pub const MAX_SHOWN_ITEMS: usize = 8;
+
+/// A value cut for display with every invisible character escaped; see [`cut_text`].
+#[derive(Clone, Copy, Debug)]
+pub struct CutText<'a> {
+    value: &'a str,
+    max: usize,
+    quoted: bool,
+}
+
+/// [`cut`] that also escapes what `{:?}` escapes besides controls: invisible characters and
+/// those that reorder text (bidi overrides such as U+202E, zero-width marks), so a value
+/// cannot disguise itself or the text around it. Quotes and backslashes are kept as they
+/// are, so a sentence that already quotes a value (`member "alg"`) reads unchanged.
+///
+/// ```
+/// use tollgate::text::cut_text;
+/// assert_eq!(cut_text("a\u{202e}b\n\"c\"").to_string(), "a\\u{202e}b\\n\"c\"");
+/// ```
+pub fn cut_text(value: &str) -> CutText<'_> {
+    cut_text_to(value, MAX_SHOWN_CHARS)
+}
+
+/// [`cut_text`] with another limit (in characters).
+pub fn cut_text_to(value: &str, max: usize) -> CutText<'_> {
+    CutText {
+        value,
+        max,
+        quoted: false,
+    }
+}
+
+/// [`cut_text`] in double quotes, escaped as Rust's `{:?}` escapes a string (`"`, `\`,
+/// controls, invisible and bidi characters): for a short value the same text as
+/// `format!("{value:?}")`, for a long one the first [`MAX_SHOWN_CHARS`] characters, the
+/// closing quote, then the size.
+///
+/// ```
+/// use tollgate::text::cut_quoted;
+/// assert_eq!(cut_quoted("k\"1\n").to_string(), format!("{:?}", "k\"1\n"));
+/// let long = "x".repeat(12_000);
+/// assert_eq!(cut_quoted(&long).to_string(), format!("\"{}\"...(12000 bytes)", "x".repeat(80)));
+/// ```
+pub fn cut_quoted(value: &str) -> CutText<'_> {
+    CutText {
+        value,
+        max: MAX_SHOWN_CHARS,
+        quoted: true,
+    }
+}
+
+impl fmt::Display for CutText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quote = if self.quoted { "\"" } else { "" };
+        f.write_str(quote)?;
+        for (shown, c) in self.value.chars().enumerate() {
+            if shown == self.max {
+                return write!(f, "{quote}...({} bytes)", self.value.len());
+            }
+            let literal = c == '\'' || (!self.quoted && (c == '"' || c == '\\'));
+            if literal {
+                fmt::Write::write_char(f, c)?;
+            } else {
+                for e in c.escape_debug() {
+                    fmt::Write::write_char(f, e)?;
+                }
+            }
+        }
+        f.write_str(quote)
+    }
+}
+
+/// Once a shown list has this many characters, the rest of its items are only counted: two
+/// long items at most, so a list of hostile values stays one short line.
+pub const MAX_LIST_CHARS: usize = 2 * MAX_SHOWN_CHARS;
+
+/// A list cut for display; see [`cut_list`].
+#[derive(Clone, Copy, Debug)]
+pub struct CutList<'a>(&'a [String]);
+
+/// The items of a client-chosen list, each as [`cut_quoted`], separated by `, `: at most
+/// [`MAX_SHOWN_ITEMS`] items, and no more once [`MAX_LIST_CHARS`] characters are shown, then
+/// `... and N more`; `(none)` when empty.
+///
+/// ```
+/// use tollgate::text::cut_list;
+/// assert_eq!(cut_list(&["a".into(), "b".into()]).to_string(), r#""a", "b""#);
+/// assert_eq!(cut_list(&[]).to_string(), "(none)");
+/// let many: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+/// assert!(cut_list(&many).to_string().ends_with(r#""7", ... and 12 more"#));
+/// ```
+pub fn cut_list(items: &[String]) -> CutList<'_> {
+    CutList(items)
+}
+
+impl fmt::Display for CutList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(none)");
+        }
+        let mut written = 0;
+        for (i, item) in self.0.iter().enumerate() {
+            if i == MAX_SHOWN_ITEMS || written >= MAX_LIST_CHARS {
+                return write!(f, ", ... and {} more", self.0.len() - i);
+            }
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            let shown = cut_quoted(item).to_string();
+            written += shown.chars().count();
+            f.write_str(&shown)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +198,34 @@ mod tests {
         let shown = cut(&multibyte).to_string();
         assert!(shown.ends_with("...(200 bytes)"), "{shown}");
         assert_eq!(shown.chars().filter(|c| *c == 'é').count(), 80);
+    }
+
+    #[test]
+    fn quoted_values_read_like_debug_and_lists_are_capped() {
+        for v in [
+            "",
+            "kid-1",
+            "a\"b\\c",
+            "x\r\n\u{1b}[31m\u{7f}",
+            "é",
+            "it's",
+            "a\u{202e}b\u{200b}",
+        ] {
+            assert_eq!(cut_quoted(v).to_string(), format!("{v:?}"));
+        }
+        let shown = cut_quoted(&"\n".repeat(200)).to_string();
+        assert_eq!(shown, format!("\"{}\"...(200 bytes)", "\\n".repeat(80)));
+        let many: Vec<String> = (0..100).map(|_| "y".repeat(1000)).collect();
+        let shown = cut_list(&many).to_string();
+        assert!(shown.len() < 400, "{}", shown.len());
+        assert!(shown.ends_with(", ... and 98 more"), "{shown}");
+        let short: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+        assert!(cut_list(&short)
+            .to_string()
+            .ends_with(r#""k7", ... and 12 more"#));
+        assert_eq!(
+            cut_text_to("a\u{200b}\u{7}\"\\bcd", 6).to_string(),
+            "a\\u{200b}\\u{7}\"\\b...(10 bytes)"
+        );
     }
 }

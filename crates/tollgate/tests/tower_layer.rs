@@ -372,6 +372,37 @@ async fn insufficient_scope_is_403_naming_the_scope() {
     api.issuer.shutdown().await;
 }
 
+/// Finding 5 of issue 11: with details exposed, a "cannot verify now" answer still names
+/// neither the fetch URL, the IdP's address, nor what the IdP or the OS said; only that keys
+/// are unavailable and when to retry.
+fn assert_no_internals(a: &Answer, secrets: &[&str]) {
+    let everything = format!("{:?} {}", a.headers, a.text);
+    for secret in secrets.iter().chain(&[
+        "127.0.0.1",
+        "/jwks",
+        "openid-configuration",
+        "http://",
+        "HTTP status",
+        "os error",
+        "injected fault",
+        "server_error",
+        "timed out",
+        "max_wait",
+    ]) {
+        assert!(
+            !everything.contains(secret),
+            "{secret:?} reached the client: {everything}"
+        );
+    }
+    let body = a.json();
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.starts_with("keys_unavailable: cannot verify now: the token's signing keys are unavailable; retry after "),
+        "{description}"
+    );
+    assert!(body["fix"].is_string(), "details are exposed: {body}");
+}
+
 #[tokio::test]
 async fn keys_unavailable_is_503_with_retry_after() {
     // Cold start while the issuer fails: nothing was ever fetched.
@@ -386,10 +417,36 @@ async fn keys_unavailable_is_503_with_retry_after() {
         .as_str()
         .unwrap()
         .starts_with("keys_unavailable: cannot verify now"));
-    assert!(matches!(
-        last(&api.seen).error(),
-        Some(ValidationError::KeysUnavailable { .. })
-    ));
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .ends_with("retry after 5 s"));
+    assert_no_internals(
+        &a,
+        &[
+            &api.issuer.url(),
+            &api.issuer.discovery_url(),
+            &api.issuer.jwks_url(),
+        ],
+    );
+    // The hook (logs) still gets the whole reason.
+    match last(&api.seen).error() {
+        Some(e @ ValidationError::KeysUnavailable { reason, .. }) => {
+            assert!(e.to_string().contains(reason.as_str()));
+            assert!(reason.contains("500"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same with unavailable_status 401: an invalid_token challenge, no internals.
+    let (app, _) = app(JwtLayer::new(validator_for(&api.issuer))
+        .challenges(tollgate::challenge::ChallengeOptions::new().unavailable_status(401)));
+    let a = send(&app, get_with("/me", Some(&token))).await;
+    assert_refusal(&a, 401, "invalid_token", "keys_unavailable");
+    assert!(a
+        .header("www-authenticate")
+        .unwrap()
+        .contains("retry after 5 s"));
+    assert_no_internals(&a, &[&api.issuer.url(), &api.issuer.discovery_url()]);
     api.issuer.shutdown().await;
 }
 
@@ -409,6 +466,7 @@ async fn hanging_issuer_is_503_after_max_wait_not_a_hang() {
     let a = send(&app, get_with("/me", Some(&issuer.token()))).await;
     assert_refusal(&a, 503, "temporarily_unavailable", "keys_unavailable");
     assert_eq!(a.header("retry-after"), Some("5"));
+    assert_no_internals(&a, &[&issuer.url(), &issuer.discovery_url()]);
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(last(&seen).error().unwrap().is_unavailable());
     issuer.shutdown().await;
@@ -436,6 +494,14 @@ async fn unreachable_jwks_on_a_cold_start_is_503() {
     let a = send(&app, get_with("/me", Some(&issuer.token()))).await;
     assert_refusal(&a, 503, "temporarily_unavailable", "keys_unavailable");
     assert_eq!(a.header("retry-after"), Some("30"));
+    assert_no_internals(
+        &a,
+        &[&closed.to_string(), &closed.port().to_string(), "refused"],
+    );
+    assert!(a.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .ends_with("retry after 30 s"));
     match last(&seen).error() {
         Some(ValidationError::KeysUnavailable { issuer: iss, .. }) => {
             assert_eq!(iss.as_deref(), Some(issuer.url().as_str()))

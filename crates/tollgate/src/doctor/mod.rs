@@ -257,13 +257,24 @@ pub struct Cause {
     pub fix: String,
 }
 
+/// The most characters of each part (summary, evidence, fix) of a [`Cause`]'s one-line
+/// `Display`: room for the longest provider-specific fix, while a part that quotes a 12 KB
+/// token value is cut with its size. The fields themselves stay whole (the doctor's report
+/// shows them).
+pub const MAX_LOG_PART_CHARS: usize = 600;
+
 impl fmt::Display for Cause {
-    /// One line for logs: `id: summary (evidence) fix: ...`.
+    /// One line for logs: `id: summary (evidence) fix: ...`, each part cut to
+    /// [`MAX_LOG_PART_CHARS`] with control characters escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let part = |s: &str| crate::text::cut_text_to(s, MAX_LOG_PART_CHARS).to_string();
         write!(
             f,
             "{}: {} ({}) fix: {}",
-            self.id, self.summary, self.evidence, self.fix
+            self.id,
+            part(&self.summary),
+            part(&self.evidence),
+            part(&self.fix)
         )
     }
 }

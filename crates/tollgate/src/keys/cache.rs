@@ -26,6 +26,7 @@ use super::{discovery_url, KeySource};
 use crate::clock::Clock;
 use crate::error::ValidationError;
 use crate::jwk::JwkSet;
+use crate::text::{cut_quoted, cut_text};
 
 /// How an issuer's keys are cached and refreshed.
 ///
@@ -369,7 +370,7 @@ impl KeyCache {
                     state.last_unknown_kid_fetch = Some(now);
                     state.negative.clear();
                     state.unknown_kid_fetches += 1;
-                    tracing::info!(issuer = %self.inner.issuer, kid, "unknown kid: fetching the key set");
+                    tracing::info!(issuer = %self.inner.issuer, kid = %cut_text(kid), "unknown kid: fetching the key set");
                     self.start_fetch(&mut state, FetchKind::UnknownKid)
                 } else if state.failures > 0 && !state.negative.contains(kid) {
                     let err = state.last_error.clone().unwrap_or_default();
@@ -382,7 +383,8 @@ impl KeyCache {
                         )
                         .unwrap_or(now);
                     return Err(self.unavailable(format!(
-                        "kid {kid:?} is not among the keys held and the last fetch failed ({err}); next attempt in {} s",
+                        "kid {} is not among the keys held and the last fetch failed ({err}); next attempt in {} s",
+                        cut_quoted(kid),
                         (next - now).max(0)
                     )));
                 } else {
@@ -393,7 +395,7 @@ impl KeyCache {
                 }
             }
         };
-        let why = format!("kid {kid:?} is not among the keys held");
+        let why = format!("kid {} is not among the keys held", cut_quoted(kid));
         self.wait(fut, &why).await?;
         let latest = self.inner.current.load_full().unwrap_or(held);
         if !latest.set.contains_kid(kid) {

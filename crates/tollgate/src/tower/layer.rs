@@ -139,7 +139,7 @@ impl LayerContext {
             code = rejection.code(),
             status = rejection.challenge.status,
             method = %rejection.method,
-            path = rejection.path.as_str(),
+            path = %crate::text::cut_text(&rejection.path),
             "request refused"
         );
         if let Some(hook) = &self.0.on_rejected {
