@@ -61,10 +61,11 @@ pub fn run(args: Args) -> u8 {
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         return with_runtime(async move {
+            let stop = shutdown_signal();
             match tollgate_gateway::dev::DevSetup::start(listen, args.admin_listen).await {
                 Ok(setup) => {
                     println!("{}", setup.instructions());
-                    setup.run_until(shutdown_signal()).await;
+                    setup.run_until(stop).await;
                     exit::OK
                 }
                 Err(e) => {
@@ -113,9 +114,10 @@ pub fn run(args: Args) -> u8 {
             }
         };
         eprint!("{}", gateway.config().summary());
+        let stop = shutdown_signal();
         match gateway.serve().await {
             Ok(running) => {
-                running.run_until(shutdown_signal()).await;
+                running.run_until(stop).await;
                 exit::OK
             }
             Err(e) => {
@@ -169,25 +171,34 @@ fn with_runtime(fut: impl std::future::Future<Output = u8>) -> u8 {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called
+/// (not when the future is first polled), so call it before the listeners are bound: a
+/// signal that arrives right after "gateway listening" then stops the gateway gracefully
+/// instead of killing the process.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, int) {
+                (Some(mut term), Some(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
