@@ -134,14 +134,8 @@ fn usage(message: &str) -> u8 {
 }
 
 fn parse_format(s: Option<&str>) -> Result<Option<LogFormat>, String> {
-    match s {
-        None => Ok(None),
-        Some("text") => Ok(Some(LogFormat::Text)),
-        Some("json") => Ok(Some(LogFormat::Json)),
-        Some(other) => Err(format!(
-            "--log-format must be text or json, found {other:?}"
-        )),
-    }
+    s.map(|s| s.parse().map_err(|e| format!("--log-format {e}")))
+        .transpose()
 }
 
 fn init_logging(format: LogFormat, level: &str) {

@@ -24,12 +24,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
-    if shared.verifier.is_ready() {
+    if shared.validator.is_ready() {
         return (StatusCode::OK, "ready\n").into_response();
     }
     let waiting: Vec<String> = shared
-        .verifier
-        .key_status()
+        .validator
+        .status()
         .into_iter()
         .filter(|i| !i.ready)
         .map(|i| i.issuer)
@@ -45,7 +45,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let cache = shared.decider.cache();
     let text = shared
         .metrics
-        .render(cache.stats(), cache.len(), &shared.verifier.key_status());
+        .render(cache.stats(), cache.len(), &shared.validator.status());
     let mut r = (StatusCode::OK, Body::from(text)).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -55,13 +55,8 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn keys(State(shared): State<Arc<Shared>>) -> Response {
-    let status: Vec<serde_json::Value> = shared
-        .verifier
-        .key_status()
-        .into_iter()
-        .map(|i| i.detail)
-        .collect();
-    let body = serde_json::to_string_pretty(&status).unwrap_or_else(|_| "[]".into());
+    let body =
+        serde_json::to_string_pretty(&shared.validator.status()).unwrap_or_else(|_| "[]".into());
     let mut r = (StatusCode::OK, Body::from(body)).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

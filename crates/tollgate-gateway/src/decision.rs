@@ -17,7 +17,7 @@ use crate::config::{Access, Config};
 use crate::metrics::{outcome_of, Metrics};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
 use crate::routes::{check_access, claim, RouteTable};
-use crate::verifier::TokenVerifier;
+use tollgate::TokenValidator;
 
 /// Who a verified token says the caller is, and the headers that tell the upstream.
 #[derive(Debug)]
@@ -105,7 +105,7 @@ impl Decision {
 /// Makes decisions. Built once from the configuration; shared by every request.
 pub struct Decider {
     routes: RouteTable,
-    verifier: Arc<dyn TokenVerifier>,
+    validator: Arc<dyn TokenValidator>,
     cache: TokenCache<Identity>,
     mapping: Vec<(HeaderName, String)>,
     metrics: Arc<Metrics>,
@@ -128,16 +128,16 @@ impl std::fmt::Debug for Decider {
 }
 
 impl Decider {
-    /// A decider for `config`, validating with `verifier`, timing the cache with `clock`.
+    /// A decider for `config`, validating with `validator`, timing the cache with `clock`.
     pub fn new(
         config: &Config,
-        verifier: Arc<dyn TokenVerifier>,
+        validator: Arc<dyn TokenValidator>,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
     ) -> Decider {
         Decider {
             routes: RouteTable::new(config.routes.clone(), config.case_insensitive_paths),
-            verifier,
+            validator,
             cache: TokenCache::new(config.token_cache_entries),
             mapping: config.headers.clone(),
             metrics,
@@ -317,7 +317,7 @@ impl Decider {
         if let Some(hit) = self.cache.get(&key, now) {
             return Ok(hit);
         }
-        let verified = self.verifier.verify(token).await?;
+        let verified = self.validator.validate(token).await?;
         let identity = Arc::new(Identity::new(verified, &self.mapping));
         let claims = &identity.verified.claims;
         if let Some(exp) = claims.expires_at() {

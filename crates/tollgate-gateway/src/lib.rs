@@ -6,7 +6,7 @@
 //!
 //! The flow of one request: the [`request_policy`] refuses what other servers could read
 //! differently (400), [`routes`] picks the first `[[route]]` that matches (none: denied) -> [`decision`] reads the bearer token, finds it in the verified-token
-//! [`cache`] or validates it once through the [`verifier`] -> checks the route's
+//! [`cache`] or validates it once through the library's [`TokenValidator`] -> checks the route's
 //! requirements -> sets the identity headers. [`metrics`] counts every decision by its
 //! stable code (the library's `ValidationError::code()` plus a few gateway codes); refusals
 //! are answered with the library's RFC 6750 mapping (`tollgate::challenge`). [`config`]
@@ -34,9 +34,9 @@ mod proxy;
 pub mod request_policy;
 pub mod routes;
 mod server;
-pub mod verifier;
 
 pub use config::{Config, ConfigError};
 pub use decision::{Decider, Decision, Identity};
 pub use server::{validator_for, Gateway, GatewayError, RunningGateway};
-pub use verifier::{IssuerKeys, TokenVerifier};
+/// The validating service the gateway calls (the library's, shared with the tower layer).
+pub use tollgate::TokenValidator;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tollgate::ValidationError;
 
 use crate::request_policy::Violation;
-use crate::verifier::IssuerKeys;
+use tollgate::keys::IssuerStatus;
 
 /// Codes the gateway adds to the library's [`ValidationError::CODES`]: successful
 /// decisions, and the reasons a request is refused before or after token validation.
@@ -138,7 +138,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
-    pub fn render(&self, cache: (u64, u64), cache_len: usize, issuers: &[IssuerKeys]) -> String {
+    pub fn render(&self, cache: (u64, u64), cache_len: usize, issuers: &[IssuerStatus]) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP tollgate_decisions_total Decisions by route, outcome (allow, deny, unavailable) and code.\n");
         out.push_str("# TYPE tollgate_decisions_total counter\n");
@@ -233,7 +233,7 @@ impl Metrics {
                 out,
                 "tollgate_key_set_age_seconds{{issuer=\"{}\"}} {}",
                 escape(&i.issuer),
-                i.key_set_age_secs.map_or(-1, |a| a as i64)
+                i.key_set_age_secs.map_or(-1, |a| a.max(0))
             );
         }
         out.push_str("# HELP tollgate_keys Usable keys held per issuer.\n");

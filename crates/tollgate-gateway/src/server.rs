@@ -11,22 +11,20 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tollgate::keys::FetchOptions;
-use tollgate::{CacheOptions, Clock, IssuerConfig, SystemClock, Validator};
+use tollgate::{Clock, SystemClock, TokenValidator, Validator};
 
-use crate::config::{Config, KeyCacheSettings, KeySource};
+use crate::config::Config;
 use crate::connections::{self, Limits};
 use crate::decision::Decider;
 use crate::metrics::{self, Metrics};
 use crate::proxy::{self, UpstreamClient};
-use crate::verifier::TokenVerifier;
 use crate::{admin, forward_auth, listener};
 
 /// What every request handler shares.
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) decider: Decider,
-    pub(crate) verifier: Arc<dyn TokenVerifier>,
+    pub(crate) validator: Arc<dyn TokenValidator>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) client: UpstreamClient,
 }
@@ -84,71 +82,39 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
-/// The library's validator for the configured issuers: each `[[issuer]]` with its key
-/// source, policy and key-cache options.
+/// The library's validator for the configured issuers: each `[[issuer]]` is already the
+/// library's `IssuerConfig` (key source, policy, key-cache options).
 pub fn validator_for(config: &Config) -> Result<Validator, GatewayError> {
-    let issuers = config
-        .issuers
-        .iter()
-        .map(|i| {
-            let base = match &i.source {
-                KeySource::Discovery => IssuerConfig::discovery(&i.issuer),
-                KeySource::DiscoveryUrl(u) => IssuerConfig::discovery_url(&i.issuer, u),
-                KeySource::JwksUri(u) => IssuerConfig::jwks_uri(&i.issuer, u),
-                KeySource::Static(keys) => IssuerConfig::static_keys(&i.issuer, keys.clone()),
-            };
-            base.policy(i.policy.clone()).cache(cache_options(&i.cache))
-        })
-        .collect();
-    Validator::new(issuers).map_err(|e| GatewayError::Issuers(e.to_string()))
-}
-
-/// The library's key-cache options with the file's overrides.
-fn cache_options(s: &KeyCacheSettings) -> CacheOptions {
-    let d = CacheOptions::default();
-    let secs = |v: Option<u64>, default: Duration| v.map(Duration::from_secs).unwrap_or(default);
-    CacheOptions {
-        default_ttl: secs(s.default_ttl, d.default_ttl),
-        min_ttl: secs(s.min_ttl, d.min_ttl),
-        max_ttl: secs(s.max_ttl, d.max_ttl),
-        cooldown: secs(s.cooldown, d.cooldown),
-        max_stale: secs(s.max_stale, d.max_stale),
-        max_wait: secs(s.max_wait, d.max_wait),
-        fetch: FetchOptions {
-            connect_timeout: secs(s.connect_timeout, d.fetch.connect_timeout),
-            timeout: secs(s.timeout, d.fetch.timeout),
-            max_body: s.max_body.unwrap_or(d.fetch.max_body),
-        },
-        ..d
-    }
+    Validator::new(config.issuers.clone()).map_err(|e| GatewayError::Issuers(e.to_string()))
 }
 
 impl Gateway {
     /// A gateway for `config`, with keys as the configuration says.
     pub fn new(config: Config) -> Result<Gateway, GatewayError> {
         let validator = validator_for(&config)?;
-        Ok(Gateway::with_verifier(
+        Ok(Gateway::with_validator(
             config,
             Arc::new(validator),
             Arc::new(SystemClock),
         ))
     }
 
-    /// A gateway deciding with `verifier`, and timing its token cache with `clock`.
-    pub fn with_verifier(
+    /// A gateway deciding with `validator` (any [`TokenValidator`]: the library's remote
+    /// `Validator`, a `LocalValidator`, or a wrapper), timing its token cache with `clock`.
+    pub fn with_validator(
         config: Config,
-        verifier: Arc<dyn TokenVerifier>,
+        validator: Arc<dyn TokenValidator>,
         clock: Arc<dyn Clock>,
     ) -> Gateway {
         let metrics = Arc::new(Metrics::new(
             config.routes.iter().map(|r| r.name.clone()).collect(),
         ));
-        let decider = Decider::new(&config, verifier.clone(), metrics.clone(), clock);
+        let decider = Decider::new(&config, validator.clone(), metrics.clone(), clock);
         Gateway {
             shared: Arc::new(Shared {
                 config,
                 decider,
-                verifier,
+                validator,
                 metrics,
                 client: proxy::client(),
             }),
@@ -167,7 +133,7 @@ impl Gateway {
 
     /// True when every issuer has usable keys (what `/readyz` says).
     pub fn is_ready(&self) -> bool {
-        self.shared.verifier.is_ready()
+        self.shared.validator.is_ready()
     }
 
     /// The decision maker (for in-process use and tests).
@@ -266,8 +232,8 @@ impl Gateway {
                 rx.clone(),
             )));
         }
-        let verifier = self.shared.verifier.clone();
-        let maintenance = tokio::spawn(async move { verifier.maintain().await });
+        let validator = self.shared.validator.clone();
+        let maintenance = tokio::spawn(async move { validator.maintain().await });
 
         tracing::info!(
             target: "tollgate::serve",

@@ -266,7 +266,7 @@ async fn cannot_verify_now_is_503_with_retry_after_or_as_configured() {
         let idp = issuer(IssuerOptions::default()).await;
         idp.set_fault(Fault::Status500);
         let mut config = minimal_config(&idp, None);
-        config.issuers[0].cache.max_wait = Some(1);
+        config.issuers[0].cache.max_wait = std::time::Duration::from_secs(1);
         let gw = Gateway::new(config.clone()).unwrap().serve().await.unwrap();
         let admin = gw.admin_url().unwrap();
         assert_eq!(get(format!("{admin}/readyz"), None).await.status(), 503);
@@ -392,7 +392,7 @@ async fn key_rotation_while_requests_flow_fails_nothing() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let idp = issuer(IssuerOptions::default()).await;
         let mut config = minimal_config(&idp, None);
-        config.issuers[0].cache.cooldown = Some(1);
+        config.issuers[0].cache.cooldown = std::time::Duration::from_secs(1);
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
         wait_ready(&gw).await;
         let stop = Arc::new(tokio::sync::Notify::new());
@@ -429,8 +429,8 @@ async fn a_failing_jwks_does_not_fail_requests_on_cached_keys() {
         })
         .await;
         let mut config = minimal_config(&idp, None);
-        config.issuers[0].cache.min_ttl = Some(1);
-        config.issuers[0].cache.max_wait = Some(1);
+        config.issuers[0].cache.min_ttl = std::time::Duration::from_secs(1);
+        config.issuers[0].cache.max_wait = std::time::Duration::from_secs(1);
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
         wait_ready(&gw).await;
         for fault in [
@@ -487,7 +487,7 @@ async fn the_token_cache_expires_entries_at_exp() {
         let now = tollgate::clock::unix_now();
         let clock = Arc::new(FixedClock::new(now));
         let validator = validator_for(&config).unwrap().with_clock(clock.clone());
-        let gw = Gateway::with_verifier(config, Arc::new(validator), clock.clone())
+        let gw = Gateway::with_validator(config, Arc::new(validator), clock.clone())
             .serve()
             .await
             .unwrap();

@@ -284,7 +284,7 @@ async fn nginx_and_cannot_verify_now() {
             .replace("127.0.0.1:9090", "127.0.0.1:0")
             + "\n";
         let mut config = Config::from_toml_str(&toml).unwrap();
-        config.issuers[0].cache.max_wait = Some(1);
+        config.issuers[0].cache.max_wait = std::time::Duration::from_secs(1);
         let gw = Gateway::new(config).unwrap().serve().await.unwrap();
         let strict = r#"
         location /strict/ {

@@ -357,7 +357,7 @@ async fn the_token_cache_serves_until_exp_and_not_after() {
         let mut config = config;
         config.issuers[0].policy.leeway = 0;
         let validator = validator_for(&config).unwrap().with_clock(clock.clone());
-        let gw = Gateway::with_verifier(config, Arc::new(validator), clock.clone());
+        let gw = Gateway::with_validator(config, Arc::new(validator), clock.clone());
         let running = gw.serve().await.unwrap();
         let token = f.token(json!({"exp": 1_000_100}));
 
@@ -420,7 +420,7 @@ async fn cached_tokens_respect_the_issuers_max_age() {
         config.issuers[0].policy.max_age = Some(100);
         let clock = Arc::new(FixedClock::new(1_000_000));
         let validator = validator_for(&config).unwrap().with_clock(clock.clone());
-        let running = Gateway::with_verifier(config, Arc::new(validator), clock.clone())
+        let running = Gateway::with_validator(config, Arc::new(validator), clock.clone())
             .serve()
             .await
             .unwrap();

@@ -143,4 +143,4 @@ pub use jwk::{Jwk, JwkSet, SkippedKey};
 pub use keys::{CacheOptions, IssuerConfig};
 pub use validate::{LocalValidator, Verified};
 #[cfg(feature = "remote")]
-pub use validator::{ConfigError, Validator};
+pub use validator::{ConfigError, TokenValidator, Validator};

@@ -4,19 +4,164 @@
 //! token -> [`crate::jws::decode`] -> unverified `iss` -> that issuer's configuration (an
 //! unconfigured `iss` is rejected and nothing is fetched) -> its keys
 //! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded`] with its policy.
+//!
+//! [`TokenValidator`] is the one validating service: token in, [`Verified`] claims or a
+//! typed [`ValidationError`] out, plus the state of the keys behind it. The tower layer
+//! ([`crate::tower::JwtLayer`]) and `tollgate serve` both take any `TokenValidator`.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::claims::Policy;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ValidationError;
 use crate::json;
 use crate::jws;
 use crate::keys::{check_remote_url, FetchError, Fetcher, IssuerConfig, IssuerStatus, KeyCache};
-use crate::validate::{verify_decoded, Verified};
+use crate::validate::{verify_decoded, LocalValidator, Verified};
+
+/// The future a [`TokenValidator`] returns.
+pub type ValidateFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Verified, ValidationError>> + Send + 'a>>;
+
+/// How often [`TokenValidator::maintain`] checks whether an issuer's keys are due for a
+/// refresh: 30 s, the key cache's default unknown-kid cooldown, so the check itself never
+/// adds IdP load (a check only starts the refreshes that are due).
+pub const MAINTAIN_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The validating service: token in, verified claims or a typed refusal out.
+///
+/// Implemented by the remote [`Validator`] (keys from issuers), a [`LocalValidator`] (a
+/// fixed key set), an `Arc` of either, or your own (for example a wrapper that counts,
+/// caches or adds checks). [`crate::tower::JwtLayer`] and `tollgate serve` take any of them.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use tollgate::validator::{TokenValidator, ValidateFuture};
+/// use tollgate::{LocalValidator, Policy};
+///
+/// /// Counts the tokens it is asked about, then delegates.
+/// struct Counting {
+///     inner: LocalValidator,
+///     seen: AtomicU64,
+/// }
+///
+/// impl TokenValidator for Counting {
+///     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
+///         self.seen.fetch_add(1, Ordering::Relaxed);
+///         TokenValidator::validate(&self.inner, token)
+///     }
+///     fn policy_for(&self, token: &str) -> Option<Policy> {
+///         self.inner.policy_for(token)
+///     }
+/// }
+/// ```
+pub trait TokenValidator: Send + Sync + 'static {
+    /// Validates `token` (without the `Bearer ` prefix).
+    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a>;
+
+    /// The policy `token` is judged by, so that a rejection can be diagnosed. Default:
+    /// `None`, no diagnosis.
+    fn policy_for(&self, token: &str) -> Option<Policy> {
+        let _ = token;
+        None
+    }
+
+    /// True when every issuer has usable keys (a readiness probe). Default: true.
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    /// A snapshot of each issuer's key cache (admin views, metrics). Default: none.
+    fn status(&self) -> Vec<IssuerStatus> {
+        Vec::new()
+    }
+
+    /// Loads every issuer's keys now (so the first requests do not wait), then keeps them
+    /// fresh while no request comes, checking every [`MAINTAIN_INTERVAL`]. Runs until the
+    /// caller drops or aborts it. Default: returns at once (nothing to maintain).
+    fn maintain(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
+    }
+}
+
+impl TokenValidator for Validator {
+    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
+        Box::pin(Validator::validate(self, token))
+    }
+
+    /// The policy of the issuer the token names (unverified `iss`); for an unknown issuer, a
+    /// policy listing every configured issuer.
+    fn policy_for(&self, token: &str) -> Option<Policy> {
+        let claims = jws::decode(token, usize::MAX).ok()?.claims().ok();
+        let iss = claims
+            .as_ref()
+            .and_then(|c| c.get("iss"))
+            .and_then(|v| v.as_str());
+        match iss.and_then(|iss| self.config(iss)) {
+            Some(config) => Some(config.policy.clone()),
+            None => Some(Policy {
+                issuers: self.issuers(),
+                ..Policy::new()
+            }),
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        Validator::is_ready(self)
+    }
+
+    fn status(&self) -> Vec<IssuerStatus> {
+        Validator::status(self)
+    }
+
+    fn maintain(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            self.refresh_all().await;
+            // Keys are refreshed when requests need them; an idle service (or one serving
+            // only cached tokens) keeps them fresh here, so readiness and the key view stay
+            // true. Only refreshes that are due start; static keys never are.
+            loop {
+                tokio::time::sleep(MAINTAIN_INTERVAL).await;
+                self.shared.entries.iter().for_each(|e| e.cache.tick());
+            }
+        })
+    }
+}
+
+impl TokenValidator for LocalValidator {
+    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
+        Box::pin(std::future::ready(LocalValidator::validate(self, token)))
+    }
+
+    fn policy_for(&self, _token: &str) -> Option<Policy> {
+        Some(self.policy().clone())
+    }
+}
+
+impl<T: TokenValidator> TokenValidator for Arc<T> {
+    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
+        T::validate(self, token)
+    }
+    fn policy_for(&self, token: &str) -> Option<Policy> {
+        T::policy_for(self, token)
+    }
+    fn is_ready(&self) -> bool {
+        T::is_ready(self)
+    }
+    fn status(&self) -> Vec<IssuerStatus> {
+        T::status(self)
+    }
+    fn maintain(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        T::maintain(self)
+    }
+}
 
 /// Why a validator could not be built.
 #[non_exhaustive]

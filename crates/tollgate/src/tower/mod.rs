@@ -1,7 +1,7 @@
 //! Protect a tower or axum service (feature `tower`).
 //!
 //! - [`JwtLayer`] reads the bearer token, validates it with a shared validator, puts the
-//!   [`Verified`] token into the request extensions, and answers refusals exactly like
+//!   [`Verified`](crate::Verified) token into the request extensions, and answers refusals exactly like
 //!   `tollgate serve` (see [`crate::challenge`]): 401 with `WWW-Authenticate: Bearer
 //!   error="invalid_token"`, 503 with `Retry-After` when keys are unavailable, a small JSON
 //!   body with the stable code. [`JwtLayer::on_rejected`] sees every refusal with its full
@@ -56,112 +56,20 @@ mod layer;
 mod require;
 mod token;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::challenge::Challenge;
-use crate::claims::Policy;
 use crate::error::ValidationError;
-use crate::jws;
-use crate::validate::{LocalValidator, Verified};
-use crate::validator::Validator;
 
+/// The validating service the layer calls; it lives in [`crate::validator`], shared with
+/// `tollgate serve`.
+pub use crate::validator::{TokenValidator, ValidateFuture};
 pub use extract::Claims;
 pub use layer::{JwtLayer, JwtService, RejectReason, Rejection};
 pub use require::{RequireRole, RequireScope, RequireService};
 pub use token::TokenSource;
-
-/// The future a [`TokenValidator`] returns.
-pub type ValidateFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Verified, ValidationError>> + Send + 'a>>;
-
-/// Something that validates a token: the remote [`Validator`] (keys from issuers), a
-/// [`LocalValidator`] (a fixed key set), an `Arc` of either, or your own (for example a
-/// wrapper that counts, caches or adds checks).
-///
-/// ```
-/// use std::sync::atomic::{AtomicU64, Ordering};
-/// use tollgate::tower::{JwtLayer, TokenValidator, ValidateFuture};
-/// use tollgate::{LocalValidator, Policy};
-///
-/// /// Counts the tokens it is asked about, then delegates.
-/// struct Counting {
-///     inner: LocalValidator,
-///     seen: AtomicU64,
-/// }
-///
-/// impl TokenValidator for Counting {
-///     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
-///         self.seen.fetch_add(1, Ordering::Relaxed);
-///         TokenValidator::validate(&self.inner, token)
-///     }
-///     fn policy_for(&self, token: &str) -> Option<Policy> {
-///         self.inner.policy_for(token)
-///     }
-/// }
-/// # let inner = LocalValidator::new(tollgate::JwkSet::default(), Policy::new());
-/// let layer = JwtLayer::new(Counting { inner, seen: AtomicU64::new(0) });
-/// # let _ = layer;
-/// ```
-pub trait TokenValidator: Send + Sync + 'static {
-    /// Validates `token` (without the `Bearer ` prefix).
-    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a>;
-
-    /// The policy `token` is judged by, so that a rejection can be diagnosed
-    /// ([`Rejection::cause`]). Default: `None`, no diagnosis.
-    fn policy_for(&self, token: &str) -> Option<Policy> {
-        let _ = token;
-        None
-    }
-}
-
-impl TokenValidator for Validator {
-    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
-        Box::pin(Validator::validate(self, token))
-    }
-
-    /// The policy of the issuer the token names (unverified `iss`); for an unknown issuer, a
-    /// policy listing every configured issuer.
-    fn policy_for(&self, token: &str) -> Option<Policy> {
-        let claims = jws::decode(token, usize::MAX).ok()?.claims().ok();
-        let iss = claims
-            .as_ref()
-            .and_then(|c| c.get("iss"))
-            .and_then(|v| v.as_str());
-        match iss.and_then(|iss| self.config(iss)) {
-            Some(config) => Some(config.policy.clone()),
-            None => Some(Policy {
-                issuers: self.issuers(),
-                ..Policy::new()
-            }),
-        }
-    }
-}
-
-impl TokenValidator for LocalValidator {
-    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
-        Box::pin(std::future::ready(LocalValidator::validate(self, token)))
-    }
-
-    fn policy_for(&self, _token: &str) -> Option<Policy> {
-        Some(self.policy().clone())
-    }
-}
-
-impl<T: TokenValidator> TokenValidator for Arc<T> {
-    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
-        T::validate(self, token)
-    }
-
-    fn policy_for(&self, token: &str) -> Option<Policy> {
-        T::policy_for(self, token)
-    }
-}
 
 /// The most likely cause of a rejection, by the doctor, from the token's (unverified)
 /// header and claims and the policy it was judged by. Pure; the token is not kept.
