@@ -9,6 +9,7 @@ use reqwest::{header, redirect, StatusCode, Url};
 use serde_json::Value;
 
 use super::discovery::{compare_issuers, Discovery};
+use super::remote_url::parse_remote_url;
 use crate::json;
 use crate::jwk::{JwkSet, SkippedKey};
 
@@ -334,62 +335,6 @@ pub struct FetchedJwks {
     pub status: u16,
     /// How long the request took.
     pub elapsed: Duration,
-}
-
-/// Checks that `url` may be fetched: `https`, or plain `http` only on a loopback host
-/// (`127.0.0.1`, `localhost`, `[::1]`) for development.
-///
-/// ```
-/// use tollgate::keys::check_remote_url;
-/// assert!(check_remote_url("https://login.example.com/.well-known/openid-configuration").is_ok());
-/// assert!(check_remote_url("http://127.0.0.1:8080/jwks").is_ok());
-/// assert!(check_remote_url("http://login.example.com/jwks").is_err());
-/// ```
-pub fn check_remote_url(url: &str) -> Result<(), FetchError> {
-    parse_remote_url(url).map(|_| ())
-}
-
-fn insecure(url: &str, reason: impl Into<String>) -> FetchError {
-    FetchError::InsecureUrl {
-        what: Fetched::Jwks,
-        url: url.to_string(),
-        reason: reason.into(),
-    }
-}
-
-pub(crate) fn parse_remote_url(url: &str) -> Result<Url, FetchError> {
-    let parsed = Url::parse(url).map_err(|e| insecure(url, format!("not a valid URL ({e})")))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(insecure(url, "the URL has no host"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(insecure(url, "credentials in the URL are not allowed"));
-    }
-    match parsed.scheme() {
-        "https" => Ok(parsed),
-        "http" if is_loopback(&parsed) => Ok(parsed),
-        "http" => Err(insecure(
-            url,
-            "remote metadata must be fetched over https (plain http is allowed only on 127.0.0.1, localhost and [::1])",
-        )),
-        other => Err(insecure(
-            url,
-            format!("scheme {other:?} is not allowed; use https"),
-        )),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
@@ -806,30 +751,6 @@ pub fn parse_max_age(cache_control: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_http_only() {
-        for ok in [
-            "https://idp.example.com/x",
-            "http://127.0.0.1:9/x",
-            "http://localhost:8080/",
-            "http://[::1]:80/jwks",
-            "http://127.0.0.2/",
-        ] {
-            assert!(check_remote_url(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://idp.example.com/x",
-            "ftp://idp/x",
-            "not a url",
-            "http://localhost.evil.com/",
-            "https://user:pw@idp.example.com/",
-        ] {
-            assert!(check_remote_url(bad).is_err(), "{bad}");
-        }
-        let e = check_remote_url("http://idp.example.com/jwks").unwrap_err();
-        assert!(e.to_string().contains("https"), "{e}");
-    }
 
     #[test]
     fn origins() {

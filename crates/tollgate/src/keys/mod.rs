@@ -5,6 +5,7 @@
 //!   typed errors.
 //! - `cache`: one key cache per issuer: lock-free reads, refresh ahead of expiry,
 //!   one coalesced fetch for an unknown kid, outages ridden out up to `max_stale`.
+//! - [`check_remote_url`]: the one rule for key URLs: https, or http on loopback.
 //! - [`status`]: a snapshot of each cache for admin views and metrics.
 //!
 //! The [`Validator`](crate::Validator) ties them together: several issuers, each chosen by
@@ -13,6 +14,7 @@
 mod cache;
 pub mod discovery;
 pub mod fetch;
+mod remote_url;
 pub mod status;
 
 use std::sync::Arc;
@@ -20,9 +22,8 @@ use std::sync::Arc;
 pub use cache::CacheOptions;
 pub(crate) use cache::KeyCache;
 pub use discovery::{compare_issuers, discovery_url, Discovery};
-pub use fetch::{
-    check_remote_url, parse_max_age, FetchError, FetchOptions, Fetched, FetchedJwks, Fetcher,
-};
+pub use fetch::{parse_max_age, FetchError, FetchOptions, Fetched, FetchedJwks, Fetcher};
+pub use remote_url::check_remote_url;
 pub use status::IssuerStatus;
 
 use crate::claims::Policy;
