@@ -5,9 +5,9 @@
 //! Exit 0 listed, 2 usage (bad option, unreadable file, non-HTTPS URL), 3 the keys could not
 //! be fetched or none is usable.
 //!
-//! Certificates (`x5c`): the first certificate's subject and validity are read by a small,
-//! bounds-checked DER walker (`cert_summary`), for display only: nothing is trusted or
-//! verified from it, and a certificate it cannot read is shown as "not parsed". The listing
+//! Certificates (`x5c`): the first certificate's subject and validity are read with the
+//! `x509-cert` parser (`cert_summary`), for display only: nothing is trusted or verified
+//! from it, and a certificate it cannot read is shown as "not parsed". The listing
 //! also shows the SHA-256 of the first certificate (what `x5t#S256` would be) and the
 //! `x5t`/`x5t#S256` the key publishes.
 
@@ -240,109 +240,25 @@ struct CertSummary {
     not_after: String,
 }
 
-/// One DER element: (tag, content, rest). `None` on any malformed or truncated input.
-fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *input.first()?;
-    let first = *input.get(1)?;
-    let (len, header) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for b in input.get(2..2 + n)? {
-            len = len.checked_mul(256)?.checked_add(usize::from(*b))?;
-        }
-        (len, 2 + n)
-    };
-    let end = header.checked_add(len)?;
-    Some((tag, input.get(header..end)?, input.get(end..)?))
-}
-
-fn der_expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    match der(input)? {
-        (t, content, rest) if t == tag => Some((content, rest)),
-        _ => None,
-    }
-}
-
-/// Reads `Certificate.tbsCertificate`: version, serial, signature, issuer, validity, subject
-/// (RFC 5280 section 4.1). Display only.
+/// Reads the subject and validity of an X.509 certificate (RFC 5280) with the `x509-cert`
+/// parser. Display only: the chain is not verified. `None` when the DER does not parse.
 fn cert_summary(cert: &[u8]) -> Option<CertSummary> {
-    let (certificate, _) = der_expect(cert, 0x30)?;
-    let (tbs, _) = der_expect(certificate, 0x30)?;
-    let mut rest = tbs;
-    if let Some((0xa0, _, after)) = der(rest) {
-        rest = after;
-    }
-    let (_, rest) = der_expect(rest, 0x02)?; // serialNumber
-    let (_, rest) = der_expect(rest, 0x30)?; // signature algorithm
-    let (_, rest) = der_expect(rest, 0x30)?; // issuer
-    let (validity, rest) = der_expect(rest, 0x30)?;
-    let (subject, _) = der_expect(rest, 0x30)?;
-    let (t1, not_before, after) = der(validity)?;
-    let (t2, not_after, _) = der(after)?;
+    use x509_cert::der::Decode;
+    let cert = x509_cert::Certificate::from_der(cert).ok()?;
+    let tbs = cert.tbs_certificate();
+    // Attributes in certificate order (`CN=..., O=...`), each escaped per RFC 4514.
+    let subject = tbs
+        .subject()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let validity = tbs.validity();
     Some(CertSummary {
-        subject: name(subject)?,
-        not_before: der_time(t1, not_before)?,
-        not_after: der_time(t2, not_after)?,
+        subject,
+        not_before: validity.not_before.to_string(),
+        not_after: validity.not_after.to_string(),
     })
-}
-
-/// A Name as `CN=..., O=...` (attributes in certificate order).
-fn name(mut rdns: &[u8]) -> Option<String> {
-    let mut parts = Vec::new();
-    while !rdns.is_empty() {
-        let (set, rest) = der_expect(rdns, 0x31)?;
-        rdns = rest;
-        let (attr, _) = der_expect(set, 0x30)?;
-        let (oid, value) = der_expect(attr, 0x06)?;
-        let (_, text, _) = der(value)?;
-        let label = match oid {
-            [0x55, 0x04, 0x03] => "CN".to_string(),
-            [0x55, 0x04, 0x06] => "C".to_string(),
-            [0x55, 0x04, 0x07] => "L".to_string(),
-            [0x55, 0x04, 0x08] => "ST".to_string(),
-            [0x55, 0x04, 0x0a] => "O".to_string(),
-            [0x55, 0x04, 0x0b] => "OU".to_string(),
-            other => format!("OID {}", b64::encode(other)),
-        };
-        let text: String = String::from_utf8_lossy(text)
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
-        parts.push(format!("{label}={text}"));
-    }
-    Some(parts.join(", "))
-}
-
-/// UTCTime (YYMMDDHHMMSSZ, RFC 5280: YY < 50 is 20YY) or GeneralizedTime (YYYYMMDDHHMMSSZ)
-/// as `YYYY-MM-DDTHH:MM:SSZ`.
-fn der_time(tag: u8, bytes: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let digits = text.strip_suffix('Z')?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let full = match (tag, digits.len()) {
-        (0x17, 12) => {
-            let yy: u32 = digits[..2].parse().ok()?;
-            format!("{}{digits}", if yy < 50 { "20" } else { "19" })
-        }
-        (0x18, 14) => digits.to_string(),
-        _ => return None,
-    };
-    Some(format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &full[..4],
-        &full[4..6],
-        &full[6..8],
-        &full[8..10],
-        &full[10..12],
-        &full[12..14]
-    ))
 }
 
 /// `x5c` holds standard base64 (RFC 7517 section 4.7), not base64url.
@@ -585,15 +501,6 @@ mod tests {
             assert_eq!(cert_summary(&der[..n]), None, "{n}");
         }
         assert_eq!(cert_summary(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
-        assert_eq!(
-            der_time(0x17, b"491231235959Z").as_deref(),
-            Some("2049-12-31T23:59:59Z")
-        );
-        assert_eq!(
-            der_time(0x17, b"500101000000Z").as_deref(),
-            Some("1950-01-01T00:00:00Z")
-        );
-        assert_eq!(der_time(0x17, b"5001010000Z"), None);
     }
 
     #[test]

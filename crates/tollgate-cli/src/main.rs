@@ -11,6 +11,7 @@ mod input;
 mod issuer;
 mod jwks;
 mod mint;
+mod policy;
 mod serve;
 mod verify;
 

@@ -3,13 +3,12 @@
 //! Exit 0 valid (claims printed as JSON), 1 invalid, 2 usage or configuration error,
 //! 3 cannot verify now (keys unavailable).
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
-use tollgate::{Algorithm, FixedClock, JwkSet, LocalValidator, Policy, TypPolicy, ValidationError};
+use tollgate::{FixedClock, JwkSet, LocalValidator, Policy, ValidationError};
 
 use crate::exit;
 use crate::input::{read_file, read_token};
+use crate::policy::PolicyArgs;
 
 /// Arguments of `tollgate verify`.
 #[derive(clap::Args)]
@@ -20,39 +19,9 @@ pub struct Args {
     /// With `--jwks`, `--issuer` only names the accepted issuer and nothing is discovered.
     #[arg(long, value_name = "FILE|URL")]
     pub jwks: Option<String>,
-    /// An accepted issuer (repeatable). `iss` must equal one exactly. Without `--jwks` and
-    /// `--secret-file`, its keys are found by OIDC discovery.
-    #[arg(long = "issuer", value_name = "ISS")]
-    pub issuers: Vec<String>,
-    /// An accepted audience (repeatable). Any `aud` value equal to one passes.
-    #[arg(long = "audience", value_name = "AUD")]
-    pub audiences: Vec<String>,
-    /// An allowed algorithm (repeatable). Default: every asymmetric algorithm, plus
-    /// HS256/384/512 when `--secret-file` is given.
-    #[arg(long = "alg", value_name = "ALG")]
-    pub algs: Vec<String>,
-    /// A file holding the HMAC secret for HS* tokens, used byte for byte (a trailing newline
-    /// is part of the secret: write it with `printf`, not `echo`).
-    #[arg(long, value_name = "FILE")]
-    pub secret_file: Option<PathBuf>,
-    /// Clock leeway in seconds for exp, nbf and iat.
-    #[arg(long, value_name = "SECS", default_value_t = tollgate::claims::DEFAULT_LEEWAY)]
-    pub leeway: u64,
-    /// Validate as if now were this Unix time.
-    #[arg(long, value_name = "UNIX", allow_negative_numbers = true)]
-    pub now: Option<i64>,
-    /// Require this header `typ` (repeatable: any of them), e.g. `at+jwt`.
-    #[arg(long = "require-typ", value_name = "TYP")]
-    pub require_typ: Vec<String>,
-    /// Require this claim to be present (repeatable).
-    #[arg(long = "require-claim", value_name = "NAME")]
-    pub require_claims: Vec<String>,
-    /// Maximum age since `iat`, in seconds.
-    #[arg(long, value_name = "SECS")]
-    pub max_age: Option<u64>,
-    /// Accept tokens without `exp` (refused by default).
-    #[arg(long)]
-    pub allow_no_exp: bool,
+    /// What the API accepts.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Print one JSON object: {"valid", "code", "message", "header", "claims", "details"}.
     #[arg(long)]
     pub json: bool,
@@ -63,32 +32,7 @@ pub struct UsageError(pub String);
 
 /// Builds the policy the options describe.
 pub fn policy_from(args: &Args) -> Result<Policy, UsageError> {
-    let mut policy = Policy::new().leeway(args.leeway);
-    policy.issuers = args.issuers.clone();
-    policy.audiences = args.audiences.clone();
-    policy.required_claims = args.require_claims.clone();
-    policy.max_age = args.max_age;
-    policy.require_exp = !args.allow_no_exp;
-    if !args.require_typ.is_empty() {
-        policy.typ = TypPolicy::OneOf(args.require_typ.clone());
-    }
-    if args.algs.is_empty() {
-        if args.secret_file.is_some() {
-            policy
-                .algorithms
-                .extend([Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
-        }
-    } else {
-        policy.algorithms = args
-            .algs
-            .iter()
-            .map(|a| {
-                a.parse::<Algorithm>()
-                    .map_err(|e| UsageError(e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
-    }
-    Ok(policy)
+    args.policy.policy().map_err(UsageError)
 }
 
 /// Loads the local keys: the JWKS file and the HMAC secret.
@@ -106,7 +50,7 @@ pub fn local_keys(args: &Args, policy: &Policy) -> Result<JwkSet, UsageError> {
 
 /// Adds the HMAC secret of `--secret-file`, if given, to `keys`.
 fn add_secret(args: &Args, policy: &Policy, keys: &mut JwkSet) -> Result<(), UsageError> {
-    if let Some(path) = &args.secret_file {
+    if let Some(path) = &args.policy.secret_file {
         let secret = read_file(&path.display().to_string()).map_err(UsageError)?;
         if secret.is_empty() {
             return Err(UsageError(format!(
@@ -127,10 +71,15 @@ fn validate(
     token: &str,
 ) -> Result<Result<tollgate::Verified, ValidationError>, UsageError> {
     let policy = policy_from(args)?;
-    if args.jwks.is_none() && args.secret_file.is_none() {
-        if !args.issuers.is_empty() {
-            return crate::jwks::validate_by_discovery(&args.issuers, &policy, args.now, token)
-                .map_err(UsageError);
+    if args.jwks.is_none() && args.policy.secret_file.is_none() {
+        if !args.policy.issuers.is_empty() {
+            return crate::jwks::validate_by_discovery(
+                &args.policy.issuers,
+                &policy,
+                args.policy.now,
+                token,
+            )
+            .map_err(UsageError);
         }
         return Err(UsageError(
             "no keys: give --issuer URL (OIDC discovery), --jwks FILE|URL (a JWKS) or --secret-file FILE (an HMAC secret)".into(),
@@ -148,7 +97,7 @@ fn validate(
         _ => local_keys(args, &policy)?,
     };
     let validator = LocalValidator::new(keys, policy);
-    let result = match args.now {
+    let result = match args.policy.now {
         Some(now) => validator.with_clock(FixedClock::new(now)).validate(token),
         None => validator.validate(token),
     };

@@ -604,3 +604,50 @@ fn loopback_fetch_failures() {
         .unwrap()
         .contains(&format!("\"{}/\"", server.url)));
 }
+
+/// `doctor` judges by the same policy flags as `verify` (one shared set): `--require-claim`,
+/// `--max-age` and `--allow-no-exp` change its verdict exactly as they change verify's.
+#[test]
+fn doctor_takes_the_policy_flags_of_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
+    let keys = write(
+        dir.path(),
+        "keys.json",
+        &json!({"keys": [key.public_jwk()]}).to_string(),
+    );
+    let iss = "https://idp.example.com";
+    let sign = |claims: Value| jws::sign(&json!({}), &claims, &key).unwrap();
+    let now = NOW.to_string();
+    let doctor = |token: &str, extra: &[&str]| -> Value {
+        let mut args = vec![
+            "doctor",
+            token,
+            "--jwks",
+            &keys,
+            "--issuer",
+            iss,
+            "--audience",
+            "orders",
+            "--offline",
+            "--now",
+            &now,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args, None);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stdout(&out)))
+    };
+
+    let fresh = sign(json!({"iss": iss, "aud": "orders", "iat": NOW - 300, "exp": NOW + 600}));
+    assert_eq!(doctor(&fresh, &[])["verdict"], "valid");
+    let v = doctor(&fresh, &["--require-claim", "tid"]);
+    assert_eq!(v["code"], "missing_claim", "{v}");
+    // Issued 300 s ago: older than 60 s plus the 60 s leeway.
+    let v = doctor(&fresh, &["--max-age", "60"]);
+    assert_eq!(v["code"], "too_old", "{v}");
+
+    let no_exp = sign(json!({"iss": iss, "aud": "orders", "iat": NOW - 10}));
+    assert_ne!(doctor(&no_exp, &[])["verdict"], "valid");
+    assert_eq!(doctor(&no_exp, &["--allow-no-exp"])["verdict"], "valid");
+}

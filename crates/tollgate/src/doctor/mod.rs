@@ -34,6 +34,8 @@
 pub mod causes;
 mod checks;
 mod facts;
+#[cfg(feature = "remote")]
+pub mod gather;
 pub mod input;
 pub mod providers;
 pub mod render;

@@ -408,46 +408,7 @@ impl Fetcher {
         if response.status != StatusCode::OK {
             return Err(status_error(w, url, response.status, &response.body));
         }
-        let raw = parse_json(w, url, &response.body)?;
-        let obj = raw.as_object().ok_or_else(|| FetchError::Json {
-            what: w,
-            url: url.to_string(),
-            reason: format!("expected a JSON object, found {}", json::kind(&raw)),
-        })?;
-        let string = |name: &str| -> Result<String, FetchError> {
-            match obj.get(name) {
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Err(FetchError::Json {
-                    what: w,
-                    url: url.to_string(),
-                    reason: format!(
-                        "member {name:?} must be a string, found {}",
-                        json::kind(other)
-                    ),
-                }),
-                None => Err(FetchError::Json {
-                    what: w,
-                    url: url.to_string(),
-                    reason: format!("member {name:?} is missing"),
-                }),
-            }
-        };
-        let issuer = string("issuer")?;
-        let jwks_uri = string("jwks_uri")?;
-        parse_remote_url(&jwks_uri).map_err(|e| match e {
-            FetchError::InsecureUrl { reason, .. } => FetchError::Json {
-                what: w,
-                url: url.to_string(),
-                reason: format!("its jwks_uri {jwks_uri:?} cannot be used: {reason}"),
-            },
-            other => other,
-        })?;
-        Ok(Discovery {
-            issuer,
-            jwks_uri,
-            raw,
-            url: url.to_string(),
-        })
+        Discovery::from_json(url, &response.body)
     }
 
     /// Fetches the discovery document at `url` and checks that its `issuer` equals
@@ -704,7 +665,7 @@ pub(crate) fn preview(body: &[u8], max: usize) -> String {
     out.trim().to_string()
 }
 
-fn parse_json(what: Fetched, url: &str, body: &[u8]) -> Result<Value, FetchError> {
+pub(crate) fn parse_json(what: Fetched, url: &str, body: &[u8]) -> Result<Value, FetchError> {
     json::parse_value(body).map_err(|reason| {
         let start = preview(body, 40);
         FetchError::Json {

@@ -1,0 +1,78 @@
+//! The policy flags `verify` and `doctor` share (one clap struct, flattened into both), so
+//! both commands judge a token by the same rules.
+
+use std::path::PathBuf;
+
+use tollgate::{Algorithm, Policy, TypPolicy};
+
+/// What the API accepts: issuers, audiences, algorithms, time rules, required claims.
+#[derive(clap::Args, Clone, Debug)]
+pub struct PolicyArgs {
+    /// An accepted issuer (repeatable); `iss` must equal one exactly. Unless keys are given
+    /// (`--jwks`, `--secret-file`), its keys are found by OIDC discovery.
+    #[arg(long = "issuer", value_name = "ISS")]
+    pub issuers: Vec<String>,
+    /// An accepted audience (repeatable). Any `aud` value equal to one passes.
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// An allowed algorithm (repeatable). Default: every asymmetric algorithm, plus
+    /// HS256/384/512 when `--secret-file` is given.
+    #[arg(long = "alg", value_name = "ALG")]
+    pub algs: Vec<String>,
+    /// A file holding the HMAC secret for HS* tokens, used byte for byte (a trailing newline
+    /// is part of the secret: write it with `printf`, not `echo`).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Clock leeway in seconds for exp, nbf and iat.
+    #[arg(long, value_name = "SECS", default_value_t = tollgate::claims::DEFAULT_LEEWAY)]
+    pub leeway: u64,
+    /// Judge as if now were this Unix time (default: the system clock).
+    #[arg(long, value_name = "UNIX", allow_negative_numbers = true)]
+    pub now: Option<i64>,
+    /// Require this header `typ` (repeatable: any of them), e.g. `at+jwt`.
+    #[arg(long = "require-typ", value_name = "TYP")]
+    pub require_typ: Vec<String>,
+    /// Require this claim to be present (repeatable).
+    #[arg(long = "require-claim", value_name = "NAME")]
+    pub require_claims: Vec<String>,
+    /// Maximum age since `iat`, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub max_age: Option<u64>,
+    /// Accept tokens without `exp` (refused by default).
+    #[arg(long)]
+    pub allow_no_exp: bool,
+}
+
+impl PolicyArgs {
+    /// The policy the flags describe.
+    pub fn policy(&self) -> Result<Policy, String> {
+        let mut policy = Policy::new().leeway(self.leeway);
+        policy.issuers = self.issuers.clone();
+        policy.audiences = self.audiences.clone();
+        policy.required_claims = self.require_claims.clone();
+        policy.max_age = self.max_age;
+        policy.require_exp = !self.allow_no_exp;
+        if !self.require_typ.is_empty() {
+            policy.typ = TypPolicy::OneOf(self.require_typ.clone());
+        }
+        if self.algs.is_empty() {
+            if self.secret_file.is_some() {
+                policy
+                    .algorithms
+                    .extend([Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
+            }
+        } else {
+            policy.algorithms = self
+                .algs
+                .iter()
+                .map(|a| a.parse::<Algorithm>().map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(policy)
+    }
+
+    /// "Now": `--now`, else the system clock.
+    pub fn now(&self) -> i64 {
+        self.now.unwrap_or_else(tollgate::clock::unix_now)
+    }
+}
