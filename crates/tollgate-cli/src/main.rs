@@ -1,6 +1,8 @@
 //! `tollgate`: the command-line front of the Tollgate library. This binary only parses
 //! arguments and prints; every decision is made in the library crates.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

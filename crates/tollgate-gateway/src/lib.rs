@@ -21,6 +21,8 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod admin;
 pub mod cache;
 pub mod config;

@@ -37,6 +37,8 @@
 //! [`token`] (building and signing tokens), [`keyfile`] (private keys from files), [`oauth`] (the token endpoint's rules),
 //! `server` (HTTP), [`fault`] (injected failures).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
