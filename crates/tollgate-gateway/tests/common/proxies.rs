@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
+use super::{challenge, client, json_body, Echo, LocalKeys};
+
 /// `examples/<name>/<file>` of the repository.
 pub fn example(name: &str, file: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -99,4 +103,101 @@ impl Drop for ChildGuard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The example's gateway configuration (`examples/<name>/tollgate.toml`) with local keys,
+/// and an echo upstream for the proxy to send allowed requests to.
+pub async fn example_setup(name: &str) -> (LocalKeys, Echo, tollgate_gateway::Config) {
+    let keys = LocalKeys::new();
+    let echo = Echo::start().await;
+    let config =
+        tollgate_gateway::Config::from_toml_str(&keys.adapt(&example(name, "tollgate.toml")))
+            .unwrap();
+    (keys, echo, config)
+}
+
+/// What every forward-auth example promises, asked through the proxy at `base`: a valid
+/// token reaches the upstream with the identity headers (a forged copy replaced), bad or
+/// missing tokens get 401 with the challenge, a missing scope 403, an anonymous route passes
+/// without forged identity, and a client's own X-Forwarded-Uri changes nothing. Returns
+/// (a token with the write scope, a token without it) for the proxy-specific checks.
+pub async fn check_forward_auth(
+    base: &str,
+    keys: &LocalKeys,
+    proxy: &ChildGuard,
+) -> (String, String) {
+    let http = client();
+    // A valid token reaches the upstream with the identity headers; a forged one is replaced.
+    let good = keys.token(json!({"scope": "orders.read orders.write"}));
+    let r = http
+        .post(format!("{base}/orders/42?x=1"))
+        .header("Authorization", format!("Bearer {good}"))
+        .header("X-Auth-Subject", "mallory")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", proxy.output());
+    let seen = json_body(r).await;
+    assert_eq!(seen["path"], "/orders/42?x=1");
+    assert_eq!(seen["headers"]["x-auth-subject"], "alice");
+    assert_eq!(seen["headers"]["x-auth-scope"], "orders.read orders.write");
+
+    // A bad token: 401 with the RFC 6750 challenge.
+    let expired = keys.token(json!({"exp": 1000}));
+    let r = http
+        .get(format!("{base}/orders/42"))
+        .header("Authorization", format!("Bearer {expired}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let c = challenge(&r);
+    assert!(
+        c.contains("error=\"invalid_token\"") && c.contains("expired:"),
+        "{c}"
+    );
+
+    // No token: 401 with a challenge.
+    let r = http.get(format!("{base}/orders/42")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(challenge(&r).starts_with("Bearer"), "{}", challenge(&r));
+
+    // A valid token without the route's scope: 403, with the challenge copied by the config.
+    let read_only = keys.token(json!({}));
+    let r = http
+        .delete(format!("{base}/orders/42"))
+        .header("Authorization", format!("Bearer {read_only}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let c = challenge(&r);
+    assert!(
+        c.contains("insufficient_scope") && c.contains("scope=\"orders.write\""),
+        "{c}"
+    );
+
+    // Anonymous route: passes without a token, and a forged identity header is removed.
+    let r = http
+        .get(format!("{base}/public/logo.png"))
+        .header("X-Auth-Subject", "mallory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = json_body(r).await;
+    let forged = &seen["headers"]["x-auth-subject"];
+    assert!(forged.is_null() || forged == "", "{seen}");
+
+    // A client's own X-Forwarded-Uri cannot make a private URI look public.
+    let r = http
+        .delete(format!("{base}/orders/42"))
+        .header("X-Forwarded-Uri", "/public/x")
+        .header("X-Forwarded-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    (good, read_only)
 }
