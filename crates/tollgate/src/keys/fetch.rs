@@ -400,7 +400,7 @@ impl Fetcher {
     }
 
     /// Fetches and parses an OpenID Connect discovery document. The document must be a JSON
-    /// object with string `issuer` and `jwks_uri`; `jwks_uri` must pass [`check_remote_url`].
+    /// object with string `issuer` and `jwks_uri`; `jwks_uri` must pass [`check_remote_url`](super::check_remote_url).
     /// The issuer is not compared here: see [`Fetcher::discovery_for`].
     pub async fn discovery(&self, url: &str) -> Result<Discovery, FetchError> {
         let w = Fetched::Discovery;
