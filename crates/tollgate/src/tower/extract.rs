@@ -135,15 +135,7 @@ fn layer_context(parts: &Parts, what: &str) -> Result<LayerContext, Response> {
 }
 
 fn missing(parts: &Parts, context: &LayerContext) -> Response {
-    let why = "this route requires a token and the request has none; send Authorization: Bearer <access token>";
-    let challenge = context.challenges().missing_token(why);
-    context.reject(
-        RejectReason::MissingToken(why.into()),
-        challenge,
-        &parts.method,
-        parts.uri.path(),
-        None,
-    )
+    context.missing_token(&parts.method, parts.uri.path())
 }
 
 #[allow(clippy::result_large_err)]
@@ -164,6 +156,7 @@ fn typed<T: DeserializeOwned>(
             challenge,
             &parts.method,
             parts.uri.path(),
+            None,
             None,
         )
     })

@@ -104,20 +104,18 @@ pub(crate) struct Shared {
 pub(crate) struct LayerContext(pub(crate) Arc<Shared>);
 
 impl LayerContext {
-    /// Reports a refusal to the hook and turns it into the response.
-    pub(crate) fn reject(
-        &self,
-        reason: RejectReason,
-        challenge: Challenge,
-        method: &Method,
-        path: &str,
-        source: Option<TokenSource>,
-    ) -> Response {
-        self.reject_with_cause(reason, challenge, method, path, source, None)
+    /// The refusal of a route that needs a token when the request has none (an extractor or
+    /// guard behind an optional layer).
+    pub(crate) fn missing_token(&self, method: &Method, path: &str) -> Response {
+        let why = "this route requires a token and the request has none; send Authorization: Bearer <access token>";
+        let challenge = self.challenges().missing_token(why);
+        let reason = RejectReason::MissingToken(why.into());
+        self.reject(reason, challenge, method, path, None, None)
     }
 
-    /// [`reject`](LayerContext::reject) with the doctor's diagnosis.
-    pub(crate) fn reject_with_cause(
+    /// Reports a refusal (with the doctor's diagnosis, when made) to the hook and turns it
+    /// into the response.
+    pub(crate) fn reject(
         &self,
         reason: RejectReason,
         challenge: Challenge,
@@ -393,7 +391,7 @@ async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(
             req.extensions_mut().insert(context);
             Ok(())
         }
-        Err((reason, challenge, source, cause)) => Err(context.reject_with_cause(
+        Err((reason, challenge, source, cause)) => Err(context.reject(
             reason,
             challenge,
             req.method(),

@@ -172,15 +172,7 @@ impl Requirement {
         let (method, path) = (req.method(), req.uri().path());
         let Some(verified) = req.extensions().get::<Verified>() else {
             // An optional layer let an anonymous request through.
-            let why = "this route requires a token and the request has none; send Authorization: Bearer <access token>";
-            let challenge = context.challenges().missing_token(why);
-            return Some(context.reject(
-                RejectReason::MissingToken(why.into()),
-                challenge,
-                method,
-                path,
-                None,
-            ));
+            return Some(context.missing_token(method, path));
         };
         let claims = &verified.claims;
         let (code, description) = match self.kind {
@@ -203,6 +195,7 @@ impl Requirement {
             challenge,
             method,
             path,
+            None,
             None,
         ))
     }
