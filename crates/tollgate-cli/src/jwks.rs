@@ -35,12 +35,6 @@ pub struct Args {
     pub json: bool,
 }
 
-/// True when `source` is to be fetched rather than read from disk.
-pub fn is_url(source: &str) -> bool {
-    let lower = source.trim_start().to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
-}
-
 /// A runtime for one command.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
@@ -167,7 +161,7 @@ fn list(args: &Args) -> Result<(Source, Response, JwkSet), Failure> {
         issuer_difference: None,
         jwks: jwks.clone(),
     };
-    if is_url(jwks) {
+    if tollgate::doctor::gather::Source::is_url(jwks) {
         check_remote_url(jwks).map_err(|e| Failure::Usage(e.to_string()))?;
         let rt = runtime().map_err(Failure::Usage)?;
         return fetch(&rt, &fetcher, source);

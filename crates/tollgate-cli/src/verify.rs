@@ -86,7 +86,7 @@ fn validate(
         ));
     }
     let keys = match args.jwks.as_deref() {
-        Some(url) if crate::jwks::is_url(url) => {
+        Some(url) if tollgate::doctor::gather::Source::is_url(url) => {
             let mut keys = match crate::jwks::fetch_set(url).map_err(UsageError)? {
                 Ok(keys) => keys,
                 Err(unavailable) => return Ok(Err(unavailable)),

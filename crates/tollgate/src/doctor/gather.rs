@@ -31,10 +31,10 @@ pub enum Source {
 }
 
 impl Source {
-    /// True when `arg` is an `http://` or `https://` URL (any letter case), so a command
-    /// line argument can be either a URL or a file name.
+    /// True when `arg` is an `http://` or `https://` URL (any letter case, leading spaces
+    /// ignored), so a command line argument can be either a URL or a file name.
     pub fn is_url(arg: &str) -> bool {
-        let l = arg.to_ascii_lowercase();
+        let l = arg.trim_start().to_ascii_lowercase();
         l.starts_with("https://") || l.starts_with("http://")
     }
 }
