@@ -230,3 +230,22 @@ claims_contain = { groups = "admins" }
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn log_format_is_text_or_json() {
+    let c = Config::from_toml_str(&format!(
+        "[log]\nformat = \"json\"\n{ISSUER}[[route]]\npath = \"/\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.log.format, LogFormat::Json);
+    let e = err(&format!(
+        "[log]\nformat = \"xml\"\n{ISSUER}[[route]]\npath = \"/\"\n"
+    ));
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(
+        e.message
+            .contains("[log] format must be \"text\" or \"json\", found \"xml\""),
+        "{e}"
+    );
+    assert_eq!("json".parse::<LogFormat>(), Ok(LogFormat::Json));
+}
