@@ -292,3 +292,71 @@ impl<'a> Net<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::Policy;
+
+    fn file(name: &str, json: serde_json::Value) -> Source {
+        Source::File {
+            name: name.into(),
+            bytes: json.to_string().into_bytes(),
+        }
+    }
+
+    fn run(sources: &Sources) -> Result<Context, GatherError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIn0.c2ln";
+        rt.block_on(gather(token, Settings::new(Policy::new(), 0), sources))
+    }
+
+    #[test]
+    fn offline_reads_files_and_fetches_nothing() {
+        let sources = Sources {
+            discovery: Some(file(
+                "disco.json",
+                serde_json::json!({"issuer": "https://idp.example", "jwks_uri": "https://idp.example/keys"}),
+            )),
+            jwks: Some(file("keys.json", serde_json::json!({"keys": []}))),
+            offline: true,
+            ..Sources::default()
+        };
+        let ctx = run(&sources).unwrap();
+        assert_eq!(
+            ctx.discovery.ok().and_then(|d| d.issuer.clone()).as_deref(),
+            Some("https://idp.example")
+        );
+        assert_eq!(ctx.settings.policy.issuers, vec!["https://idp.example"]);
+        assert!(matches!(ctx.live_keys, Fetched::NotTried(ref why) if why == "--offline"));
+        assert_eq!(ctx.api_keys.map(|k| k.origin).as_deref(), Some("keys.json"));
+        assert!(ctx
+            .notes
+            .iter()
+            .any(|n| n.contains("taken from the discovery document")));
+    }
+
+    #[test]
+    fn usage_problems_are_errors() {
+        let offline_url = Sources {
+            jwks: Some(Source::Url("https://idp.example/keys".into())),
+            offline: true,
+            ..Sources::default()
+        };
+        assert!(run(&offline_url).unwrap_err().0.contains("offline"));
+        let jwks_as_discovery = Sources {
+            discovery: Some(file("keys.json", serde_json::json!({"keys": []}))),
+            offline: true,
+            ..Sources::default()
+        };
+        assert!(run(&jwks_as_discovery)
+            .unwrap_err()
+            .0
+            .contains("use --jwks"));
+        assert!(Source::is_url(" HTTPS://idp.example"));
+        assert!(!Source::is_url("keys.json"));
+    }
+}
