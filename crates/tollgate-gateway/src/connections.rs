@@ -2,8 +2,8 @@
 //! connection cap with idle-first shedding, and the accept-error backoff.
 //!
 //! Design:
-//! - Each accepted connection gets a [`Conn`] record: requests in flight (an atomic), when
-//!   it went idle and its deadline. The socket is wrapped in [`TimedIo`], whose `poll_read`
+//! - Each accepted connection gets a `Conn` record: requests in flight (an atomic), when
+//!   it went idle and its deadline. The socket is wrapped in `TimedIo`, whose `poll_read`
 //!   races a timer *only while no request is in flight*: armed at accept with
 //!   `header_read_timeout`, re-armed with `idle_timeout` when the last response body ends
 //!   (or is dropped). When it fires, the read fails with `TimedOut` and hyper closes the
@@ -11,12 +11,12 @@
 //!   headers) until its response body has been sent, so a long download or a slow upload
 //!   is never cut by this timer. HTTP/2 is covered the same way: a connection with no open
 //!   stream is idle.
-//! - A [`Tracker`] per listener holds the open connections. At the cap, a new connection
+//! - A `Tracker` per listener holds the open connections. At the cap, a new connection
 //!   makes room by closing the connections that have been idle longest (silent since
 //!   accept, or kept alive between requests), as nginx drains reusable connections; when
 //!   nothing is idle the new connection is closed at once. Running out of file descriptors
 //!   (`EMFILE`/`ENFILE` on accept) sheds idle connections too.
-//! - Accept errors pause the accept loop with an exponential [`AcceptBackoff`], logged at
+//! - Accept errors pause the accept loop with an exponential `AcceptBackoff`, logged at
 //!   most once a second.
 //!
 //! Counters are atomics in [`ConnectionCounters`]; the registry's lock is taken once per
