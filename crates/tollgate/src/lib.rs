@@ -137,7 +137,7 @@ pub use alg::{Algorithm, Curve, KeyFamily};
 pub use claims::{Claims, Policy, TypPolicy};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use crypto::{random_bytes, sha256, KeyError, SigningKey};
-pub use error::{TokenPart, ValidationError};
+pub use error::{ErrorCode, TokenPart, ValidationError};
 pub use jwk::{Jwk, JwkSet, SkippedKey};
 #[cfg(feature = "remote")]
 pub use keys::{CacheOptions, IssuerConfig};

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::MAX_PLAUSIBLE_SECONDS;
 use super::{numeric_date, Claims};
 use crate::alg::Algorithm;
 use crate::error::{TokenPart, ValidationError};
@@ -13,9 +14,6 @@ use crate::jws::{Header, DEFAULT_MAX_TOKEN_SIZE};
 /// without stretching a 5-minute token noticeably (the same default as jose and ASP.NET's
 /// 5 min is widely considered too lax).
 pub const DEFAULT_LEEWAY: u64 = 60;
-
-/// A NumericDate above this (year 5138) is taken to be in milliseconds, not seconds.
-const MAX_PLAUSIBLE_SECONDS: i64 = 100_000_000_000;
 
 /// What the header `typ` must be.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

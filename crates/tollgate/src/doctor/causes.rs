@@ -17,7 +17,9 @@ use super::time;
 use super::token::Shape;
 use super::Cause;
 use crate::alg::Algorithm;
+use crate::claims::issuer::{self, url_parts};
 use crate::error::ValidationError;
+use crate::text::capitalise;
 
 /// One cause the doctor knows.
 pub struct CauseSpec {
@@ -141,14 +143,6 @@ pub(crate) fn find(f: &Facts<'_>) -> Vec<Cause> {
         }
     }
     out
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
 }
 
 fn base_vars(f: &Facts<'_>) -> BTreeMap<String, String> {
@@ -600,21 +594,6 @@ fn b2c_policy_mismatch(f: &Facts<'_>) -> Option<Found> {
     )
 }
 
-struct UrlParts<'s> {
-    scheme: &'s str,
-    host: &'s str,
-    path: &'s str,
-}
-
-fn url_parts(s: &str) -> Option<UrlParts<'_>> {
-    let (scheme, rest) = s.split_once("://")?;
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    Some(UrlParts { scheme, host, path })
-}
-
 /// The token issuer and the configured issuer that share a path but not a host.
 fn host_mismatch(f: &Facts<'_>) -> Option<(String, String)> {
     if !f.iss_mismatch() {
@@ -654,45 +633,17 @@ fn issuer_host_mismatch(f: &Facts<'_>) -> Option<Found> {
     )
 }
 
-fn normalize_iss(s: &str) -> String {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .unwrap_or(&s);
-    s.trim_end_matches('/').to_string()
-}
-
 /// The configured issuer the token's issuer nearly equals, and how they differ.
 fn near_miss(f: &Facts<'_>) -> Option<(String, Vec<&'static str>)> {
     if !f.iss_mismatch() {
         return None;
     }
     let iss = f.iss.as_deref()?;
-    f.settings.policy.issuers.iter().find_map(|e| {
-        if normalize_iss(e) != normalize_iss(iss) {
-            return None;
-        }
-        let mut how = Vec::new();
-        if e.trim() != e || iss.trim() != iss {
-            how.push("whitespace");
-        }
-        let (a, b) = (e.trim(), iss.trim());
-        if a.ends_with('/') != b.ends_with('/') {
-            how.push("a trailing '/'");
-        }
-        let scheme = |s: &str| s.split_once("://").map(|(x, _)| x.to_ascii_lowercase());
-        if scheme(a) != scheme(b) {
-            how.push("the scheme");
-        }
-        if a.trim_end_matches('/')
-            .eq_ignore_ascii_case(b.trim_end_matches('/'))
-            && a.trim_end_matches('/') != b.trim_end_matches('/')
-        {
-            how.push("letter case");
-        }
-        Some((e.clone(), how))
-    })
+    f.settings
+        .policy
+        .issuers
+        .iter()
+        .find_map(|e| Some((e.clone(), issuer::near_miss(e, iss)?)))
 }
 
 fn issuer_near_miss(f: &Facts<'_>) -> Option<Found> {
@@ -1284,7 +1235,6 @@ mod tests {
 
     #[test]
     fn normalisers() {
-        assert_eq!(normalize_iss(" HTTPS://A.example.com/ "), "a.example.com");
         assert_eq!(normalize_aud("api://abc/"), "abc");
         assert_eq!(b2c_policy("https://x.b2clogin.com/x.onmicrosoft.com/B2C_1_signin/v2.0/.well-known/openid-configuration").as_deref(), Some("B2C_1_signin"));
     }

@@ -10,8 +10,7 @@ use super::{Check, Status};
 use crate::claims::TypPolicy;
 use crate::error::ValidationError;
 
-/// A NumericDate above this is taken to be milliseconds (the same bound as the policy).
-pub(crate) const MAX_PLAUSIBLE_SECONDS: i64 = 100_000_000_000;
+pub(crate) use crate::claims::MAX_PLAUSIBLE_SECONDS;
 
 fn check(
     id: &'static str,
