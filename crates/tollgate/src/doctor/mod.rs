@@ -432,7 +432,7 @@ pub fn app_keys_url(
     if !providers::recognise(configured_issuer.trim())
         .spec
         .id
-        .starts_with("entra")
+        .is_entra()
     {
         return None;
     }
