@@ -910,7 +910,7 @@ impl Ctx<'_> {
             (None, None) => {}
         }
         if let Some(size) = raw.max_token_size {
-            policy.max_token_size = size;
+            policy = policy.max_token_size(size);
         }
         Ok(IssuerSettings {
             issuer: name.clone(),

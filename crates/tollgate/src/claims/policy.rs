@@ -47,6 +47,7 @@ fn normalize_typ(t: &str) -> String {
 /// assert!(policy.require_exp);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Policy {
     /// Accepted issuers (`iss` must equal one exactly). Empty: `iss` is not checked.
     pub issuers: Vec<String>,
@@ -88,6 +89,16 @@ impl Policy {
     /// The default policy.
     pub fn new() -> Policy {
         Policy::default()
+    }
+    /// Adds accepted issuers.
+    pub fn issuers<I: Into<String>>(mut self, issuers: impl IntoIterator<Item = I>) -> Policy {
+        self.issuers.extend(issuers.into_iter().map(Into::into));
+        self
+    }
+    /// Sets the maximum token size in bytes (default [`DEFAULT_MAX_TOKEN_SIZE`]).
+    pub fn max_token_size(mut self, bytes: usize) -> Policy {
+        self.max_token_size = bytes;
+        self
     }
     /// Adds an accepted issuer.
     pub fn issuer(mut self, iss: impl Into<String>) -> Policy {

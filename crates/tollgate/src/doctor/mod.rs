@@ -54,6 +54,7 @@ pub use render::render;
 
 /// The API's validation settings, as the doctor needs them.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Settings {
     /// Issuers, audiences, algorithms, leeway, `typ`: exactly what the API enforces.
     pub policy: Policy,
