@@ -147,7 +147,13 @@ mod fast {
             Map::new()
         }
         #[inline]
-        fn member(&mut self, o: &mut Map<String, Value>, name: &'a str, v: Value, _: u32) -> Option<()> {
+        fn member(
+            &mut self,
+            o: &mut Map<String, Value>,
+            name: &'a str,
+            v: Value,
+            _: u32,
+        ) -> Option<()> {
             // A name already there is a duplicate: the strict path words the error.
             o.insert(name.to_owned(), v).is_none().then_some(())
         }
