@@ -8,8 +8,39 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
+/// Why bytes are not the strict JSON expected. `Display` is a fragment that follows what was
+/// being read (`the JWKS is not valid JSON (...)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// Valid JSON, but not an object where one is required.
+    NotAnObject {
+        /// The type found (`an array`, `a string`...).
+        found: &'static str,
+    },
+    /// Not strict JSON: a syntax error, invalid UTF-8, a duplicate member name, trailing
+    /// characters, nesting deeper than 128. `message` is the parser's, with line and column.
+    Invalid {
+        /// What is wrong and where.
+        message: String,
+    },
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonError::NotAnObject { found } => {
+                write!(f, "is JSON but not an object (found {found})")
+            }
+            JsonError::Invalid { message } => write!(f, "is not valid JSON ({message})"),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
 /// Parses `bytes` as one JSON object, rejecting duplicate member names anywhere inside.
-pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     match fast::object(bytes) {
         Some(map) => Ok(map),
         None => strict_object(bytes),
@@ -17,24 +48,23 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
 }
 
 /// Parses any strict JSON value (used for JWKS and discovery documents).
-pub fn parse_value(bytes: &[u8]) -> Result<Value, String> {
+pub fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
     match fast::value(bytes) {
         Some(value) => Ok(value),
         None => strict_value(bytes),
     }
 }
 
-fn strict_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+fn strict_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     match strict_value(bytes)? {
         Value::Object(map) => Ok(map),
-        other => Err(format!(
-            "is JSON but not an object (found {})",
-            kind(&other)
-        )),
+        other => Err(JsonError::NotAnObject {
+            found: kind(&other),
+        }),
     }
 }
 
-fn strict_value(bytes: &[u8]) -> Result<Value, String> {
+fn strict_value(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = StrictValue
         .deserialize(&mut de)
@@ -564,8 +594,8 @@ fn read_integer(b: &[u8], i: &mut usize) -> Option<i128> {
     Some(-i128::from(n))
 }
 
-fn clean(msg: String) -> String {
-    format!("is not valid JSON ({msg})")
+fn clean(message: String) -> JsonError {
+    JsonError::Invalid { message }
 }
 
 struct StrictValue;
@@ -645,6 +675,7 @@ mod tests {
     fn rejects_duplicates_at_any_depth() {
         assert!(parse_object(br#"{"a":1,"a":2}"#)
             .unwrap_err()
+            .to_string()
             .contains("duplicate member name \"a\""));
         assert!(parse_object(br#"{"a":{"b":1,"b":1}}"#).is_err());
         assert!(parse_object(br#"{"a":[{"b":1,"b":1}]}"#).is_err());
@@ -893,7 +924,14 @@ mod tests {
 
     #[test]
     fn objects_only() {
-        assert!(parse_object(b"[1]").unwrap_err().contains("not an object"));
+        assert_eq!(
+            parse_object(b"[1]").unwrap_err(),
+            JsonError::NotAnObject { found: "an array" }
+        );
+        assert!(parse_object(b"[1]")
+            .unwrap_err()
+            .to_string()
+            .contains("not an object"));
         assert!(parse_object(b"{} x").is_err());
         assert!(parse_object(b"").is_err());
     }

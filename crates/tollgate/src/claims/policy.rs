@@ -320,7 +320,7 @@ impl Policy {
         }
         let map = json::parse_object(&payload).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
-            reason,
+            reason: reason.to_string(),
         })?;
         between()?;
         self.check_claims(&map, now)?;
@@ -597,7 +597,7 @@ mod tests {
     fn strict(p: &Policy, payload: &[u8], now: i64) -> Result<Map<String, Value>, ValidationError> {
         let map = json::parse_object(payload).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
-            reason,
+            reason: reason.to_string(),
         })?;
         p.check_claims(&map, now)?;
         Ok(map)

@@ -128,7 +128,7 @@ impl Decoded<'_> {
         })?;
         json::parse_object(&bytes).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
-            reason,
+            reason: reason.to_string(),
         })
     }
 }
@@ -174,7 +174,7 @@ fn parse_header(segment: &str) -> Result<Map<String, Value>, ValidationError> {
     }
     let mut buf = [0u8; 256];
     let bytes = decode_segment(segment, &mut buf).map_err(|r| malformed(TokenPart::Header, r))?;
-    json::parse_object(&bytes).map_err(|r| malformed(TokenPart::Header, r))
+    json::parse_object(&bytes).map_err(|r| malformed(TokenPart::Header, r.to_string()))
 }
 
 /// The header of the common case, read without building its member map: strict base64url
