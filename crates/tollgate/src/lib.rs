@@ -152,7 +152,7 @@ pub use claims::{Claims, Policy, TypPolicy};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use crypto::{random_bytes, sha256, KeyError, SigningKey};
 pub use error::{ErrorCode, TokenPart, ValidationError};
-pub use jwk::{Jwk, JwkSet, SkippedKey};
+pub use jwk::{Jwk, JwkError, JwkSet, SkippedKey};
 #[cfg(feature = "remote")]
 pub use keys::{CacheOptions, IssuerConfig};
 pub use validate::{LocalValidator, Verified};
