@@ -326,7 +326,7 @@ impl SigningKey {
         secret: &[u8],
         kid: impl Into<String>,
     ) -> Result<SigningKey, KeyError> {
-        let a = hmac_alg(alg).ok_or_else(|| KeyError::NotHmac { alg })?;
+        let a = hmac_alg(alg).ok_or(KeyError::NotHmac { alg })?;
         let kid: String = kid.into();
         Ok(SigningKey {
             alg,
@@ -380,7 +380,7 @@ impl SigningKey {
         pem: &str,
         kid: Option<String>,
     ) -> Result<SigningKey, KeyError> {
-        let der = pem_decode(pem).ok_or_else(|| KeyError::NotPem)?;
+        let der = pem_decode(pem).ok_or(KeyError::NotPem)?;
         SigningKey::from_der(alg, &der, kid)
     }
 
