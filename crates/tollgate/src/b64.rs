@@ -2,7 +2,7 @@
 //! no non-canonical trailing bits.
 //!
 //! One language, two readers: a fast table-driven decoder that only accepts
-//! ([`decode_fast`]), and the `base64` crate's strict decoder, asked only when the fast one
+//! (`decode_fast`), and the `base64` crate's strict decoder, asked only when the fast one
 //! refuses, to say what is wrong ([`Base64Error`]). Property tests check that both accept
 //! exactly the same inputs with the same bytes.
 
