@@ -74,15 +74,25 @@ impl<C: Clock> Clock for std::sync::Arc<C> {
 /// assert_eq!(tollgate::clock::date(0), "1970-01-01 00:00:00 UTC");
 /// ```
 pub fn date(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
+    let (y, m, d, hh, mm, ss) = civil(unix);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC")
+}
+
+/// A Unix time as RFC 3339 in UTC, `YYYY-MM-DDTHH:MM:SSZ` (for machine-readable output).
+///
+/// ```
+/// assert_eq!(tollgate::clock::rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+/// ```
+pub fn rfc3339(unix: i64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(unix);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// A Unix time as (year, month, day, hour, minute, second), UTC.
+fn civil(unix: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
     let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
