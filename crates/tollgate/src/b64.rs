@@ -77,11 +77,13 @@ impl fmt::Display for Base64Error {
 impl std::error::Error for Base64Error {}
 
 /// Decodes strict base64url.
+#[inline]
 pub fn decode(input: &str) -> Result<Vec<u8>, Base64Error> {
     decode_bytes(input.as_bytes())
 }
 
 /// Decodes strict base64url from bytes.
+#[inline]
 pub fn decode_bytes(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
     let mut out = vec![0u8; decoded_len(input.len())];
     match decode_fast(input, &mut out) {
@@ -94,6 +96,7 @@ pub fn decode_bytes(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
 }
 
 /// Decodes into `buf` when the result fits (no allocation), otherwise into a new vector.
+#[inline]
 pub(crate) fn decode_in<'b>(input: &str, buf: &'b mut [u8]) -> Result<Cow<'b, [u8]>, Base64Error> {
     match decode_fast(input.as_bytes(), buf) {
         Some(n) => Ok(Cow::Borrowed(&buf[..n])),
@@ -155,6 +158,7 @@ static SHIFTED: [[u32; 256]; 4] = {
 
 /// The decoded length of `len` characters of unpadded base64 (exact except when
 /// `len % 4 == 1`, which is never valid).
+#[inline]
 fn decoded_len(len: usize) -> usize {
     len / 4 * 3 + (len % 4) * 3 / 4
 }
@@ -163,6 +167,7 @@ fn decoded_len(len: usize) -> usize {
 /// `input` is not strict base64url or `out` is too small. Four characters to three bytes
 /// at a time, through tables of pre-shifted values (independent loads OR-ed instead of a
 /// chain of shifts). It only accepts; the strict decoder says what is wrong.
+#[inline]
 pub(crate) fn decode_fast(input: &[u8], out: &mut [u8]) -> Option<usize> {
     if input.len() % 4 == 1 {
         return None;

@@ -561,6 +561,7 @@ fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
 /// `u64` when non-negative, an `i64` when negative. `-0`, a fraction, an exponent, a leading
 /// zero or overflow give up (`None`), and the strict path decides. Shared by the fast parser
 /// and the allocation-free scanner so both read numbers the same way.
+#[inline]
 fn read_integer(b: &[u8], i: &mut usize) -> Option<i128> {
     let negative = b.get(*i) == Some(&b'-');
     if negative {
