@@ -284,10 +284,13 @@ fn client_id<'f>(f: &'f Facts<'_>) -> Option<&'f str> {
 
 // ---- the shape of the token -------------------------------------------------------------
 
+/// `Some` when the token has this shape: the guard of the rules about the token's shape.
+fn shape(f: &Facts<'_>, shape: Shape) -> Option<()> {
+    (f.insp.shape == shape).then_some(())
+}
+
 fn encrypted_token(f: &Facts<'_>) -> Option<Found> {
-    if f.insp.shape != Shape::Jwe {
-        return None;
-    }
+    shape(f, Shape::Jwe)?;
     let alg = f.insp.header_str("alg").unwrap_or("?");
     let enc = f.insp.header_str("enc").unwrap_or("?");
     let mut evidence = format!("5 segments; the JWE header has alg \"{alg}\" and enc \"{enc}\"");
@@ -309,9 +312,7 @@ fn encrypted_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn opaque_token(f: &Facts<'_>) -> Option<Found> {
-    if f.insp.shape != Shape::Opaque {
-        return None;
-    }
+    shape(f, Shape::Opaque)?;
     let prefix = if f.insp.len > 0 {
         format!("{} characters", f.insp.len)
     } else {
@@ -341,9 +342,7 @@ fn opaque_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn malformed_token(f: &Facts<'_>) -> Option<Found> {
-    if f.insp.shape != Shape::Malformed {
-        return None;
-    }
+    shape(f, Shape::Malformed)?;
     found(
         "The token cannot be read as a JWT: the copy is damaged.",
         f.insp.problem.clone().unwrap_or_else(|| "it cannot be decoded".into()),
@@ -352,9 +351,7 @@ fn malformed_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn unsigned_token(f: &Facts<'_>) -> Option<Found> {
-    if f.insp.shape != Shape::Unsigned {
-        return None;
-    }
+    shape(f, Shape::Unsigned)?;
     let alg = f.alg.as_deref().unwrap_or("none");
     if f.token_provider_id() == Some(ProviderId::Firebase) {
         return found(
