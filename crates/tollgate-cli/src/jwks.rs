@@ -266,7 +266,7 @@ fn std_base64_decode(s: &str) -> Result<Vec<u8>, String> {
             other => other,
         })
         .collect();
-    b64::decode(&url)
+    b64::decode(&url).map_err(|e| e.to_string())
 }
 
 fn key_json(key: &Jwk) -> Value {

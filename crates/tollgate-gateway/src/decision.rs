@@ -147,10 +147,7 @@ impl Decider {
                 .iter()
                 .map(|i| (i.issuer.clone(), i.policy.clone()))
                 .collect(),
-            any_issuer: Policy {
-                issuers: config.issuers.iter().map(|i| i.issuer.clone()).collect(),
-                ..Policy::default()
-            },
+            any_issuer: Policy::new().issuers(config.issuers.iter().map(|i| i.issuer.clone())),
             challenges: ChallengeOptions::new()
                 .realm(config.realm.clone())
                 .expose_details(config.expose_details)

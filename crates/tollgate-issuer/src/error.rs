@@ -55,6 +55,6 @@ impl std::error::Error for IssuerError {
 
 impl From<tollgate::KeyError> for IssuerError {
     fn from(e: tollgate::KeyError) -> IssuerError {
-        IssuerError::Key(e.0)
+        IssuerError::Key(e.to_string())
     }
 }

@@ -31,7 +31,7 @@ pub fn derive_kid(key: &SigningKey) -> Result<String, String> {
     if let Some(obj) = jwk.as_object_mut() {
         obj.remove("kid");
     }
-    let thumbprint = tollgate::jwk::thumbprint_of(&jwk)?;
+    let thumbprint = tollgate::jwk::thumbprint_of(&jwk).map_err(|e| e.to_string())?;
     Ok(thumbprint.chars().take(DERIVED_KID_LEN).collect())
 }
 

@@ -59,10 +59,14 @@ pub fn sign_as_declared(
     key: &SigningKey,
     hmac_secret: Option<&[u8]>,
 ) -> Result<String, tollgate::KeyError> {
-    let payload = serde_json::to_vec(claims).map_err(|e| tollgate::KeyError(e.to_string()))?;
+    let payload = serde_json::to_vec(claims).map_err(|e| tollgate::KeyError::Serialize {
+        reason: e.to_string(),
+    })?;
     let declared = header.get("alg").and_then(Value::as_str).unwrap_or("");
     if declared.trim().eq_ignore_ascii_case("none") {
-        let header = serde_json::to_vec(header).map_err(|e| tollgate::KeyError(e.to_string()))?;
+        let header = serde_json::to_vec(header).map_err(|e| tollgate::KeyError::Serialize {
+            reason: e.to_string(),
+        })?;
         return Ok(format!("{}.{}.", b64::encode(header), b64::encode(payload)));
     }
     let signer = match declared.parse::<Algorithm>() {

@@ -120,18 +120,21 @@ impl Algorithm {
 
     /// The default allow-list: every asymmetric algorithm. HMAC must be enabled
     /// explicitly, because a shared secret in an API is the exception, not the rule.
-    pub const ASYMMETRIC: [Algorithm; 10] = [
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::ES512,
-        Algorithm::EdDSA,
-    ];
+    pub const ASYMMETRIC: [Algorithm; 10] = {
+        // ALL without the HMAC algorithms, in the same order.
+        let mut out = [Algorithm::EdDSA; 10];
+        let (mut i, mut n) = (0, 0);
+        while i < Algorithm::ALL.len() {
+            let a = Algorithm::ALL[i];
+            if !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+                out[n] = a;
+                n += 1;
+            }
+            i += 1;
+        }
+        assert!(n == 10);
+        out
+    };
 
     /// The registered name, as it appears in a JWS header.
     pub fn as_str(self) -> &'static str {

@@ -42,18 +42,15 @@ impl fmt::Debug for PreparedKey {
 }
 
 fn verification_alg(alg: Algorithm) -> Option<&'static dyn signature::VerificationAlgorithm> {
+    if let Some(rsa) = rsa_params(alg) {
+        return Some(rsa);
+    }
     Some(match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
         Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
         Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
         Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
         Algorithm::EdDSA => &signature::ED25519,
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+        _ => return None,
     })
 }
 
@@ -207,20 +204,85 @@ fn ec_signing_alg(curve: Curve) -> &'static signature::EcdsaSigningAlgorithm {
     }
 }
 
-/// Why a signing key could not be created or loaded.
+/// Why a signing key could not be created, loaded, used or exported.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyError(pub String);
+#[non_exhaustive]
+pub enum KeyError {
+    /// The system could not generate a key (`RSA`, `EC`, `Ed25519`): the random source or
+    /// the crypto library failed.
+    GenerationFailed {
+        /// The key type.
+        kind: &'static str,
+    },
+    /// An HMAC key was asked for a non-HMAC algorithm.
+    NotHmac {
+        /// The algorithm given.
+        alg: Algorithm,
+    },
+    /// The bytes are not a private key of the expected type (wrong algorithm for the file,
+    /// a public key, a damaged file).
+    NotAPrivateKey {
+        /// The expected key type (`RSA`, `EC P-256`, `Ed25519`).
+        kind: String,
+        /// The crypto library's reason.
+        reason: String,
+    },
+    /// The text is not a PEM `PRIVATE KEY` block.
+    NotPem,
+    /// The JWK cannot be a signing key: not an object, a member missing or not base64url,
+    /// an unknown `alg`, `kty` or curve, or key material the crypto library refuses.
+    InvalidJwk {
+        /// What is wrong, naming the member.
+        reason: String,
+    },
+    /// The key cannot sign with the algorithm asked for (another family or curve).
+    CannotSign {
+        /// The key's algorithm.
+        key: Algorithm,
+        /// The algorithm asked for.
+        alg: Algorithm,
+    },
+    /// Signing failed in the crypto library (`RSA`, `ECDSA`).
+    SigningFailed {
+        /// The signature type.
+        kind: &'static str,
+    },
+    /// The key could not be exported as PKCS#8 (`RSA`, `EC`, `Ed25519`).
+    ExportFailed {
+        /// The key type.
+        kind: &'static str,
+    },
+    /// The header or claims to sign could not be serialised as JSON.
+    Serialize {
+        /// The serialiser's reason.
+        reason: String,
+    },
+}
 
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            KeyError::GenerationFailed { kind } => write!(f, "{kind} key generation failed"),
+            KeyError::NotHmac { alg } => write!(f, "{alg} is not an HMAC algorithm"),
+            KeyError::NotAPrivateKey { kind, reason } => {
+                write!(f, "not an {kind} private key ({reason})")
+            }
+            KeyError::NotPem => f.write_str("not a PEM private key"),
+            KeyError::InvalidJwk { reason } => f.write_str(reason),
+            KeyError::CannotSign { key, alg } => write!(f, "this {key} key cannot sign {alg}"),
+            KeyError::SigningFailed { kind } => write!(f, "{kind} signing failed"),
+            KeyError::ExportFailed { kind } => write!(f, "{kind} export failed"),
+            KeyError::Serialize { reason } => f.write_str(reason),
+        }
     }
 }
 
 impl std::error::Error for KeyError {}
 
-fn kerr(msg: impl Into<String>) -> KeyError {
-    KeyError(msg.into())
+fn jwk_err(reason: impl Into<String>) -> KeyError {
+    KeyError::InvalidJwk {
+        reason: reason.into(),
+    }
 }
 
 impl SigningKey {
@@ -229,15 +291,16 @@ impl SigningKey {
         let inner = match alg.family() {
             KeyFamily::Rsa => SigningInner::Rsa(
                 RsaKeyPair::generate(rsa::KeySize::Rsa2048)
-                    .map_err(|_| kerr("RSA key generation failed"))?,
+                    .map_err(|_| KeyError::GenerationFailed { kind: "RSA" })?,
             ),
             KeyFamily::Ec(curve) => SigningInner::Ec(
                 EcdsaKeyPair::generate(ec_signing_alg(curve))
-                    .map_err(|_| kerr("EC key generation failed"))?,
+                    .map_err(|_| KeyError::GenerationFailed { kind: "EC" })?,
                 curve,
             ),
             KeyFamily::Ed25519 => SigningInner::Ed25519(
-                Ed25519KeyPair::generate().map_err(|_| kerr("Ed25519 key generation failed"))?,
+                Ed25519KeyPair::generate()
+                    .map_err(|_| KeyError::GenerationFailed { kind: "Ed25519" })?,
             ),
             KeyFamily::Hmac => {
                 let len = match alg {
@@ -263,7 +326,7 @@ impl SigningKey {
         secret: &[u8],
         kid: impl Into<String>,
     ) -> Result<SigningKey, KeyError> {
-        let a = hmac_alg(alg).ok_or_else(|| kerr(format!("{alg} is not an HMAC algorithm")))?;
+        let a = hmac_alg(alg).ok_or(KeyError::NotHmac { alg })?;
         let kid: String = kid.into();
         Ok(SigningKey {
             alg,
@@ -282,18 +345,28 @@ impl SigningKey {
             KeyFamily::Rsa => SigningInner::Rsa(
                 RsaKeyPair::from_pkcs8(der)
                     .or_else(|_| RsaKeyPair::from_der(der))
-                    .map_err(|e| kerr(format!("not an RSA private key ({e})")))?,
+                    .map_err(|e| KeyError::NotAPrivateKey {
+                        kind: "RSA".into(),
+                        reason: e.to_string(),
+                    })?,
             ),
             KeyFamily::Ec(curve) => SigningInner::Ec(
                 EcdsaKeyPair::from_pkcs8(ec_signing_alg(curve), der)
                     .or_else(|_| EcdsaKeyPair::from_private_key_der(ec_signing_alg(curve), der))
-                    .map_err(|e| kerr(format!("not an EC {} private key ({e})", curve.as_str())))?,
+                    .map_err(|e| KeyError::NotAPrivateKey {
+                        kind: format!("EC {}", curve.as_str()),
+                        reason: e.to_string(),
+                    })?,
                 curve,
             ),
-            KeyFamily::Ed25519 => SigningInner::Ed25519(
-                Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-                    .map_err(|e| kerr(format!("not an Ed25519 private key ({e})")))?,
-            ),
+            KeyFamily::Ed25519 => {
+                SigningInner::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(
+                    |e| KeyError::NotAPrivateKey {
+                        kind: "Ed25519".into(),
+                        reason: e.to_string(),
+                    },
+                )?)
+            }
             KeyFamily::Hmac => {
                 return SigningKey::hmac(alg, der, kid.unwrap_or_default());
             }
@@ -307,7 +380,7 @@ impl SigningKey {
         pem: &str,
         kid: Option<String>,
     ) -> Result<SigningKey, KeyError> {
-        let der = pem_decode(pem).ok_or_else(|| kerr("not a PEM private key"))?;
+        let der = pem_decode(pem).ok_or(KeyError::NotPem)?;
         SigningKey::from_der(alg, &der, kid)
     }
 
@@ -316,18 +389,18 @@ impl SigningKey {
     pub fn from_jwk(jwk: &Value, default_alg: Option<Algorithm>) -> Result<SigningKey, KeyError> {
         let obj = jwk
             .as_object()
-            .ok_or_else(|| kerr("a JWK must be a JSON object"))?;
+            .ok_or_else(|| jwk_err("a JWK must be a JSON object"))?;
         let get = |name: &str| -> Result<Vec<u8>, KeyError> {
             let s = obj
                 .get(name)
                 .and_then(Value::as_str)
-                .ok_or_else(|| kerr(format!("the JWK has no {name:?} member")))?;
-            b64::decode(s).map_err(|e| kerr(format!("JWK member {name:?} {e}")))
+                .ok_or_else(|| jwk_err(format!("the JWK has no {name:?} member")))?;
+            b64::decode(s).map_err(|e| jwk_err(format!("JWK member {name:?} {e}")))
         };
         let kty = obj.get("kty").and_then(Value::as_str).unwrap_or("");
         let kid = obj.get("kid").and_then(Value::as_str).map(str::to_string);
         let named_alg = match obj.get("alg").and_then(Value::as_str) {
-            Some(a) => Some(a.parse::<Algorithm>().map_err(|e| kerr(e.to_string()))?),
+            Some(a) => Some(a.parse::<Algorithm>().map_err(|e| jwk_err(e.to_string()))?),
             None => default_alg,
         };
         match kty {
@@ -356,7 +429,7 @@ impl SigningKey {
                     qInv: &qi[..],
                 };
                 let pair = RsaKeyPair::from_components(&components)
-                    .map_err(|e| kerr(format!("RSA JWK rejected ({e})")))?;
+                    .map_err(|e| jwk_err(format!("RSA JWK rejected ({e})")))?;
                 Ok(SigningKey {
                     alg,
                     kid,
@@ -366,7 +439,7 @@ impl SigningKey {
             "EC" => {
                 let crv = obj.get("crv").and_then(Value::as_str).unwrap_or("");
                 let curve = Curve::from_name(crv)
-                    .ok_or_else(|| kerr(format!("unsupported curve {crv:?}")))?;
+                    .ok_or_else(|| jwk_err(format!("unsupported curve {crv:?}")))?;
                 let alg = match curve {
                     Curve::P256 => Algorithm::ES256,
                     Curve::P384 => Algorithm::ES384,
@@ -380,7 +453,7 @@ impl SigningKey {
                     &get("d")?,
                     &point,
                 )
-                .map_err(|e| kerr(format!("EC JWK rejected ({e})")))?;
+                .map_err(|e| jwk_err(format!("EC JWK rejected ({e})")))?;
                 Ok(SigningKey {
                     alg,
                     kid,
@@ -390,10 +463,10 @@ impl SigningKey {
             "OKP" => {
                 let crv = obj.get("crv").and_then(Value::as_str).unwrap_or("");
                 if crv != "Ed25519" {
-                    return Err(kerr(format!("unsupported OKP curve {crv:?}")));
+                    return Err(jwk_err(format!("unsupported OKP curve {crv:?}")));
                 }
                 let pair = Ed25519KeyPair::from_seed_and_public_key(&get("d")?, &get("x")?)
-                    .map_err(|e| kerr(format!("Ed25519 JWK rejected ({e})")))?;
+                    .map_err(|e| jwk_err(format!("Ed25519 JWK rejected ({e})")))?;
                 Ok(SigningKey {
                     alg: Algorithm::EdDSA,
                     kid,
@@ -404,7 +477,7 @@ impl SigningKey {
                 let alg = named_alg.unwrap_or(Algorithm::HS256);
                 SigningKey::hmac(alg, &get("k")?, kid.unwrap_or_default())
             }
-            other => Err(kerr(format!("unsupported kty {other:?}"))),
+            other => Err(jwk_err(format!("unsupported kty {other:?}"))),
         }
     }
 
@@ -439,7 +512,7 @@ impl SigningKey {
             _ => false,
         };
         if !fits {
-            return Err(kerr(format!("this {} key cannot sign {alg}", self.alg)));
+            return Err(KeyError::CannotSign { key: self.alg, alg });
         }
         self.alg = alg;
         Ok(self)
@@ -460,13 +533,13 @@ impl SigningKey {
                 };
                 let mut sig = vec![0u8; pair.public_modulus_len()];
                 pair.sign(padding, &rng, message, &mut sig)
-                    .map_err(|_| kerr("RSA signing failed"))?;
+                    .map_err(|_| KeyError::SigningFailed { kind: "RSA" })?;
                 Ok(sig)
             }
             SigningInner::Ec(pair, _) => pair
                 .sign(&rng, message)
                 .map(|s| s.as_ref().to_vec())
-                .map_err(|_| kerr("ECDSA signing failed")),
+                .map_err(|_| KeyError::SigningFailed { kind: "ECDSA" }),
             SigningInner::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
             SigningInner::Hmac(key, _) => Ok(hmac::sign(key, message).as_ref().to_vec()),
         }
@@ -516,15 +589,15 @@ impl SigningKey {
             SigningInner::Rsa(pair) => pair
                 .as_der()
                 .map(|d| d.as_ref().to_vec())
-                .map_err(|_| kerr("RSA export failed")),
+                .map_err(|_| KeyError::ExportFailed { kind: "RSA" }),
             SigningInner::Ec(pair, _) => pair
                 .to_pkcs8v1()
                 .map(|d| d.as_ref().to_vec())
-                .map_err(|_| kerr("EC export failed")),
+                .map_err(|_| KeyError::ExportFailed { kind: "EC" }),
             SigningInner::Ed25519(pair) => pair
                 .to_pkcs8v1()
                 .map(|d| d.as_ref().to_vec())
-                .map_err(|_| kerr("Ed25519 export failed")),
+                .map_err(|_| KeyError::ExportFailed { kind: "Ed25519" }),
             SigningInner::Hmac(_, secret) => Ok(secret.clone()),
         }
     }

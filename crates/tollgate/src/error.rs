@@ -11,7 +11,109 @@ use std::fmt;
 use serde_json::{json, Value};
 
 use crate::alg::Algorithm;
+use crate::clock::span;
 use crate::text::{cut_list, cut_quoted, cut_text, cut_text_to, MAX_REASON_CHARS};
+
+/// Declares a closed vocabulary of stable, logged strings as an enum: each value and its
+/// string are written once, here, so a misspelt id is a compile error. Generates
+/// `as_str()`, `ALL` (declaration order), `STRS` (the strings in that order), `COUNT`,
+/// `parse()`, `Display` and `Serialize` (as the string).
+macro_rules! vocabulary {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )*
+        }
+
+        impl $name {
+            /// How many values there are.
+            pub const COUNT: usize = [$($text),*].len();
+            /// Every value, in declaration order.
+            pub const ALL: [$name; $name::COUNT] = [$($name::$variant),*];
+            /// The string of every value, in declaration order.
+            pub const STRS: [&'static str; $name::COUNT] = [$($text),*];
+
+            /// The stable string (logged, matched on by programs).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )*
+                }
+            }
+
+            /// The value whose string is `s`.
+            pub fn parse(s: &str) -> Option<$name> {
+                $name::ALL.into_iter().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use vocabulary;
+
+vocabulary! {
+    /// The stable code of each [`ValidationError`] variant, in the order of the variants.
+    pub enum ErrorCode {
+        /// [`ValidationError::Malformed`].
+        MalformedToken = "malformed_token",
+        /// [`ValidationError::TokenTooLarge`].
+        TokenTooLarge = "token_too_large",
+        /// [`ValidationError::Encrypted`].
+        EncryptedToken = "encrypted_token",
+        /// [`ValidationError::Unsecured`].
+        UnsecuredToken = "unsecured_token",
+        /// [`ValidationError::AlgNotAllowed`].
+        AlgNotAllowed = "alg_not_allowed",
+        /// [`ValidationError::AlgKeyMismatch`].
+        AlgKeyMismatch = "alg_key_mismatch",
+        /// [`ValidationError::KidMissing`].
+        KidMissing = "kid_missing",
+        /// [`ValidationError::KidNotFound`].
+        KidNotFound = "kid_not_found",
+        /// [`ValidationError::KeyUnusable`].
+        KeyUnusable = "key_unusable",
+        /// [`ValidationError::SignatureInvalid`].
+        SignatureInvalid = "signature_invalid",
+        /// [`ValidationError::CritUnsupported`].
+        CritUnsupported = "crit_unsupported",
+        /// [`ValidationError::Expired`].
+        Expired = "expired",
+        /// [`ValidationError::NotYetValid`].
+        NotYetValid = "not_yet_valid",
+        /// [`ValidationError::IssuedInFuture`].
+        IssuedInFuture = "issued_in_future",
+        /// [`ValidationError::TooOld`].
+        TooOld = "too_old",
+        /// [`ValidationError::IssuerMismatch`].
+        IssuerMismatch = "issuer_mismatch",
+        /// [`ValidationError::AudienceMismatch`].
+        AudienceMismatch = "audience_mismatch",
+        /// [`ValidationError::MissingClaim`].
+        MissingClaim = "missing_claim",
+        /// [`ValidationError::InvalidClaim`].
+        InvalidClaim = "invalid_claim",
+        /// [`ValidationError::TypeMismatch`].
+        TypeMismatch = "type_mismatch",
+        /// [`ValidationError::KeysUnavailable`].
+        KeysUnavailable = "keys_unavailable",
+    }
+}
 
 /// Which part of a compact token a parse error concerns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,56 +321,39 @@ pub enum ValidationError {
 }
 
 impl ValidationError {
-    /// Every stable code, in the order of the variants.
-    pub const CODES: [&'static str; 21] = [
-        "malformed_token",
-        "token_too_large",
-        "encrypted_token",
-        "unsecured_token",
-        "alg_not_allowed",
-        "alg_key_mismatch",
-        "kid_missing",
-        "kid_not_found",
-        "key_unusable",
-        "signature_invalid",
-        "crit_unsupported",
-        "expired",
-        "not_yet_valid",
-        "issued_in_future",
-        "too_old",
-        "issuer_mismatch",
-        "audience_mismatch",
-        "missing_claim",
-        "invalid_claim",
-        "type_mismatch",
-        "keys_unavailable",
-    ];
+    /// Every stable code, in the order of the variants (the strings of [`ErrorCode::ALL`]).
+    pub const CODES: [&'static str; ErrorCode::COUNT] = ErrorCode::STRS;
 
     /// The stable code: one of [`ValidationError::CODES`]. Use it in logs, metrics and APIs.
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// The stable code as a value (its string is [`code`](ValidationError::code)).
+    pub fn error_code(&self) -> ErrorCode {
         use ValidationError::*;
         match self {
-            Malformed { .. } => "malformed_token",
-            TokenTooLarge { .. } => "token_too_large",
-            Encrypted { .. } => "encrypted_token",
-            Unsecured { .. } => "unsecured_token",
-            AlgNotAllowed { .. } => "alg_not_allowed",
-            AlgKeyMismatch { .. } => "alg_key_mismatch",
-            KidMissing { .. } => "kid_missing",
-            KidNotFound { .. } => "kid_not_found",
-            KeyUnusable { .. } => "key_unusable",
-            SignatureInvalid { .. } => "signature_invalid",
-            CritUnsupported { .. } => "crit_unsupported",
-            Expired { .. } => "expired",
-            NotYetValid { .. } => "not_yet_valid",
-            IssuedInFuture { .. } => "issued_in_future",
-            TooOld { .. } => "too_old",
-            IssuerMismatch { .. } => "issuer_mismatch",
-            AudienceMismatch { .. } => "audience_mismatch",
-            MissingClaim { .. } => "missing_claim",
-            InvalidClaim { .. } => "invalid_claim",
-            TypeMismatch { .. } => "type_mismatch",
-            KeysUnavailable { .. } => "keys_unavailable",
+            Malformed { .. } => ErrorCode::MalformedToken,
+            TokenTooLarge { .. } => ErrorCode::TokenTooLarge,
+            Encrypted { .. } => ErrorCode::EncryptedToken,
+            Unsecured { .. } => ErrorCode::UnsecuredToken,
+            AlgNotAllowed { .. } => ErrorCode::AlgNotAllowed,
+            AlgKeyMismatch { .. } => ErrorCode::AlgKeyMismatch,
+            KidMissing { .. } => ErrorCode::KidMissing,
+            KidNotFound { .. } => ErrorCode::KidNotFound,
+            KeyUnusable { .. } => ErrorCode::KeyUnusable,
+            SignatureInvalid { .. } => ErrorCode::SignatureInvalid,
+            CritUnsupported { .. } => ErrorCode::CritUnsupported,
+            Expired { .. } => ErrorCode::Expired,
+            NotYetValid { .. } => ErrorCode::NotYetValid,
+            IssuedInFuture { .. } => ErrorCode::IssuedInFuture,
+            TooOld { .. } => ErrorCode::TooOld,
+            IssuerMismatch { .. } => ErrorCode::IssuerMismatch,
+            AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
+            MissingClaim { .. } => ErrorCode::MissingClaim,
+            InvalidClaim { .. } => ErrorCode::InvalidClaim,
+            TypeMismatch { .. } => ErrorCode::TypeMismatch,
+            KeysUnavailable { .. } => ErrorCode::KeysUnavailable,
         }
     }
 
@@ -387,19 +472,6 @@ fn algs(items: &[Algorithm]) -> String {
         .join(", ")
 }
 
-fn ago(seconds: i64) -> String {
-    let s = seconds.unsigned_abs();
-    if s < 120 {
-        format!("{s} s")
-    } else if s < 7200 {
-        format!("{} min {} s", s / 60, s % 60)
-    } else if s < 172_800 {
-        format!("{} h {} min", s / 3600, (s % 3600) / 60)
-    } else {
-        format!("{} days", s / 86_400)
-    }
-}
-
 /// `kid "k1"` or `without kid`, the kid cut and quoted.
 struct KeyName<'a>(Option<&'a str>);
 
@@ -444,10 +516,10 @@ impl fmt::Display for ValidationError {
             KeyUnusable { kid, reason: r } => write!(f, "key {} cannot be used: {}", KeyName(kid.as_deref()), reason(r)),
             SignatureInvalid { alg, kid } => write!(f, "the {alg} signature does not verify with key {}", KeyName(kid.as_deref())),
             CritUnsupported { names } => write!(f, "the token requires header extensions Tollgate does not support: {}", cut_list(names)),
-            Expired { exp, now, leeway } => write!(f, "the token expired {} ago (exp {exp}, now {now}, leeway {leeway} s)", ago(now - exp)),
-            NotYetValid { nbf, now, leeway } => write!(f, "the token is not valid for another {} (nbf {nbf}, now {now}, leeway {leeway} s)", ago(nbf - now)),
-            IssuedInFuture { iat, now, leeway } => write!(f, "the token was issued {} in the future (iat {iat}, now {now}, leeway {leeway} s)", ago(iat - now)),
-            TooOld { iat, now, max_age } => write!(f, "the token was issued {} ago, more than the maximum age of {max_age} s (iat {iat}, now {now})", ago(now - iat)),
+            Expired { exp, now, leeway } => write!(f, "the token expired {} ago (exp {exp}, now {now}, leeway {leeway} s)", span(now - exp)),
+            NotYetValid { nbf, now, leeway } => write!(f, "the token is not valid for another {} (nbf {nbf}, now {now}, leeway {leeway} s)", span(nbf - now)),
+            IssuedInFuture { iat, now, leeway } => write!(f, "the token was issued {} in the future (iat {iat}, now {now}, leeway {leeway} s)", span(iat - now)),
+            TooOld { iat, now, max_age } => write!(f, "the token was issued {} ago, more than the maximum age of {max_age} s (iat {iat}, now {now})", span(now - iat)),
             IssuerMismatch { expected, found } => match found {
                 Some(iss) => write!(f, "the issuer {} is not accepted; expected {}", cut_quoted(iss), cut_list(expected)),
                 None => write!(f, "the token has no iss claim; expected {}", cut_list(expected)),
@@ -496,6 +568,9 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), 21);
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
     }
 
     #[test]

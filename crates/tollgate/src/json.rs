@@ -8,8 +8,39 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
+/// Why bytes are not the strict JSON expected. `Display` is a fragment that follows what was
+/// being read (`the JWKS is not valid JSON (...)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// Valid JSON, but not an object where one is required.
+    NotAnObject {
+        /// The type found (`an array`, `a string`...).
+        found: &'static str,
+    },
+    /// Not strict JSON: a syntax error, invalid UTF-8, a duplicate member name, trailing
+    /// characters, nesting deeper than 128. `message` is the parser's, with line and column.
+    Invalid {
+        /// What is wrong and where.
+        message: String,
+    },
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonError::NotAnObject { found } => {
+                write!(f, "is JSON but not an object (found {found})")
+            }
+            JsonError::Invalid { message } => write!(f, "is not valid JSON ({message})"),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
 /// Parses `bytes` as one JSON object, rejecting duplicate member names anywhere inside.
-pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     match fast::object(bytes) {
         Some(map) => Ok(map),
         None => strict_object(bytes),
@@ -17,24 +48,23 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
 }
 
 /// Parses any strict JSON value (used for JWKS and discovery documents).
-pub fn parse_value(bytes: &[u8]) -> Result<Value, String> {
+pub fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
     match fast::value(bytes) {
         Some(value) => Ok(value),
         None => strict_value(bytes),
     }
 }
 
-fn strict_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+fn strict_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     match strict_value(bytes)? {
         Value::Object(map) => Ok(map),
-        other => Err(format!(
-            "is JSON but not an object (found {})",
-            kind(&other)
-        )),
+        other => Err(JsonError::NotAnObject {
+            found: kind(&other),
+        }),
     }
 }
 
-fn strict_value(bytes: &[u8]) -> Result<Value, String> {
+fn strict_value(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = StrictValue
         .deserialize(&mut de)
@@ -71,56 +101,202 @@ pub fn preview(v: &Value, max: usize) -> String {
     }
 }
 
-/// The fast path for the JSON tokens are made of: a direct parser for the common subset
-/// (objects, arrays, strings without escapes, integers, literals), producing exactly the
-/// value the strict `serde_json` path below produces. Anything else (an escape, a fraction
-/// or exponent, an integer outside 64 bits, `-0`, deep nesting, a duplicate member, any
-/// syntax error) makes it give up with `None`, and the strict path parses the input again:
-/// every error, and every unusual value, comes from that one path.
+/// The one fast grammar for the JSON tokens are made of: objects, arrays, strings without
+/// escapes, integers and literals, with member names unique at every depth and nesting up to
+/// 64. It only accepts: anything else (an escape, a fraction or exponent, an integer outside
+/// 64 bits, `-0`, deeper nesting, a duplicate member, any syntax error) gives up with `None`,
+/// and the strict `serde_json` path below reads the input again, so every error and every
+/// unusual value comes from that one path.
+///
+/// The grammar is written once ([`Reader`]) and does one of two things with what it reads,
+/// chosen by its [`Sink`]: [`Build`] produces exactly the `Value` the strict path produces
+/// (the fast parser behind [`parse_object`](super::parse_object)); [`Look`] builds nothing
+/// and reports the top-level members (the scanner behind [`scan_object`](super::scan_object)).
 mod fast {
+    use super::Scanned;
     use serde_json::{Map, Number, Value};
 
     /// Deeper input goes to the strict path (whose own limit is 128).
     const MAX_DEPTH: u32 = 64;
+    /// Member names tracked at once (for duplicate detection without a map) across the open
+    /// objects. Claims sets have a dozen or two; more gives up to the strict path.
+    const MAX_NAMES: usize = 64;
 
-    /// A whole input that is one JSON object.
-    pub(super) fn object(bytes: &[u8]) -> Option<Map<String, Value>> {
-        let mut p = Parser::new(bytes)?;
-        p.ws();
-        if p.peek()? != b'{' {
-            return None;
-        }
-        let map = p.object()?;
-        p.end()?;
-        Some(map)
+    /// What the grammar does with the values it reads.
+    pub(super) trait Sink<'a> {
+        type Value;
+        type Object;
+        type Array;
+        /// Whether the reader finds repeated member names itself (by comparing the raw names
+        /// of each open object); a sink that builds a map finds them when it inserts.
+        const TRACK_NAMES: bool;
+        fn string(&mut self, s: &'a str) -> Self::Value;
+        fn integer(&mut self, n: i128) -> Option<Self::Value>;
+        /// `Some(bool)` for `true`/`false`, `None` for `null`.
+        fn literal(&mut self, v: Option<bool>) -> Self::Value;
+        fn object(&mut self) -> Self::Object;
+        /// A member of an object at `depth` (1: the top level); `None` on a repeated name.
+        fn member(
+            &mut self,
+            o: &mut Self::Object,
+            name: &'a str,
+            v: Self::Value,
+            depth: u32,
+        ) -> Option<()>;
+        fn close_object(&mut self, o: Self::Object) -> Self::Value;
+        fn array(&mut self) -> Self::Array;
+        fn item(&mut self, a: &mut Self::Array, v: Self::Value);
+        /// `text` is the array from `[` to `]`.
+        fn close_array(&mut self, a: Self::Array, text: &'a str) -> Self::Value;
     }
 
-    /// A whole input that is one JSON value.
+    /// Builds the `Value` the strict path builds.
+    pub(super) struct Build;
+
+    impl<'a> Sink<'a> for Build {
+        type Value = Value;
+        type Object = Map<String, Value>;
+        type Array = Vec<Value>;
+        const TRACK_NAMES: bool = false;
+        #[inline]
+        fn string(&mut self, s: &'a str) -> Value {
+            Value::String(s.to_owned())
+        }
+        /// As `serde_json` stores it: non-negative into `u64`, negative into `i64`.
+        #[inline]
+        fn integer(&mut self, n: i128) -> Option<Value> {
+            Some(Value::Number(match u64::try_from(n) {
+                Ok(u) => Number::from(u),
+                Err(_) => Number::from(i64::try_from(n).ok()?),
+            }))
+        }
+        fn literal(&mut self, v: Option<bool>) -> Value {
+            v.map_or(Value::Null, Value::Bool)
+        }
+        fn object(&mut self) -> Map<String, Value> {
+            Map::new()
+        }
+        #[inline]
+        fn member(
+            &mut self,
+            o: &mut Map<String, Value>,
+            name: &'a str,
+            v: Value,
+            _: u32,
+        ) -> Option<()> {
+            // A name already there is a duplicate: the strict path words the error.
+            o.insert(name.to_owned(), v).is_none().then_some(())
+        }
+        fn close_object(&mut self, o: Map<String, Value>) -> Value {
+            Value::Object(o)
+        }
+        fn array(&mut self) -> Vec<Value> {
+            Vec::new()
+        }
+        fn item(&mut self, a: &mut Vec<Value>, v: Value) {
+            a.push(v);
+        }
+        fn close_array(&mut self, a: Vec<Value>, _: &'a str) -> Value {
+            Value::Array(a)
+        }
+    }
+
+    /// Builds nothing: each top-level member goes to the callback.
+    pub(super) struct Look<F>(pub(super) F);
+
+    impl<'a, F: FnMut(&'a str, Scanned<'a>)> Sink<'a> for Look<F> {
+        type Value = Scanned<'a>;
+        type Object = ();
+        type Array = ();
+        const TRACK_NAMES: bool = true;
+        #[inline]
+        fn string(&mut self, s: &'a str) -> Scanned<'a> {
+            Scanned::Str(s)
+        }
+        #[inline]
+        fn integer(&mut self, n: i128) -> Option<Scanned<'a>> {
+            Some(Scanned::Int(n))
+        }
+        fn literal(&mut self, _: Option<bool>) -> Scanned<'a> {
+            Scanned::Other
+        }
+        fn object(&mut self) {}
+        #[inline]
+        fn member(&mut self, _: &mut (), name: &'a str, v: Scanned<'a>, depth: u32) -> Option<()> {
+            if depth == 1 {
+                (self.0)(name, v);
+            }
+            Some(())
+        }
+        fn close_object(&mut self, _: ()) -> Scanned<'a> {
+            Scanned::Other
+        }
+        fn array(&mut self) {}
+        fn item(&mut self, _: &mut (), _: Scanned<'a>) {}
+        fn close_array(&mut self, _: (), text: &'a str) -> Scanned<'a> {
+            Scanned::Array(text)
+        }
+    }
+
+    /// A whole input that is one JSON object, built.
+    pub(super) fn object(bytes: &[u8]) -> Option<Map<String, Value>> {
+        match read_object(bytes, Build)? {
+            Value::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// A whole input that is one JSON value, built.
     pub(super) fn value(bytes: &[u8]) -> Option<Value> {
-        let mut p = Parser::new(bytes)?;
-        let v = p.value()?;
-        p.end()?;
+        let mut r = Reader::new(bytes, Build)?;
+        let v = r.value()?;
+        r.end()?;
         Some(v)
     }
 
-    struct Parser<'a> {
+    /// A whole input that is one JSON object, read by `sink`.
+    #[inline]
+    pub(super) fn read_object<'a, S: Sink<'a>>(bytes: &'a [u8], sink: S) -> Option<S::Value> {
+        let mut r = Reader::new(bytes, sink)?;
+        r.ws();
+        if r.peek()? != b'{' {
+            return None;
+        }
+        let v = r.object()?;
+        r.end()?;
+        Some(v)
+    }
+
+    pub(super) struct Reader<'a, S> {
         /// The input, validated as UTF-8 once: a string's content is then a slice of it
         /// between two quotes, ASCII positions that are always character boundaries.
         text: &'a str,
         b: &'a [u8],
         i: usize,
         depth: u32,
+        /// With `S::TRACK_NAMES`: the (start, end) of the names of the members seen in the
+        /// open objects.
+        names: [(u16, u16); MAX_NAMES],
+        count: usize,
+        sink: S,
     }
 
-    impl<'a> Parser<'a> {
+    impl<'a, S: Sink<'a>> Reader<'a, S> {
         /// `None` when the input is not UTF-8 (the strict path says where).
-        fn new(bytes: &'a [u8]) -> Option<Parser<'a>> {
+        pub(super) fn new(bytes: &'a [u8], sink: S) -> Option<Reader<'a, S>> {
             let text = std::str::from_utf8(bytes).ok()?;
-            Some(Parser {
+            // Name positions are stored as u16 (payloads are bounded by the token size).
+            if S::TRACK_NAMES && bytes.len() > u16::MAX as usize {
+                return None;
+            }
+            Some(Reader {
                 text,
                 b: bytes,
                 i: 0,
                 depth: 0,
+                names: [(0, 0); MAX_NAMES],
+                count: 0,
+                sink,
             })
         }
 
@@ -142,66 +318,97 @@ mod fast {
             (self.i == self.b.len()).then_some(())
         }
 
-        fn value(&mut self) -> Option<Value> {
+        fn value(&mut self) -> Option<S::Value> {
             self.ws();
             match self.peek()? {
-                b'{' => self.object().map(Value::Object),
+                b'{' => self.object(),
                 b'[' => self.array(),
-                b'"' => self.string().map(Value::String),
-                b't' => self.literal(b"true", Value::Bool(true)),
-                b'f' => self.literal(b"false", Value::Bool(false)),
-                b'n' => self.literal(b"null", Value::Null),
-                b'-' | b'0'..=b'9' => self.integer(),
+                b'"' => {
+                    let s = self.string()?;
+                    Some(self.sink.string(s))
+                }
+                b't' => self.literal(b"true", Some(true)),
+                b'f' => self.literal(b"false", Some(false)),
+                b'n' => self.literal(b"null", None),
+                b'-' | b'0'..=b'9' => {
+                    let n = super::read_integer(self.b, &mut self.i)?;
+                    self.sink.integer(n)
+                }
                 _ => None,
             }
         }
 
-        fn literal(&mut self, word: &[u8], v: Value) -> Option<Value> {
+        fn literal(&mut self, word: &[u8], v: Option<bool>) -> Option<S::Value> {
             if self.b.get(self.i..self.i + word.len())? == word {
                 self.i += word.len();
-                Some(v)
+                Some(self.sink.literal(v))
             } else {
                 None
             }
         }
 
+        /// Whether `name` (at `start`) repeats a member of the innermost open object (from
+        /// `base`); records it otherwise. `None` when it repeats or too many are open.
+        #[inline]
+        fn record_name(&mut self, base: usize, start: usize, name: &str) -> Option<()> {
+            let bytes = name.as_bytes();
+            for &(s, e) in &self.names[base..self.count] {
+                let other = &self.b[s as usize..e as usize];
+                // Length and first byte first: most names differ there, without a call to
+                // memcmp.
+                if other.len() == bytes.len() && other.first() == bytes.first() && other == bytes {
+                    return None;
+                }
+            }
+            if self.count == MAX_NAMES {
+                return None;
+            }
+            self.names[self.count] = (start as u16, (start + bytes.len()) as u16);
+            self.count += 1;
+            Some(())
+        }
+
         /// At `{`.
-        fn object(&mut self) -> Option<Map<String, Value>> {
+        #[inline]
+        fn object(&mut self) -> Option<S::Value> {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
                 return None;
             }
             self.i += 1;
+            let mut o = self.sink.object();
             self.ws();
             if self.peek()? == b'}' {
                 self.i += 1;
                 self.depth -= 1;
-                return Some(Map::new());
+                return Some(self.sink.close_object(o));
             }
-            let mut map = Map::new();
+            let base = self.count;
             loop {
                 self.ws();
                 if self.peek()? != b'"' {
                     return None;
                 }
-                let key = self.string()?;
+                let start = self.i + 1;
+                let name = self.string()?;
+                if S::TRACK_NAMES {
+                    self.record_name(base, start, name)?;
+                }
                 self.ws();
                 if self.peek()? != b':' {
                     return None;
                 }
                 self.i += 1;
                 let v = self.value()?;
-                // A name already there is a duplicate: the strict path words the error.
-                if map.insert(key, v).is_some() {
-                    return None;
-                }
+                self.sink.member(&mut o, name, v, self.depth)?;
                 self.ws();
                 match self.peek()? {
                     b',' => self.i += 1,
                     b'}' => {
                         self.i += 1;
                         self.depth -= 1;
-                        return Some(map);
+                        self.count = base;
+                        return Some(self.sink.close_object(o));
                     }
                     _ => return None,
                 }
@@ -209,51 +416,72 @@ mod fast {
         }
 
         /// At `[`.
-        fn array(&mut self) -> Option<Value> {
+        fn array(&mut self) -> Option<S::Value> {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
                 return None;
             }
+            let start = self.i;
             self.i += 1;
-            let mut items = Vec::new();
+            let mut a = self.sink.array();
+            self.ws();
+            if self.peek()? != b']' {
+                loop {
+                    let v = self.value()?;
+                    self.sink.item(&mut a, v);
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => break,
+                        _ => return None,
+                    }
+                }
+            }
+            self.i += 1;
+            self.depth -= 1;
+            let text = self.text.get(start..self.i)?;
+            Some(self.sink.close_array(a, text))
+        }
+
+        /// The whole input is an array of strings: each one to `each`.
+        pub(super) fn strings_of_array(&mut self, each: &mut dyn FnMut(&'a str)) -> Option<()> {
+            self.ws();
+            if self.peek()? != b'[' {
+                return None;
+            }
+            self.i += 1;
             self.ws();
             if self.peek()? == b']' {
                 self.i += 1;
-                self.depth -= 1;
-                return Some(Value::Array(items));
-            }
-            loop {
-                items.push(self.value()?);
-                self.ws();
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b']' => {
-                        self.i += 1;
-                        self.depth -= 1;
-                        return Some(Value::Array(items));
+            } else {
+                loop {
+                    self.ws();
+                    if self.peek()? != b'"' {
+                        return None;
                     }
-                    _ => return None,
+                    each(self.string()?);
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return None,
+                    }
                 }
             }
+            self.end()
         }
 
-        /// At `"`. No escapes and no control characters (those go to the strict path);
-        /// non-ASCII bytes must be UTF-8 (the whole input was checked).
-        fn string(&mut self) -> Option<String> {
+        /// At `"`: the content, when it has no escape and no control character (those go
+        /// to the strict path); non-ASCII bytes are UTF-8 (the whole input was checked).
+        #[inline]
+        fn string(&mut self) -> Option<&'a str> {
             let start = self.i + 1;
             let end = super::plain_string_end(self.b, start)?;
             self.i = end + 1;
-            Some(self.text.get(start..end)?.to_owned())
-        }
-
-        /// An integer as `serde_json` reads it: non-negative into `u64`, negative into
-        /// `i64`. Fractions, exponents, overflow and `-0` (a float there) give up.
-        fn integer(&mut self) -> Option<Value> {
-            let n = super::read_integer(self.b, &mut self.i)?;
-            Some(Value::Number(match u64::try_from(n) {
-                Ok(u) => Number::from(u),
-                Err(_) => Number::from(i64::try_from(n).ok()?),
-            }))
+            self.text.get(start..end)
         }
     }
 }
@@ -280,13 +508,13 @@ pub(crate) enum Scanned<'a> {
 /// parses what the scanner does not handle). Duplicates are found by comparing the raw names
 /// within each object; objects with more members than the scanner tracks give up.
 pub(crate) fn scan_object<'a>(bytes: &'a [u8], member: impl FnMut(&'a str, Scanned<'a>)) -> bool {
-    scan::object(bytes, member).is_some()
+    fast::read_object(bytes, fast::Look(member)).is_some()
 }
 
 /// The strings of an array that [`scan_object`] reported as [`Scanned::Array`]; `false`
 /// when an element is not a string.
 pub(crate) fn array_strings<'a>(array: &'a str, mut each: impl FnMut(&'a str)) -> bool {
-    let mut s = match scan::Scanner::new(array.as_bytes()) {
+    let mut s = match fast::Reader::new(array.as_bytes(), fast::Look(|_, _| {})) {
         Some(s) => s,
         None => return false,
     };
@@ -329,239 +557,11 @@ fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// The allocation-free scanner behind [`scan_object`]: the grammar of `fast`, checking
-/// instead of building.
-mod scan {
-    use super::Scanned;
-
-    /// Same as the fast parser's depth limit.
-    const MAX_DEPTH: u32 = 64;
-    /// Member names tracked at once (for duplicate detection) across the open objects.
-    /// Claims sets have a dozen or two; more gives up to the strict path.
-    const MAX_NAMES: usize = 64;
-
-    pub(super) fn object<'a>(
-        bytes: &'a [u8],
-        mut member: impl FnMut(&'a str, Scanned<'a>),
-    ) -> Option<()> {
-        let mut s = Scanner::new(bytes)?;
-        s.ws();
-        if s.peek()? != b'{' {
-            return None;
-        }
-        s.object(&mut member)?;
-        s.ws();
-        (s.i == s.b.len()).then_some(())
-    }
-
-    pub(super) struct Scanner<'a> {
-        text: &'a str,
-        b: &'a [u8],
-        i: usize,
-        depth: u32,
-        /// The (start, end) of the names of the members seen in the open objects.
-        names: [(u16, u16); MAX_NAMES],
-        count: usize,
-    }
-
-    impl<'a> Scanner<'a> {
-        pub(super) fn new(bytes: &'a [u8]) -> Option<Scanner<'a>> {
-            let text = std::str::from_utf8(bytes).ok()?;
-            // Name positions are stored as u16 (payloads are bounded by the token size).
-            if bytes.len() > u16::MAX as usize {
-                return None;
-            }
-            Some(Scanner {
-                text,
-                b: bytes,
-                i: 0,
-                depth: 0,
-                names: [(0, 0); MAX_NAMES],
-                count: 0,
-            })
-        }
-
-        #[inline]
-        fn peek(&self) -> Option<u8> {
-            self.b.get(self.i).copied()
-        }
-
-        #[inline]
-        fn ws(&mut self) {
-            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-                self.i += 1;
-            }
-        }
-
-        /// A value; `Scanned` describes it for the top level.
-        fn value(&mut self) -> Option<Scanned<'a>> {
-            self.ws();
-            match self.peek()? {
-                b'{' => self.object(&mut |_, _| {}).map(|_| Scanned::Other),
-                b'[' => {
-                    let start = self.i;
-                    self.array()?;
-                    Some(Scanned::Array(self.text.get(start..self.i)?))
-                }
-                b'"' => self.string().map(Scanned::Str),
-                b't' => self.literal(b"true"),
-                b'f' => self.literal(b"false"),
-                b'n' => self.literal(b"null"),
-                b'-' | b'0'..=b'9' => self.integer().map(Scanned::Int),
-                _ => None,
-            }
-        }
-
-        fn literal(&mut self, word: &[u8]) -> Option<Scanned<'a>> {
-            if self.b.get(self.i..self.i + word.len())? == word {
-                self.i += word.len();
-                Some(Scanned::Other)
-            } else {
-                None
-            }
-        }
-
-        /// At `{`. `member` is called for each member (a no-op below the top level).
-        #[inline]
-        fn object<F: FnMut(&'a str, Scanned<'a>)>(&mut self, member: &mut F) -> Option<()> {
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            if self.peek()? == b'}' {
-                self.i += 1;
-                self.depth -= 1;
-                return Some(());
-            }
-            let base = self.count;
-            loop {
-                self.ws();
-                if self.peek()? != b'"' {
-                    return None;
-                }
-                let start = self.i + 1;
-                let name = self.string()?;
-                let end = start + name.len();
-                let bytes = name.as_bytes();
-                for &(s, e) in &self.names[base..self.count] {
-                    let other = &self.b[s as usize..e as usize];
-                    // Length and first byte first: most names differ there, without a
-                    // call to memcmp.
-                    if other.len() == bytes.len()
-                        && other.first() == bytes.first()
-                        && other == bytes
-                    {
-                        return None;
-                    }
-                }
-                if self.count == MAX_NAMES {
-                    return None;
-                }
-                self.names[self.count] = (start as u16, end as u16);
-                self.count += 1;
-                self.ws();
-                if self.peek()? != b':' {
-                    return None;
-                }
-                self.i += 1;
-                let v = self.value()?;
-                member(name, v);
-                self.ws();
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b'}' => {
-                        self.i += 1;
-                        self.depth -= 1;
-                        self.count = base;
-                        return Some(());
-                    }
-                    _ => return None,
-                }
-            }
-        }
-
-        /// At `[`.
-        fn array(&mut self) -> Option<()> {
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            if self.peek()? == b']' {
-                self.i += 1;
-                self.depth -= 1;
-                return Some(());
-            }
-            loop {
-                self.value()?;
-                self.ws();
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b']' => {
-                        self.i += 1;
-                        self.depth -= 1;
-                        return Some(());
-                    }
-                    _ => return None,
-                }
-            }
-        }
-
-        /// The whole input is an array of strings: each one to `each`.
-        pub(super) fn strings_of_array(&mut self, each: &mut dyn FnMut(&'a str)) -> Option<()> {
-            self.ws();
-            if self.peek()? != b'[' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            if self.peek()? == b']' {
-                self.i += 1;
-            } else {
-                loop {
-                    self.ws();
-                    if self.peek()? != b'"' {
-                        return None;
-                    }
-                    each(self.string()?);
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            break;
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            self.ws();
-            (self.i == self.b.len()).then_some(())
-        }
-
-        /// At `"`: the content, when it has no escape and no control character.
-        fn string(&mut self) -> Option<&'a str> {
-            let start = self.i + 1;
-            let end = super::plain_string_end(self.b, start)?;
-            self.i = end + 1;
-            self.text.get(start..end)
-        }
-
-        /// The fast parser's integers: `u64` when non-negative, `i64` when negative, `-0`
-        /// and anything with a fraction or exponent refused.
-        fn integer(&mut self) -> Option<i128> {
-            super::read_integer(self.b, &mut self.i)
-        }
-    }
-}
-
 /// Reads a JSON integer at `b[*i..]` as `serde_json` would store it without a float: a
 /// `u64` when non-negative, an `i64` when negative. `-0`, a fraction, an exponent, a leading
 /// zero or overflow give up (`None`), and the strict path decides. Shared by the fast parser
 /// and the allocation-free scanner so both read numbers the same way.
+#[inline]
 fn read_integer(b: &[u8], i: &mut usize) -> Option<i128> {
     let negative = b.get(*i) == Some(&b'-');
     if negative {
@@ -595,8 +595,8 @@ fn read_integer(b: &[u8], i: &mut usize) -> Option<i128> {
     Some(-i128::from(n))
 }
 
-fn clean(msg: String) -> String {
-    format!("is not valid JSON ({msg})")
+fn clean(message: String) -> JsonError {
+    JsonError::Invalid { message }
 }
 
 struct StrictValue;
@@ -676,6 +676,7 @@ mod tests {
     fn rejects_duplicates_at_any_depth() {
         assert!(parse_object(br#"{"a":1,"a":2}"#)
             .unwrap_err()
+            .to_string()
             .contains("duplicate member name \"a\""));
         assert!(parse_object(br#"{"a":{"b":1,"b":1}}"#).is_err());
         assert!(parse_object(br#"{"a":[{"b":1,"b":1}]}"#).is_err());
@@ -924,7 +925,14 @@ mod tests {
 
     #[test]
     fn objects_only() {
-        assert!(parse_object(b"[1]").unwrap_err().contains("not an object"));
+        assert_eq!(
+            parse_object(b"[1]").unwrap_err(),
+            JsonError::NotAnObject { found: "an array" }
+        );
+        assert!(parse_object(b"[1]")
+            .unwrap_err()
+            .to_string()
+            .contains("not an object"));
         assert!(parse_object(b"{} x").is_err());
         assert!(parse_object(b"").is_err());
     }

@@ -105,12 +105,26 @@
 //!
 //! ## Modules
 //!
-//! Modules follow the data: [`jws`] reads and signs compact tokens, [`jwk`] parses keys,
-//! `crypto` is the one seam to `aws-lc-rs`, [`claims`] holds the policy, [`validate`] runs
-//! the pipeline, [`error`] is the failure vocabulary, [`challenge`] turns it into HTTP
-//! answers. With `remote`, [`keys`] fetches and caches keys and [`validator`] picks the
-//! issuer of each token.
+//! Modules follow the data, lowest first:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`b64`], [`json`] | the strict readers every token part goes through: base64url without padding or non-canonical bits, JSON without duplicate member names |
+//! | [`alg`] | the JWS algorithms, key families and curves ([`Algorithm`]) |
+//! | [`jws`] | reading and signing compact tokens |
+//! | [`jwk`] | parsing keys and key sets ([`JwkSet`]) |
+//! | `crypto` | the one seam to `aws-lc-rs` ([`SigningKey`], [`KeyError`]) |
+//! | [`claims`] | the claims of a token and the [`Policy`] they must meet |
+//! | [`clock`] | injectable time, and how times and durations are worded |
+//! | [`validate`] | the pipeline: [`LocalValidator`], [`Verified`] |
+//! | [`error`] | the failure vocabulary: [`ValidationError`], [`ErrorCode`] |
+//! | [`challenge`] | turning a failure into an HTTP answer (`WWW-Authenticate`, status, body) |
+//! | [`doctor`] | explaining a rejection: checks, ranked causes, provider knowledge |
+//! | [`text`] | client-chosen values cut and escaped before they reach a log line or a message |
+//! | [`keys`], [`validator`] (feature `remote`) | fetching and caching issuers' keys; [`Validator`] picks each token's issuer |
+//! | [`tower`] (feature `tower`) | the layer and the extractors |
 
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod alg;
@@ -137,8 +151,8 @@ pub use alg::{Algorithm, Curve, KeyFamily};
 pub use claims::{Claims, Policy, TypPolicy};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use crypto::{random_bytes, sha256, KeyError, SigningKey};
-pub use error::{TokenPart, ValidationError};
-pub use jwk::{Jwk, JwkSet, SkippedKey};
+pub use error::{ErrorCode, TokenPart, ValidationError};
+pub use jwk::{Jwk, JwkError, JwkSet, SkippedKey};
 #[cfg(feature = "remote")]
 pub use keys::{CacheOptions, IssuerConfig};
 pub use validate::{LocalValidator, Verified};

@@ -56,6 +56,21 @@ impl fmt::Display for Cut<'_> {
     }
 }
 
+/// `s` with its first character in upper case: a message fragment (`e.to_string()`, a
+/// fix) turned into the start of a sentence.
+///
+/// ```
+/// assert_eq!(tollgate::text::capitalise("the token expired"), "The token expired");
+/// assert_eq!(tollgate::text::capitalise(""), "");
+/// ```
+pub fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
 /// The most characters shown of a reason that may quote client-chosen text (a JSON parser's
 /// message, a serde error naming a claim's value): longer than [`MAX_SHOWN_CHARS`] so the
 /// sentence around the value survives, still one short log line.

@@ -322,7 +322,7 @@ pub fn verify_jws(
     let payload =
         crate::b64::decode(decoded.payload_b64).map_err(|reason| ValidationError::Malformed {
             part: crate::error::TokenPart::Payload,
-            reason,
+            reason: reason.to_string(),
         })?;
     Ok((decoded.header, payload))
 }

@@ -48,8 +48,7 @@ fn key() -> SigningKey {
 
 fn validator(key: &SigningKey, policy: Policy) -> LocalValidator {
     let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
-    let mut policy = policy;
-    policy.max_token_size = 64 * 1024;
+    let policy = policy.max_token_size(64 * 1024);
     LocalValidator::new(keys, policy)
 }
 

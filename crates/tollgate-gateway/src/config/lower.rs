@@ -445,7 +445,7 @@ impl Ctx<'_> {
             (None, None) => {}
         }
         if let Some(size) = raw.max_token_size {
-            policy.max_token_size = size;
+            policy = policy.max_token_size(size);
         }
         Ok(IssuerConfig {
             issuer: name.clone(),

@@ -1,5 +1,6 @@
 //! The claims of a verified token ([`Claims`]) and the policy they must meet ([`Policy`]).
 
+pub(crate) mod issuer;
 mod policy;
 
 pub use policy::{Policy, TypPolicy, DEFAULT_LEEWAY};
@@ -159,6 +160,10 @@ fn take_strings<'a>(out: &mut Vec<&'a str>, v: Option<&'a Value>) {
         _ => {}
     }
 }
+
+/// A NumericDate above this (year 5138) is taken to be in milliseconds, not seconds: by
+/// the policy (an invalid claim) and by the doctor (a `time_claims_in_milliseconds` cause).
+pub(crate) const MAX_PLAUSIBLE_SECONDS: i64 = 100_000_000_000;
 
 /// Reads a NumericDate (RFC 7519 section 2): a JSON number of seconds, fractions truncated.
 pub(crate) fn numeric_date(v: &Value) -> Option<i64> {

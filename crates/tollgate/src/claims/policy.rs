@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::MAX_PLAUSIBLE_SECONDS;
 use super::{numeric_date, Claims};
 use crate::alg::Algorithm;
 use crate::error::{TokenPart, ValidationError};
@@ -13,9 +14,6 @@ use crate::jws::{Header, DEFAULT_MAX_TOKEN_SIZE};
 /// without stretching a 5-minute token noticeably (the same default as jose and ASP.NET's
 /// 5 min is widely considered too lax).
 pub const DEFAULT_LEEWAY: u64 = 60;
-
-/// A NumericDate above this (year 5138) is taken to be in milliseconds, not seconds.
-const MAX_PLAUSIBLE_SECONDS: i64 = 100_000_000_000;
 
 /// What the header `typ` must be.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,6 +47,7 @@ fn normalize_typ(t: &str) -> String {
 /// assert!(policy.require_exp);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Policy {
     /// Accepted issuers (`iss` must equal one exactly). Empty: `iss` is not checked.
     pub issuers: Vec<String>,
@@ -90,6 +89,16 @@ impl Policy {
     /// The default policy.
     pub fn new() -> Policy {
         Policy::default()
+    }
+    /// Adds accepted issuers.
+    pub fn issuers<I: Into<String>>(mut self, issuers: impl IntoIterator<Item = I>) -> Policy {
+        self.issuers.extend(issuers.into_iter().map(Into::into));
+        self
+    }
+    /// Sets the maximum token size in bytes (default [`DEFAULT_MAX_TOKEN_SIZE`]).
+    pub fn max_token_size(mut self, bytes: usize) -> Policy {
+        self.max_token_size = bytes;
+        self
     }
     /// Adds an accepted issuer.
     pub fn issuer(mut self, iss: impl Into<String>) -> Policy {
@@ -311,7 +320,7 @@ impl Policy {
         }
         let map = json::parse_object(&payload).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
-            reason,
+            reason: reason.to_string(),
         })?;
         between()?;
         self.check_claims(&map, now)?;
@@ -588,7 +597,7 @@ mod tests {
     fn strict(p: &Policy, payload: &[u8], now: i64) -> Result<Map<String, Value>, ValidationError> {
         let map = json::parse_object(payload).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
-            reason,
+            reason: reason.to_string(),
         })?;
         p.check_claims(&map, now)?;
         Ok(map)

@@ -12,22 +12,98 @@ use std::collections::BTreeMap;
 
 use super::checks::{id_token_signals, quote_list, MAX_PLAUSIBLE_SECONDS};
 use super::facts::Facts;
-use super::providers::{self, Recognised};
+use super::providers::{self, ProviderId, Recognised};
 use super::time;
 use super::token::Shape;
 use super::Cause;
 use crate::alg::Algorithm;
+use crate::claims::issuer::{self, url_parts};
+use crate::error::vocabulary;
 use crate::error::ValidationError;
+use crate::text::capitalise;
+
+vocabulary! {
+    /// The id of each cause the doctor knows: a stable, logged string (`as_str`). The
+    /// declaration order is the ranking of [`CAUSES`].
+    pub enum CauseId {
+        /// The token is encrypted (JWE); an API validates signed tokens.
+        EncryptedToken = "encrypted_token",
+        /// The token is not a JWT at all (an opaque or reference token).
+        OpaqueToken = "opaque_token",
+        /// The token is damaged: truncated, joined or re-encoded.
+        MalformedToken = "malformed_token",
+        /// The token is unsigned (alg none).
+        UnsignedToken = "unsigned_token",
+        /// A refresh token was sent instead of the access token.
+        RefreshTokenAsAccessToken = "refresh_token_as_access_token",
+        /// An Okta org authorization server access token, which only Okta can validate.
+        OktaOrgAuthorizationServer = "okta_org_authorization_server",
+        /// A Microsoft Graph token: not meant for this API.
+        AzureGraphToken = "azure_graph_token",
+        /// A Firebase custom token, session cookie or Google token sent to a Firebase ID token verifier.
+        FirebaseWrongToken = "firebase_wrong_token",
+        /// An ID token was sent instead of an access token.
+        IdTokenAsAccessToken = "id_token_as_access_token",
+        /// A Cognito access token: it carries client_id, never aud.
+        CognitoAccessTokenNoAud = "cognito_access_token_no_aud",
+        /// The discovery document names another issuer than the one configured.
+        DiscoveryIssuerMismatch = "discovery_issuer_mismatch",
+        /// An Entra ID v1.0 token where v2.0 is expected, or the reverse.
+        AzureV1V2Mismatch = "azure_v1_v2_mismatch",
+        /// An Azure AD B2C token from another user flow/policy than the configured metadata.
+        B2cPolicyMismatch = "b2c_policy_mismatch",
+        /// The same issuer path on another host (internal vs public name).
+        IssuerHostMismatch = "issuer_host_mismatch",
+        /// The issuer differs only by a trailing slash, scheme, case or whitespace.
+        IssuerNearMiss = "issuer_near_miss",
+        /// The token comes from another issuer (tenant, environment, realm).
+        TokenFromOtherIssuer = "token_from_other_issuer",
+        /// The discovery document could not be fetched.
+        DiscoveryUnreachable = "discovery_unreachable",
+        /// The JWKS could not be fetched.
+        JwksUnreachable = "jwks_unreachable",
+        /// The key set has no usable signing key.
+        JwksNoUsableKeys = "jwks_no_usable_keys",
+        /// An HS* (shared-secret) token where the API expects public-key signatures.
+        SymmetricToken = "symmetric_token",
+        /// The token's algorithm is not in the API's allow-list.
+        AlgorithmNotAllowed = "algorithm_not_allowed",
+        /// Signed with an Entra application-specific key (keys?appid=).
+        EntraAppSpecificKeys = "entra_app_specific_keys",
+        /// The issuer rotated its keys; the API holds an old key set.
+        KeysRotated = "keys_rotated",
+        /// The token's kid is in no key the issuer publishes.
+        KidUnknownToIssuer = "kid_unknown_to_issuer",
+        /// The HMAC secret differs between issuer and API.
+        HmacSecretMismatch = "hmac_secret_mismatch",
+        /// The key was found but the signature does not verify.
+        SignatureMismatch = "signature_mismatch",
+        /// Exp/nbf/iat are in milliseconds instead of seconds.
+        TimeClaimsInMilliseconds = "time_claims_in_milliseconds",
+        /// The token has expired.
+        TokenExpired = "token_expired",
+        /// The issuer's and the API's clocks disagree.
+        ClockSkew = "clock_skew",
+        /// A Keycloak token without the API's audience (no audience mapper).
+        KeycloakMissingAudience = "keycloak_missing_audience",
+        /// The audience differs only by api://, a trailing slash, case or whitespace.
+        AudienceNearMiss = "audience_near_miss",
+        /// The token was issued for another API.
+        AudienceOtherApi = "audience_other_api",
+        /// The token's typ header is not accepted.
+        TypNotAccepted = "typ_not_accepted",
+    }
+}
 
 /// One cause the doctor knows.
 pub struct CauseSpec {
     /// Stable id.
-    pub id: &'static str,
+    pub id: CauseId,
     /// What it means, one line (for docs and `--help`).
     pub title: &'static str,
     /// Causes this one explains: when it applies, they are not listed (a Graph token also
     /// fails its signature; a token from another issuer also has an unknown kid).
-    pub supersedes: &'static [&'static str],
+    pub supersedes: &'static [CauseId],
     rule: fn(&Facts<'_>) -> Option<Found>,
 }
 
@@ -66,14 +142,14 @@ impl Found {
 }
 
 macro_rules! cause {
-    ($id:literal, $title:literal, $rule:ident) => {
+    ($id:ident, $title:literal, $rule:ident) => {
         cause!($id, $title, $rule, [])
     };
-    ($id:literal, $title:literal, $rule:ident, [$($sup:literal),*]) => {
+    ($id:ident, $title:literal, $rule:ident, [$($sup:ident),*]) => {
         CauseSpec {
-            id: $id,
+            id: CauseId::$id,
             title: $title,
-            supersedes: &[$($sup),*],
+            supersedes: &[$(CauseId::$sup),*],
             rule: $rule,
         }
     };
@@ -81,46 +157,46 @@ macro_rules! cause {
 
 /// Every cause, most fundamental first (this order is the ranking).
 pub const CAUSES: &[CauseSpec] = &[
-    cause!("encrypted_token", "the token is encrypted (JWE); an API validates signed tokens", encrypted_token),
-    cause!("opaque_token", "the token is not a JWT at all (an opaque or reference token)", opaque_token),
-    cause!("malformed_token", "the token is damaged: truncated, joined or re-encoded", malformed_token),
-    cause!("unsigned_token", "the token is unsigned (alg none)", unsigned_token),
-    cause!("refresh_token_as_access_token", "a refresh token was sent instead of the access token", refresh_token, ["symmetric_token", "kid_unknown_to_issuer", "audience_other_api", "hmac_secret_mismatch", "algorithm_not_allowed"]),
-    cause!("okta_org_authorization_server", "an Okta org authorization server access token, which only Okta can validate", okta_org, ["token_from_other_issuer", "kid_unknown_to_issuer", "audience_other_api", "typ_not_accepted"]),
-    cause!("azure_graph_token", "a Microsoft Graph token: not meant for this API", azure_graph_token, ["signature_mismatch", "audience_other_api", "token_from_other_issuer"]),
-    cause!("firebase_wrong_token", "a Firebase custom token, session cookie or Google token sent to a Firebase ID token verifier", firebase_wrong_token, ["token_from_other_issuer", "kid_unknown_to_issuer", "audience_other_api", "symmetric_token"]),
-    cause!("id_token_as_access_token", "an ID token was sent instead of an access token", id_token, ["audience_other_api", "typ_not_accepted"]),
-    cause!("cognito_access_token_no_aud", "a Cognito access token: it carries client_id, never aud", cognito_no_aud, ["audience_other_api"]),
-    cause!("discovery_issuer_mismatch", "the discovery document names another issuer than the one configured", discovery_issuer_mismatch, ["token_from_other_issuer", "issuer_near_miss"]),
-    cause!("azure_v1_v2_mismatch", "an Entra ID v1.0 token where v2.0 is expected, or the reverse", azure_v1_v2, ["token_from_other_issuer", "audience_other_api"]),
-    cause!("b2c_policy_mismatch", "an Azure AD B2C token from another user flow/policy than the configured metadata", b2c_policy_mismatch, ["kid_unknown_to_issuer"]),
-    cause!("issuer_host_mismatch", "the same issuer path on another host (internal vs public name)", issuer_host_mismatch, ["token_from_other_issuer"]),
-    cause!("issuer_near_miss", "the issuer differs only by a trailing slash, scheme, case or whitespace", issuer_near_miss),
-    cause!("token_from_other_issuer", "the token comes from another issuer (tenant, environment, realm)", token_from_other_issuer, ["kid_unknown_to_issuer", "signature_mismatch"]),
-    cause!("discovery_unreachable", "the discovery document could not be fetched", discovery_unreachable, ["jwks_unreachable"]),
-    cause!("jwks_unreachable", "the JWKS could not be fetched", jwks_unreachable),
-    cause!("jwks_no_usable_keys", "the key set has no usable signing key", jwks_no_usable_keys),
-    cause!("symmetric_token", "an HS* (shared-secret) token where the API expects public-key signatures", symmetric_token),
-    cause!("algorithm_not_allowed", "the token's algorithm is not in the API's allow-list", algorithm_not_allowed),
-    cause!("entra_app_specific_keys", "signed with an Entra application-specific key (keys?appid=)", entra_app_specific_keys, ["kid_unknown_to_issuer"]),
-    cause!("keys_rotated", "the issuer rotated its keys; the API holds an old key set", keys_rotated),
-    cause!("kid_unknown_to_issuer", "the token's kid is in no key the issuer publishes", kid_unknown_to_issuer),
-    cause!("hmac_secret_mismatch", "the HMAC secret differs between issuer and API", hmac_secret_mismatch),
-    cause!("signature_mismatch", "the key was found but the signature does not verify", signature_mismatch),
-    cause!("time_claims_in_milliseconds", "exp/nbf/iat are in milliseconds instead of seconds", time_claims_in_ms, ["token_expired", "clock_skew"]),
-    cause!("token_expired", "the token has expired", token_expired),
-    cause!("clock_skew", "the issuer's and the API's clocks disagree", clock_skew),
-    cause!("keycloak_missing_audience", "a Keycloak token without the API's audience (no audience mapper)", keycloak_missing_audience, ["audience_other_api"]),
-    cause!("audience_near_miss", "the audience differs only by api://, a trailing slash, case or whitespace", audience_near_miss, ["audience_other_api"]),
-    cause!("audience_other_api", "the token was issued for another API", audience_other_api),
-    cause!("typ_not_accepted", "the token's typ header is not accepted", typ_not_accepted),
+    cause!(EncryptedToken, "the token is encrypted (JWE); an API validates signed tokens", encrypted_token),
+    cause!(OpaqueToken, "the token is not a JWT at all (an opaque or reference token)", opaque_token),
+    cause!(MalformedToken, "the token is damaged: truncated, joined or re-encoded", malformed_token),
+    cause!(UnsignedToken, "the token is unsigned (alg none)", unsigned_token),
+    cause!(RefreshTokenAsAccessToken, "a refresh token was sent instead of the access token", refresh_token, [SymmetricToken, KidUnknownToIssuer, AudienceOtherApi, HmacSecretMismatch, AlgorithmNotAllowed]),
+    cause!(OktaOrgAuthorizationServer, "an Okta org authorization server access token, which only Okta can validate", okta_org, [TokenFromOtherIssuer, KidUnknownToIssuer, AudienceOtherApi, TypNotAccepted]),
+    cause!(AzureGraphToken, "a Microsoft Graph token: not meant for this API", azure_graph_token, [SignatureMismatch, AudienceOtherApi, TokenFromOtherIssuer]),
+    cause!(FirebaseWrongToken, "a Firebase custom token, session cookie or Google token sent to a Firebase ID token verifier", firebase_wrong_token, [TokenFromOtherIssuer, KidUnknownToIssuer, AudienceOtherApi, SymmetricToken]),
+    cause!(IdTokenAsAccessToken, "an ID token was sent instead of an access token", id_token, [AudienceOtherApi, TypNotAccepted]),
+    cause!(CognitoAccessTokenNoAud, "a Cognito access token: it carries client_id, never aud", cognito_no_aud, [AudienceOtherApi]),
+    cause!(DiscoveryIssuerMismatch, "the discovery document names another issuer than the one configured", discovery_issuer_mismatch, [TokenFromOtherIssuer, IssuerNearMiss]),
+    cause!(AzureV1V2Mismatch, "an Entra ID v1.0 token where v2.0 is expected, or the reverse", azure_v1_v2, [TokenFromOtherIssuer, AudienceOtherApi]),
+    cause!(B2cPolicyMismatch, "an Azure AD B2C token from another user flow/policy than the configured metadata", b2c_policy_mismatch, [KidUnknownToIssuer]),
+    cause!(IssuerHostMismatch, "the same issuer path on another host (internal vs public name)", issuer_host_mismatch, [TokenFromOtherIssuer]),
+    cause!(IssuerNearMiss, "the issuer differs only by a trailing slash, scheme, case or whitespace", issuer_near_miss),
+    cause!(TokenFromOtherIssuer, "the token comes from another issuer (tenant, environment, realm)", token_from_other_issuer, [KidUnknownToIssuer, SignatureMismatch]),
+    cause!(DiscoveryUnreachable, "the discovery document could not be fetched", discovery_unreachable, [JwksUnreachable]),
+    cause!(JwksUnreachable, "the JWKS could not be fetched", jwks_unreachable),
+    cause!(JwksNoUsableKeys, "the key set has no usable signing key", jwks_no_usable_keys),
+    cause!(SymmetricToken, "an HS* (shared-secret) token where the API expects public-key signatures", symmetric_token),
+    cause!(AlgorithmNotAllowed, "the token's algorithm is not in the API's allow-list", algorithm_not_allowed),
+    cause!(EntraAppSpecificKeys, "signed with an Entra application-specific key (keys?appid=)", entra_app_specific_keys, [KidUnknownToIssuer]),
+    cause!(KeysRotated, "the issuer rotated its keys; the API holds an old key set", keys_rotated),
+    cause!(KidUnknownToIssuer, "the token's kid is in no key the issuer publishes", kid_unknown_to_issuer),
+    cause!(HmacSecretMismatch, "the HMAC secret differs between issuer and API", hmac_secret_mismatch),
+    cause!(SignatureMismatch, "the key was found but the signature does not verify", signature_mismatch),
+    cause!(TimeClaimsInMilliseconds, "exp/nbf/iat are in milliseconds instead of seconds", time_claims_in_ms, [TokenExpired, ClockSkew]),
+    cause!(TokenExpired, "the token has expired", token_expired),
+    cause!(ClockSkew, "the issuer's and the API's clocks disagree", clock_skew),
+    cause!(KeycloakMissingAudience, "a Keycloak token without the API's audience (no audience mapper)", keycloak_missing_audience, [AudienceOtherApi]),
+    cause!(AudienceNearMiss, "the audience differs only by api://, a trailing slash, case or whitespace", audience_near_miss, [AudienceOtherApi]),
+    cause!(AudienceOtherApi, "the token was issued for another API", audience_other_api),
+    cause!(TypNotAccepted, "the token's typ header is not accepted", typ_not_accepted),
 ];
 
 /// Finds the causes that apply, most likely first. When no rule applies to a failure, the
 /// failure's own code, message and fix are returned.
 pub(crate) fn find(f: &Facts<'_>) -> Vec<Cause> {
     let mut out = Vec::new();
-    let mut superseded: Vec<&str> = Vec::new();
+    let mut superseded: Vec<CauseId> = Vec::new();
     for spec in CAUSES {
         if superseded.contains(&spec.id) {
             continue;
@@ -141,14 +217,6 @@ pub(crate) fn find(f: &Facts<'_>) -> Vec<Cause> {
         }
     }
     out
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
 }
 
 fn base_vars(f: &Facts<'_>) -> BTreeMap<String, String> {
@@ -182,7 +250,7 @@ fn base_vars(f: &Facts<'_>) -> BTreeMap<String, String> {
     vars
 }
 
-fn finish(f: &Facts<'_>, id: &'static str, found: Found) -> Cause {
+fn finish(f: &Facts<'_>, id: CauseId, found: Found) -> Cause {
     let mut vars = base_vars(f);
     for (k, v) in &found.vars {
         vars.insert(k.to_string(), v.clone());
@@ -201,7 +269,7 @@ fn finish(f: &Facts<'_>, id: &'static str, found: Found) -> Cause {
         }
     }
     Cause {
-        id,
+        id: id.as_str(),
         summary: found.summary,
         evidence: found.evidence,
         fix,
@@ -216,10 +284,13 @@ fn client_id<'f>(f: &'f Facts<'_>) -> Option<&'f str> {
 
 // ---- the shape of the token -------------------------------------------------------------
 
+/// `Some` when the token has this shape: the guard of the rules about the token's shape.
+fn shape(f: &Facts<'_>, shape: Shape) -> Option<()> {
+    (f.insp.shape == shape).then_some(())
+}
+
 fn encrypted_token(f: &Facts<'_>) -> Option<Found> {
-    if f.insp.shape != Shape::Jwe {
-        return None;
-    }
+    shape(f, Shape::Jwe)?;
     let alg = f.insp.header_str("alg").unwrap_or("?");
     let enc = f.insp.header_str("enc").unwrap_or("?");
     let mut evidence = format!("5 segments; the JWE header has alg \"{alg}\" and enc \"{enc}\"");
@@ -231,7 +302,7 @@ fn encrypted_token(f: &Facts<'_>) -> Option<Found> {
     );
     if alg == "dir" {
         evidence.push_str(" (direct encryption with a key only the identity provider holds)");
-        fix = "Request the access token with this API's audience (Auth0: audience=<API identifier>): without one, Auth0 returns a token encrypted for itself (alg dir) that only its /userinfo endpoint can read.".into();
+        fix = providers::DIRECT_JWE_FIX.into();
     }
     found(
         "The token is encrypted (JWE); an API can only validate signed tokens (JWS).",
@@ -241,9 +312,7 @@ fn encrypted_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn opaque_token(f: &Facts<'_>) -> Option<Found> {
-    if f.insp.shape != Shape::Opaque {
-        return None;
-    }
+    shape(f, Shape::Opaque)?;
     let prefix = if f.insp.len > 0 {
         format!("{} characters", f.insp.len)
     } else {
@@ -273,9 +342,7 @@ fn opaque_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn malformed_token(f: &Facts<'_>) -> Option<Found> {
-    if f.insp.shape != Shape::Malformed {
-        return None;
-    }
+    shape(f, Shape::Malformed)?;
     found(
         "The token cannot be read as a JWT: the copy is damaged.",
         f.insp.problem.clone().unwrap_or_else(|| "it cannot be decoded".into()),
@@ -284,11 +351,9 @@ fn malformed_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn unsigned_token(f: &Facts<'_>) -> Option<Found> {
-    if f.insp.shape != Shape::Unsigned {
-        return None;
-    }
+    shape(f, Shape::Unsigned)?;
     let alg = f.alg.as_deref().unwrap_or("none");
-    if f.token_provider_id() == "firebase" {
+    if f.token_provider_id() == Some(ProviderId::Firebase) {
         return found(
             "The token is unsigned: a Firebase Auth emulator token reached a verifier that checks signatures.",
             format!("alg \"{alg}\", iss \"{}\" (the Firebase emulator signs nothing)", f.iss.as_deref().unwrap_or("")),
@@ -310,7 +375,7 @@ fn refresh_token(f: &Facts<'_>) -> Option<Found> {
         return None;
     }
     let mut evidence = format!("the payload typ is \"{typ}\"");
-    if f.token_provider_id() == "keycloak" {
+    if f.token_provider_id() == Some(ProviderId::Keycloak) {
         evidence.push_str(" (a Keycloak refresh token)");
     }
     if f.is_hmac() {
@@ -335,7 +400,7 @@ fn okta_org(f: &Facts<'_>) -> Option<Found> {
         .typ
         .as_deref()
         .is_some_and(|t| t.to_ascii_lowercase().contains("okta-internal"));
-    let org = f.token_provider_id() == "okta_org";
+    let org = f.token_provider_id() == Some(ProviderId::OktaOrg);
     if !(org || internal_typ) || !id_token_signals(f).is_empty() {
         return None;
     }
@@ -368,7 +433,7 @@ fn azure_graph_token(f: &Facts<'_>) -> Option<Found> {
         .iter()
         .find(|a| providers::GRAPH_AUDIENCES.contains(&a.as_str()));
     let nonce = f.header_has("nonce");
-    let entra = f.token_provider_id().starts_with("entra");
+    let entra = f.token_provider_id().is_some_and(ProviderId::is_entra);
     if graph_aud.is_none() && !(nonce && entra) {
         return None;
     }
@@ -394,7 +459,7 @@ fn azure_graph_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn firebase_wrong_token(f: &Facts<'_>) -> Option<Found> {
-    let firebase_api = f.configured_provider_id() == "firebase";
+    let firebase_api = f.configured_provider_id() == Some(ProviderId::Firebase);
     if !firebase_api {
         return None;
     }
@@ -405,7 +470,7 @@ fn firebase_wrong_token(f: &Facts<'_>) -> Option<Found> {
         .and_then(|p| p.get("project"))
         .unwrap_or("<project>")
         .to_string();
-    let custom = f.token_provider_id() == "firebase_custom"
+    let custom = f.token_provider_id() == Some(ProviderId::FirebaseCustom)
         || f.auds
             .iter()
             .any(|a| a.contains("identitytoolkit.googleapis.com"));
@@ -419,14 +484,14 @@ fn firebase_wrong_token(f: &Facts<'_>) -> Option<Found> {
             "Custom tokens are for the client only: it must call signInWithCustomToken(customToken), then send user.getIdToken() to the API.",
         );
     }
-    if f.token_provider_id() == "firebase_session" {
+    if f.token_provider_id() == Some(ProviderId::FirebaseSession) {
         return found(
             "A Firebase session cookie was sent to an ID token verifier.",
             format!("iss \"{iss}\" is the session cookie issuer; session cookies are signed with other keys"),
             format!("Verify session cookies with verifySessionCookie() (issuer https://session.firebase.google.com/{project}, keys https://www.googleapis.com/identitytoolkit/v3/relyingparty/publicKeys), or send the ID token (user.getIdToken()) as the bearer token."),
         );
     }
-    if f.token_provider_id() == "google" {
+    if f.token_provider_id() == Some(ProviderId::Google) {
         return found(
             "A Google ID token was sent instead of a Firebase ID token.",
             format!("iss \"{iss}\" and aud {} are Google's, not Firebase project {project}'s", quote_list(&f.auds)),
@@ -458,7 +523,7 @@ fn id_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn cognito_no_aud(f: &Facts<'_>) -> Option<Found> {
-    if f.token_provider_id() != "cognito"
+    if f.token_provider_id() != Some(ProviderId::Cognito)
         || f.claim_str("token_use") != Some("access")
         || !f.auds.is_empty()
     {
@@ -516,7 +581,7 @@ fn azure_v1_v2(f: &Facts<'_>) -> Option<Found> {
         return None;
     }
     let (t, c) = (token.spec.id, conf.spec.id);
-    if !((t == "entra_v1" && c == "entra_v2") || (t == "entra_v2" && c == "entra_v1")) {
+    if !(t.is_entra() && c.is_entra() && t != c) {
         return None;
     }
     let tid = token.get("tenant").unwrap_or("<tenant>");
@@ -525,7 +590,7 @@ fn azure_v1_v2(f: &Facts<'_>) -> Option<Found> {
         .claim_str("ver")
         .map(|v| format!(", ver \"{v}\""))
         .unwrap_or_default();
-    let (tv, cv) = if t == "entra_v1" {
+    let (tv, cv) = if t == ProviderId::EntraV1 {
         ("v1.0", "v2.0")
     } else {
         ("v2.0", "v1.0")
@@ -538,7 +603,7 @@ fn azure_v1_v2(f: &Facts<'_>) -> Option<Found> {
         evidence.push_str(&format!("; the tenants differ too ({tid} vs {ctid})"));
     }
     let both = format!("--issuer https://sts.windows.net/{ctid}/ --issuer https://login.microsoftonline.com/{ctid}/v2.0");
-    let fix = if t == "entra_v1" {
+    let fix = if t == ProviderId::EntraV1 {
         format!("The API's app registration decides the token version, not the endpoint the client used: set \"accessTokenAcceptedVersion\": 2 in its manifest (Entra admin center > App registrations > your API > Manifest) and get a new token (iss becomes https://login.microsoftonline.com/{ctid}/v2.0, aud the client id). Or accept both versions: {both}, and both audiences (api://<client-id> and <client-id>).")
     } else {
         format!("Configure the v2.0 issuer https://login.microsoftonline.com/{ctid}/v2.0 (v2.0 tokens carry the client id in aud), or accept both versions: {both}.")
@@ -600,21 +665,6 @@ fn b2c_policy_mismatch(f: &Facts<'_>) -> Option<Found> {
     )
 }
 
-struct UrlParts<'s> {
-    scheme: &'s str,
-    host: &'s str,
-    path: &'s str,
-}
-
-fn url_parts(s: &str) -> Option<UrlParts<'_>> {
-    let (scheme, rest) = s.split_once("://")?;
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    Some(UrlParts { scheme, host, path })
-}
-
 /// The token issuer and the configured issuer that share a path but not a host.
 fn host_mismatch(f: &Facts<'_>) -> Option<(String, String)> {
     if !f.iss_mismatch() {
@@ -654,45 +704,17 @@ fn issuer_host_mismatch(f: &Facts<'_>) -> Option<Found> {
     )
 }
 
-fn normalize_iss(s: &str) -> String {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .unwrap_or(&s);
-    s.trim_end_matches('/').to_string()
-}
-
 /// The configured issuer the token's issuer nearly equals, and how they differ.
 fn near_miss(f: &Facts<'_>) -> Option<(String, Vec<&'static str>)> {
     if !f.iss_mismatch() {
         return None;
     }
     let iss = f.iss.as_deref()?;
-    f.settings.policy.issuers.iter().find_map(|e| {
-        if normalize_iss(e) != normalize_iss(iss) {
-            return None;
-        }
-        let mut how = Vec::new();
-        if e.trim() != e || iss.trim() != iss {
-            how.push("whitespace");
-        }
-        let (a, b) = (e.trim(), iss.trim());
-        if a.ends_with('/') != b.ends_with('/') {
-            how.push("a trailing '/'");
-        }
-        let scheme = |s: &str| s.split_once("://").map(|(x, _)| x.to_ascii_lowercase());
-        if scheme(a) != scheme(b) {
-            how.push("the scheme");
-        }
-        if a.trim_end_matches('/')
-            .eq_ignore_ascii_case(b.trim_end_matches('/'))
-            && a.trim_end_matches('/') != b.trim_end_matches('/')
-        {
-            how.push("letter case");
-        }
-        Some((e.clone(), how))
-    })
+    f.settings
+        .policy
+        .issuers
+        .iter()
+        .find_map(|e| Some((e.clone(), issuer::near_miss(e, iss)?)))
 }
 
 fn issuer_near_miss(f: &Facts<'_>) -> Option<Found> {
@@ -732,7 +754,7 @@ fn token_from_other_issuer(f: &Facts<'_>) -> Option<Found> {
                     diffs.join(", ")
                 ));
             }
-            if t.spec.id.starts_with("entra") {
+            if t.spec.id.is_entra() {
                 evidence.push_str(
                     "; Entra tenants share signing keys, so only the issuer tells them apart",
                 );
@@ -909,7 +931,7 @@ fn entra_app_specific_keys(f: &Facts<'_>) -> Option<Found> {
         .or(f.api.as_ref())
         .map(|s| s.origin.clone())
         .unwrap_or_else(|| "the tenant's keys".into());
-    let v2 = if f.token_provider_id() == "entra_v1" {
+    let v2 = if f.token_provider_id() == Some(ProviderId::EntraV1) {
         ""
     } else {
         "/v2.0"
@@ -1115,7 +1137,7 @@ fn clock_skew(f: &Facts<'_>) -> Option<Found> {
 // ---- audience and type ----------------------------------------------------------------------
 
 fn keycloak_missing_audience(f: &Facts<'_>) -> Option<Found> {
-    if f.token_provider_id() != "keycloak" || !f.aud_mismatch() {
+    if f.token_provider_id() != Some(ProviderId::Keycloak) || !f.aud_mismatch() {
         return None;
     }
     let default_aud = |a: &str| {
@@ -1212,7 +1234,7 @@ fn audience_other_api(f: &Facts<'_>) -> Option<Found> {
         if let Some((_, name)) = providers::FOREIGN_AUDIENCES.iter().find(|(x, _)| x == a) {
             evidence.push_str(&format!("; \"{a}\" is {name}"));
         }
-        if a.ends_with("/api/v2/") && f.token_provider_id() == "auth0" {
+        if a.ends_with("/api/v2/") && f.token_provider_id() == Some(ProviderId::Auth0) {
             evidence.push_str(&format!("; \"{a}\" is the Auth0 Management API"));
         }
         if a.ends_with("/userinfo") {
@@ -1274,17 +1296,58 @@ fn typ_not_accepted(f: &Facts<'_>) -> Option<Found> {
 mod tests {
     use super::*;
 
+    /// The ids are a public, logged vocabulary: pinned here, spelled out, on purpose.
+    #[test]
+    fn cause_ids_are_pinned() {
+        assert_eq!(
+            CauseId::STRS,
+            [
+                "encrypted_token",
+                "opaque_token",
+                "malformed_token",
+                "unsigned_token",
+                "refresh_token_as_access_token",
+                "okta_org_authorization_server",
+                "azure_graph_token",
+                "firebase_wrong_token",
+                "id_token_as_access_token",
+                "cognito_access_token_no_aud",
+                "discovery_issuer_mismatch",
+                "azure_v1_v2_mismatch",
+                "b2c_policy_mismatch",
+                "issuer_host_mismatch",
+                "issuer_near_miss",
+                "token_from_other_issuer",
+                "discovery_unreachable",
+                "jwks_unreachable",
+                "jwks_no_usable_keys",
+                "symmetric_token",
+                "algorithm_not_allowed",
+                "entra_app_specific_keys",
+                "keys_rotated",
+                "kid_unknown_to_issuer",
+                "hmac_secret_mismatch",
+                "signature_mismatch",
+                "time_claims_in_milliseconds",
+                "token_expired",
+                "clock_skew",
+                "keycloak_missing_audience",
+                "audience_near_miss",
+                "audience_other_api",
+                "typ_not_accepted",
+            ]
+        );
+    }
+
     #[test]
     fn ids_are_unique() {
-        let mut ids: Vec<_> = CAUSES.iter().map(|c| c.id).collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), CAUSES.len());
+        // Every id has one place in the ranking, in the order the ids are declared.
+        let ids: Vec<CauseId> = CAUSES.iter().map(|c| c.id).collect();
+        assert_eq!(ids, CauseId::ALL);
     }
 
     #[test]
     fn normalisers() {
-        assert_eq!(normalize_iss(" HTTPS://A.example.com/ "), "a.example.com");
         assert_eq!(normalize_aud("api://abc/"), "abc");
         assert_eq!(b2c_policy("https://x.b2clogin.com/x.onmicrosoft.com/B2C_1_signin/v2.0/.well-known/openid-configuration").as_deref(), Some("B2C_1_signin"));
     }

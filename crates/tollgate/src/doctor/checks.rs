@@ -10,8 +10,7 @@ use super::{Check, Status};
 use crate::claims::TypPolicy;
 use crate::error::ValidationError;
 
-/// A NumericDate above this is taken to be milliseconds (the same bound as the policy).
-pub(crate) const MAX_PLAUSIBLE_SECONDS: i64 = 100_000_000_000;
+pub(crate) use crate::claims::MAX_PLAUSIBLE_SECONDS;
 
 fn check(
     id: &'static str,
@@ -478,31 +477,20 @@ fn lifetime(f: &Facts<'_>) -> Check {
             "no exp claim; the API requires one",
         );
     }
-    if let Some(nbf) = nbf {
-        if nbf > now.saturating_add(leeway) {
+    let early = [
+        (nbf, "nbf", "not valid for another ", ""),
+        (iat, "iat", "issued ", " in the future"),
+    ];
+    for (t, name, before, after) in early {
+        if let Some(t) = t.filter(|&t| t > now.saturating_add(leeway)) {
             return check(
                 "lifetime",
                 T,
                 Status::Fail,
                 format!(
-                    "not valid for another {} (nbf {}, this clock {}, leeway {leeway} s)",
-                    time::span(nbf - now),
-                    time::date(nbf),
-                    time::date(now)
-                ),
-            );
-        }
-    }
-    if let Some(iat) = iat {
-        if iat > now.saturating_add(leeway) {
-            return check(
-                "lifetime",
-                T,
-                Status::Fail,
-                format!(
-                    "issued {} in the future (iat {}, this clock {}, leeway {leeway} s)",
-                    time::span(iat - now),
-                    time::date(iat),
+                    "{before}{}{after} ({name} {}, this clock {}, leeway {leeway} s)",
+                    time::span(t - now),
+                    time::date(t),
                     time::date(now)
                 ),
             );

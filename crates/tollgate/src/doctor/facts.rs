@@ -4,7 +4,7 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::providers::{self, Recognised};
+use super::providers::{self, ProviderId, Recognised};
 use super::token::{self, Inspected, Shape};
 use super::{Context, DiscoveryInfo, Fetched, KeySource, ProviderInfo, Settings, Verdict};
 use crate::alg::Algorithm;
@@ -404,12 +404,12 @@ impl<'a> Facts<'a> {
         self.claim(name).and_then(crate::claims::numeric_date)
     }
 
-    pub fn token_provider_id(&self) -> &'static str {
-        self.token_provider.as_ref().map_or("", |p| p.spec.id)
+    pub fn token_provider_id(&self) -> Option<ProviderId> {
+        self.token_provider.as_ref().map(|p| p.spec.id)
     }
 
-    pub fn configured_provider_id(&self) -> &'static str {
-        self.configured_provider.as_ref().map_or("", |p| p.spec.id)
+    pub fn configured_provider_id(&self) -> Option<ProviderId> {
+        self.configured_provider.as_ref().map(|p| p.spec.id)
     }
 
     /// The key set the API validates with: its own, else the live one.
@@ -425,7 +425,7 @@ impl<'a> Facts<'a> {
         };
         match rec {
             Some(r) => ProviderInfo {
-                id: r.spec.id,
+                id: r.spec.id.as_str(),
                 name: r.spec.name,
                 issuer: Some(r.issuer.clone()),
                 source,
@@ -435,7 +435,7 @@ impl<'a> Facts<'a> {
                 captures: r.captures.clone(),
             },
             None => ProviderInfo {
-                id: providers::GENERIC.id,
+                id: providers::GENERIC.id.as_str(),
                 name: "unknown (no issuer)",
                 issuer: None,
                 source,

@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use tollgate::doctor::{self, Context, KeySource, Settings};
+//! use tollgate::doctor::{self, causes::CauseId, Context, KeySource, Settings};
 //! use tollgate::{jws, Algorithm, JwkSet, Policy, SigningKey};
 //!
 //! let key = SigningKey::generate(Algorithm::ES256, "k1").unwrap();
@@ -27,7 +27,7 @@
 //! let report = doctor::diagnose(&ctx);
 //! assert!(!report.valid);
 //! assert_eq!(report.code, Some("issuer_mismatch"));
-//! assert_eq!(report.causes[0].id, "issuer_near_miss");
+//! assert_eq!(report.causes[0].id, CauseId::IssuerNearMiss.as_str());
 //! assert!(report.causes[0].fix.contains("\"https://acme.auth0.com/\""));
 //! ```
 
@@ -56,6 +56,7 @@ pub use render::render;
 
 /// The API's validation settings, as the doctor needs them.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Settings {
     /// Issuers, audiences, algorithms, leeway, `typ`: exactly what the API enforces.
     pub policy: Policy,
@@ -373,7 +374,7 @@ pub fn diagnose(ctx: &Context) -> Report {
 ///
 /// ```
 /// use serde_json::json;
-/// use tollgate::doctor::{diagnose_error, Settings};
+/// use tollgate::doctor::{causes::CauseId, diagnose_error, Settings};
 /// use tollgate::{Policy, ValidationError};
 /// let claims = json!({"iss": "https://sts.windows.net/0b3c9a51-2b5a-4d9c-9c9a-5f5d1c0e7a11/", "ver": "1.0"});
 /// let settings = Settings::new(
@@ -385,7 +386,7 @@ pub fn diagnose(ctx: &Context) -> Report {
 ///     found: Some(claims["iss"].as_str().unwrap().into()),
 /// };
 /// let causes = diagnose_error(&err, None, claims.as_object(), &settings);
-/// assert_eq!(causes[0].id, "azure_v1_v2_mismatch");
+/// assert_eq!(causes[0].id, CauseId::AzureV1V2Mismatch.as_str());
 /// ```
 pub fn diagnose_error(
     err: &ValidationError,
@@ -434,7 +435,7 @@ pub fn app_keys_url(
     if !providers::recognise(configured_issuer.trim())
         .spec
         .id
-        .starts_with("entra")
+        .is_entra()
     {
         return None;
     }

@@ -13,11 +13,54 @@
 
 use std::collections::BTreeMap;
 
+use super::causes::CauseId;
+use crate::error::vocabulary;
+
+vocabulary! {
+    /// The id of each provider the doctor knows ([`PROVIDERS`], then [`GENERIC`]): a stable,
+    /// reported string (`as_str`).
+    pub enum ProviderId {
+        /// Azure AD B2C.
+        AzureB2c = "azure_b2c",
+        /// Microsoft Entra ID (v2.0 tokens).
+        EntraV2 = "entra_v2",
+        /// Microsoft Entra ID (v1.0 tokens).
+        EntraV1 = "entra_v1",
+        /// Okta (custom authorization server).
+        OktaCustom = "okta_custom",
+        /// Okta (org authorization server).
+        OktaOrg = "okta_org",
+        /// Auth0.
+        Auth0 = "auth0",
+        /// Amazon Cognito user pool.
+        Cognito = "cognito",
+        /// Keycloak.
+        Keycloak = "keycloak",
+        /// Firebase Authentication (ID tokens).
+        Firebase = "firebase",
+        /// Firebase session cookie.
+        FirebaseSession = "firebase_session",
+        /// Firebase custom token (service account).
+        FirebaseCustom = "firebase_custom",
+        /// Google (Sign-In ID tokens).
+        Google = "google",
+        /// generic OpenID Connect issuer.
+        Generic = "generic",
+    }
+}
+
+impl ProviderId {
+    /// Microsoft Entra ID, either token version.
+    pub fn is_entra(self) -> bool {
+        matches!(self, ProviderId::EntraV1 | ProviderId::EntraV2)
+    }
+}
+
 /// One identity provider (or one token family of a provider).
 #[derive(Debug)]
 pub struct ProviderSpec {
     /// Stable id, e.g. `entra_v2`.
-    pub id: &'static str,
+    pub id: ProviderId,
     /// A name for people.
     pub name: &'static str,
     /// Issuer patterns, most specific first.
@@ -31,14 +74,14 @@ pub struct ProviderSpec {
     /// What to know about its tokens, one sentence.
     pub notes: &'static str,
     /// Fix templates by cause id, in this provider's terms.
-    pub fixes: &'static [(&'static str, &'static str)],
+    pub fixes: &'static [(CauseId, &'static str)],
 }
 
 /// The known providers. Order matters: the first matching pattern wins, so specific
 /// patterns (B2C, Okta org) come before general ones (Okta custom domain, Keycloak).
 pub const PROVIDERS: &[ProviderSpec] = &[
     ProviderSpec {
-        id: "azure_b2c",
+        id: ProviderId::AzureB2c,
         name: "Azure AD B2C",
         issuer_patterns: &[
             "https://{tenant}.b2clogin.com/{tenant_id}/v2.0/",
@@ -50,12 +93,12 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: true,
         notes: "the user flow or custom policy (tfp/acr claim, B2C_1_... or B2C_1A_...) selects the signing keys; the metadata URL must name the same policy",
         fixes: &[
-            ("b2c_policy_mismatch", "Point the API at the metadata of the policy that issued the token: https://{tenant}.b2clogin.com/{tenant}.onmicrosoft.com/{policy}/v2.0/.well-known/openid-configuration (or give every user flow the same token signing key container)."),
-            ("issuer_near_miss", "B2C issuers end with '/': set the issuer to exactly \"{found_iss}\"."),
+            (CauseId::B2cPolicyMismatch, "Point the API at the metadata of the policy that issued the token: https://{tenant}.b2clogin.com/{tenant}.onmicrosoft.com/{policy}/v2.0/.well-known/openid-configuration (or give every user flow the same token signing key container)."),
+            (CauseId::IssuerNearMiss, "B2C issuers end with '/': set the issuer to exactly \"{found_iss}\"."),
         ],
     },
     ProviderSpec {
-        id: "entra_v2",
+        id: ProviderId::EntraV2,
         name: "Microsoft Entra ID (v2.0 tokens)",
         issuer_patterns: &["https://login.microsoftonline.com/{tenant}/v2.0"],
         discovery: "https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration",
@@ -63,15 +106,15 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: false,
         notes: "v2.0 access tokens carry ver 2.0 and the API's client id in aud; all tenants share signing keys, so only the issuer tells tenants apart",
         fixes: &[
-            ("token_from_other_issuer", "The token was issued by tenant {found_tenant}, the API trusts tenant {expected_tenant}: have the client sign in with authority https://login.microsoftonline.com/{expected_tenant}, or if the API is multi-tenant, list each accepted tenant's issuer."),
-            ("audience_near_miss", "Entra v2.0 tokens carry the client id in aud, v1.0 tokens the App ID URI: accept both (--audience {aud} --audience {expected_aud}) or set accessTokenAcceptedVersion to 2 in the API app registration's manifest."),
-            ("audience_other_api", "Expose an API on the app registration of this API and request a token for its scope (api://<api-client-id>/<scope>, or <api-client-id>/.default for app-only), not for {aud}."),
-            ("kid_unknown_to_issuer", "If the app registration has its own signing key (claims-mapping policy or custom signing certificate), its keys are only published with ?appid=: use https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration?appid=<client id> as the metadata URL."),
-            ("id_token_as_access_token", "Request an access token for the API's scope (api://<api-client-id>/<scope>) with MSAL acquireTokenSilent and send that, not the ID token."),
+            (CauseId::TokenFromOtherIssuer, "The token was issued by tenant {found_tenant}, the API trusts tenant {expected_tenant}: have the client sign in with authority https://login.microsoftonline.com/{expected_tenant}, or if the API is multi-tenant, list each accepted tenant's issuer."),
+            (CauseId::AudienceNearMiss, "Entra v2.0 tokens carry the client id in aud, v1.0 tokens the App ID URI: accept both (--audience {aud} --audience {expected_aud}) or set accessTokenAcceptedVersion to 2 in the API app registration's manifest."),
+            (CauseId::AudienceOtherApi, "Expose an API on the app registration of this API and request a token for its scope (api://<api-client-id>/<scope>, or <api-client-id>/.default for app-only), not for {aud}."),
+            (CauseId::KidUnknownToIssuer, "If the app registration has its own signing key (claims-mapping policy or custom signing certificate), its keys are only published with ?appid=: use https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration?appid=<client id> as the metadata URL."),
+            (CauseId::IdTokenAsAccessToken, "Request an access token for the API's scope (api://<api-client-id>/<scope>) with MSAL acquireTokenSilent and send that, not the ID token."),
         ],
     },
     ProviderSpec {
-        id: "entra_v1",
+        id: ProviderId::EntraV1,
         name: "Microsoft Entra ID (v1.0 tokens)",
         issuer_patterns: &["https://sts.windows.net/{tenant}/"],
         discovery: "https://login.microsoftonline.com/{tenant}/.well-known/openid-configuration",
@@ -79,14 +122,14 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: true,
         notes: "v1.0 access tokens carry ver 1.0, appid, and often the App ID URI (api://...) in aud; the API's manifest (accessTokenAcceptedVersion) decides the version, not the endpoint the client used",
         fixes: &[
-            ("token_from_other_issuer", "The token was issued by tenant {found_tenant}, the API trusts tenant {expected_tenant}: have the client sign in with authority https://login.microsoftonline.com/{expected_tenant}, or if the API is multi-tenant, list each accepted tenant's issuer."),
-            ("audience_near_miss", "Entra v1.0 tokens carry the App ID URI in aud, v2.0 tokens the client id: accept both (--audience {aud} --audience {expected_aud}) or set accessTokenAcceptedVersion to 2 in the API app registration's manifest."),
-            ("audience_other_api", "Expose an API on the app registration of this API and request a token for its scope (api://<api-client-id>/<scope>), not for {aud}."),
-            ("kid_unknown_to_issuer", "If the app registration has its own signing key (claims-mapping policy or custom signing certificate), its keys are only published with ?appid=: use https://login.microsoftonline.com/{tenant}/.well-known/openid-configuration?appid=<client id> as the metadata URL."),
+            (CauseId::TokenFromOtherIssuer, "The token was issued by tenant {found_tenant}, the API trusts tenant {expected_tenant}: have the client sign in with authority https://login.microsoftonline.com/{expected_tenant}, or if the API is multi-tenant, list each accepted tenant's issuer."),
+            (CauseId::AudienceNearMiss, "Entra v1.0 tokens carry the App ID URI in aud, v2.0 tokens the client id: accept both (--audience {aud} --audience {expected_aud}) or set accessTokenAcceptedVersion to 2 in the API app registration's manifest."),
+            (CauseId::AudienceOtherApi, "Expose an API on the app registration of this API and request a token for its scope (api://<api-client-id>/<scope>), not for {aud}."),
+            (CauseId::KidUnknownToIssuer, "If the app registration has its own signing key (claims-mapping policy or custom signing certificate), its keys are only published with ?appid=: use https://login.microsoftonline.com/{tenant}/.well-known/openid-configuration?appid=<client id> as the metadata URL."),
         ],
     },
     ProviderSpec {
-        id: "okta_custom",
+        id: ProviderId::OktaCustom,
         name: "Okta (custom authorization server)",
         issuer_patterns: &[
             "https://{org}.okta.com/oauth2/{server}",
@@ -99,13 +142,13 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: false,
         notes: "access tokens carry cid, uid, scp and jti AT....; the default server's audience is api://default",
         fixes: &[
-            ("audience_other_api", "Set the API's audience to the authorization server's Audience (Okta admin: Security > API > Authorization Servers > {server} > Settings), or request the token from the server whose audience is {expected_aud}."),
-            ("audience_near_miss", "Copy the Audience of authorization server {server} verbatim (Security > API > Authorization Servers): the token says {aud}."),
-            ("token_from_other_issuer", "The token comes from authorization server {found_iss}; the API trusts {expected_iss}. Request tokens from the same authorization server (and the same org: okta.com vs oktapreview.com) the API is configured for."),
+            (CauseId::AudienceOtherApi, "Set the API's audience to the authorization server's Audience (Okta admin: Security > API > Authorization Servers > {server} > Settings), or request the token from the server whose audience is {expected_aud}."),
+            (CauseId::AudienceNearMiss, "Copy the Audience of authorization server {server} verbatim (Security > API > Authorization Servers): the token says {aud}."),
+            (CauseId::TokenFromOtherIssuer, "The token comes from authorization server {found_iss}; the API trusts {expected_iss}. Request tokens from the same authorization server (and the same org: okta.com vs oktapreview.com) the API is configured for."),
         ],
     },
     ProviderSpec {
-        id: "okta_org",
+        id: ProviderId::OktaOrg,
         name: "Okta (org authorization server)",
         issuer_patterns: &[
             "https://{org}.okta.com",
@@ -119,7 +162,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         fixes: &[],
     },
     ProviderSpec {
-        id: "auth0",
+        id: ProviderId::Auth0,
         name: "Auth0",
         issuer_patterns: &["https://{tenant}.{region}.auth0.com/", "https://{tenant}.auth0.com/"],
         discovery: "{issuer}.well-known/openid-configuration",
@@ -127,15 +170,15 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: true,
         notes: "issuers always end with '/'; without an audience parameter Auth0 issues an opaque (or JWE) access token meant only for /userinfo",
         fixes: &[
-            ("symmetric_token", "In the Auth0 dashboard set the signing algorithm to RS256: Applications > (your app) > Settings > Advanced Settings > OAuth > JSON Web Token Signature Algorithm, and for APIs: APIs > (your API) > Settings > Signing Algorithm. Then get a new token; the API verifies it with the tenant's JWKS."),
-            ("issuer_near_miss", "Auth0 issuers always end with '/': set the issuer to exactly \"{found_iss}\"."),
-            ("audience_other_api", "Request the token with audience=<your API identifier> (Auth0 dashboard: APIs > Identifier); the token is for {aud}."),
-            ("opaque_token", "Request the access token with audience=<your API identifier> (SPA SDK: authorizationParams.audience) or set the tenant's Default Audience; without an audience Auth0 issues an opaque token only good for /userinfo."),
-            ("encrypted_token", "Request the access token with audience=<your API identifier>, or turn off JSON Web Encryption in APIs > (your API) > Settings: Auth0 encrypts tokens for APIs with JWE enabled."),
+            (CauseId::SymmetricToken, "In the Auth0 dashboard set the signing algorithm to RS256: Applications > (your app) > Settings > Advanced Settings > OAuth > JSON Web Token Signature Algorithm, and for APIs: APIs > (your API) > Settings > Signing Algorithm. Then get a new token; the API verifies it with the tenant's JWKS."),
+            (CauseId::IssuerNearMiss, "Auth0 issuers always end with '/': set the issuer to exactly \"{found_iss}\"."),
+            (CauseId::AudienceOtherApi, "Request the token with audience=<your API identifier> (Auth0 dashboard: APIs > Identifier); the token is for {aud}."),
+            (CauseId::OpaqueToken, "Request the access token with audience=<your API identifier> (SPA SDK: authorizationParams.audience) or set the tenant's Default Audience; without an audience Auth0 issues an opaque token only good for /userinfo."),
+            (CauseId::EncryptedToken, "Request the access token with audience=<your API identifier>, or turn off JSON Web Encryption in APIs > (your API) > Settings: Auth0 encrypts tokens for APIs with JWE enabled."),
         ],
     },
     ProviderSpec {
-        id: "cognito",
+        id: ProviderId::Cognito,
         name: "Amazon Cognito user pool",
         issuer_patterns: &["https://cognito-idp.{region}.amazonaws.com/{pool}"],
         discovery: "{issuer}/.well-known/openid-configuration",
@@ -143,12 +186,12 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: false,
         notes: "access tokens carry token_use access and the app client id in client_id, never aud; ID tokens carry token_use id and aud",
         fixes: &[
-            ("id_token_as_access_token", "Send the access token (session.tokens.accessToken / AuthenticationResult.AccessToken, token_use access), not the ID token."),
-            ("token_from_other_issuer", "The token comes from user pool {found_pool} ({found_region}); the API trusts {expected_pool} ({expected_region}): use the same user pool on both sides."),
+            (CauseId::IdTokenAsAccessToken, "Send the access token (session.tokens.accessToken / AuthenticationResult.AccessToken, token_use access), not the ID token."),
+            (CauseId::TokenFromOtherIssuer, "The token comes from user pool {found_pool} ({found_region}); the API trusts {expected_pool} ({expected_region}): use the same user pool on both sides."),
         ],
     },
     ProviderSpec {
-        id: "keycloak",
+        id: ProviderId::Keycloak,
         name: "Keycloak",
         issuer_patterns: &["{scheme}://{host}/auth/realms/{realm}", "{scheme}://{host}/realms/{realm}"],
         discovery: "{issuer}/.well-known/openid-configuration",
@@ -156,13 +199,13 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: false,
         notes: "access tokens carry typ Bearer in the payload, azp, realm_access; their default audience is account; refresh tokens are HS* signed with the realm's HMAC key",
         fixes: &[
-            ("issuer_host_mismatch", "Keycloak stamps the host the client used into iss: pin its public hostname (KC_HOSTNAME={found_host}, or --hostname) so every token carries one issuer, set the API's issuer to \"{found_iss}\", and fetch discovery/keys from the internal URL if the API cannot reach the public one."),
-            ("token_from_other_issuer", "The token comes from realm {found_realm}, the API trusts realm {expected_realm}: request the token from the realm the API is configured for."),
-            ("discovery_unreachable", "Check the realm URL: Keycloak 17+ serves realms at /realms/{realm} (no /auth prefix, unless started with --http-relative-path=/auth)."),
+            (CauseId::IssuerHostMismatch, "Keycloak stamps the host the client used into iss: pin its public hostname (KC_HOSTNAME={found_host}, or --hostname) so every token carries one issuer, set the API's issuer to \"{found_iss}\", and fetch discovery/keys from the internal URL if the API cannot reach the public one."),
+            (CauseId::TokenFromOtherIssuer, "The token comes from realm {found_realm}, the API trusts realm {expected_realm}: request the token from the realm the API is configured for."),
+            (CauseId::DiscoveryUnreachable, "Check the realm URL: Keycloak 17+ serves realms at /realms/{realm} (no /auth prefix, unless started with --http-relative-path=/auth)."),
         ],
     },
     ProviderSpec {
-        id: "firebase",
+        id: ProviderId::Firebase,
         name: "Firebase Authentication (ID tokens)",
         issuer_patterns: &["https://securetoken.google.com/{project}"],
         discovery: "https://securetoken.google.com/{project}/.well-known/openid-configuration",
@@ -170,12 +213,12 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: false,
         notes: "ID tokens live one hour and carry aud = the project id; custom tokens, session cookies and Google sign-in tokens are different tokens",
         fixes: &[
-            ("token_expired", "Firebase ID tokens live one hour: have the client call user.getIdToken() before each request (it refreshes the token when needed)."),
-            ("token_from_other_issuer", "The token comes from Firebase project {found_project}; the API trusts project {expected_project}: use one project's config on both sides."),
+            (CauseId::TokenExpired, "Firebase ID tokens live one hour: have the client call user.getIdToken() before each request (it refreshes the token when needed)."),
+            (CauseId::TokenFromOtherIssuer, "The token comes from Firebase project {found_project}; the API trusts project {expected_project}: use one project's config on both sides."),
         ],
     },
     ProviderSpec {
-        id: "firebase_session",
+        id: ProviderId::FirebaseSession,
         name: "Firebase session cookie",
         issuer_patterns: &["https://session.firebase.google.com/{project}"],
         discovery: "",
@@ -185,7 +228,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         fixes: &[],
     },
     ProviderSpec {
-        id: "firebase_custom",
+        id: ProviderId::FirebaseCustom,
         name: "Firebase custom token (service account)",
         issuer_patterns: &["{account}@{project}.iam.gserviceaccount.com"],
         discovery: "",
@@ -195,7 +238,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         fixes: &[],
     },
     ProviderSpec {
-        id: "google",
+        id: ProviderId::Google,
         name: "Google (Sign-In ID tokens)",
         issuer_patterns: &["https://accounts.google.com", "accounts.google.com"],
         discovery: "https://accounts.google.com/.well-known/openid-configuration",
@@ -203,14 +246,18 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         trailing_slash: false,
         notes: "Google ID tokens use both https://accounts.google.com and accounts.google.com as issuer; Google access tokens (ya29....) are opaque",
         fixes: &[
-            ("issuer_near_miss", "Google issues both \"https://accounts.google.com\" and \"accounts.google.com\": accept both issuers exactly."),
+            (CauseId::IssuerNearMiss, "Google issues both \"https://accounts.google.com\" and \"accounts.google.com\": accept both issuers exactly."),
         ],
     },
 ];
 
+/// The fix for a JWE with alg `dir` (direct encryption with a key only the identity provider
+/// holds), whoever issued it: Auth0 is the usual source, and its advice is the one that helps.
+pub(crate) const DIRECT_JWE_FIX: &str = "Request the access token with this API's audience (Auth0: audience=<API identifier>): without one, Auth0 returns a token encrypted for itself (alg dir) that only its /userinfo endpoint can read.";
+
 /// The generic provider used when no pattern matches.
 pub const GENERIC: ProviderSpec = ProviderSpec {
-    id: "generic",
+    id: ProviderId::Generic,
     name: "generic OpenID Connect issuer",
     issuer_patterns: &[],
     discovery: "{base}/.well-known/openid-configuration",
@@ -279,11 +326,11 @@ pub fn fill_template(template: &str, vars: &BTreeMap<String, String>) -> Option<
 /// Recognises the provider of an issuer (generic when no pattern matches).
 ///
 /// ```
-/// use tollgate::doctor::providers::recognise;
+/// use tollgate::doctor::providers::{recognise, ProviderId};
 /// let p = recognise("https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/");
-/// assert_eq!(p.spec.id, "entra_v1");
+/// assert_eq!(p.spec.id, ProviderId::EntraV1);
 /// assert_eq!(p.get("tenant"), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
-/// assert_eq!(recognise("https://idp.example.com").spec.id, "generic");
+/// assert_eq!(recognise("https://idp.example.com").spec.id, ProviderId::Generic);
 /// ```
 pub fn recognise(issuer: &str) -> Recognised {
     for spec in PROVIDERS {
@@ -305,8 +352,8 @@ pub fn recognise(issuer: &str) -> Recognised {
 }
 
 /// The spec with this id.
-pub fn by_id(id: &str) -> Option<&'static ProviderSpec> {
-    PROVIDERS.iter().find(|p| p.id == id)
+pub fn by_id(id: ProviderId) -> &'static ProviderSpec {
+    PROVIDERS.iter().find(|p| p.id == id).unwrap_or(&GENERIC)
 }
 
 enum Piece<'p> {
@@ -437,44 +484,83 @@ pub const OPAQUE_FORMATS: &[(&str, &str, &str)] = &[
 mod tests {
     use super::*;
 
+    /// The ids are a public, reported vocabulary: pinned here, spelled out, on purpose; and
+    /// each has exactly one spec.
+    #[test]
+    fn provider_ids_are_pinned() {
+        assert_eq!(
+            ProviderId::STRS,
+            [
+                "azure_b2c",
+                "entra_v2",
+                "entra_v1",
+                "okta_custom",
+                "okta_org",
+                "auth0",
+                "cognito",
+                "keycloak",
+                "firebase",
+                "firebase_session",
+                "firebase_custom",
+                "google",
+                "generic",
+            ]
+        );
+        let mut specs: Vec<ProviderId> = PROVIDERS.iter().map(|p| p.id).collect();
+        specs.push(GENERIC.id);
+        assert_eq!(specs, ProviderId::ALL);
+    }
+
     #[test]
     fn recognises_the_main_providers() {
         let cases = [
             (
                 "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
-                "entra_v2",
+                ProviderId::EntraV2,
             ),
             (
                 "https://sts.windows.net/9188040d-6c67-4c5b-b112-36a304b66dad/",
-                "entra_v1",
+                ProviderId::EntraV1,
             ),
             (
                 "https://contoso.b2clogin.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0/",
-                "azure_b2c",
+                ProviderId::AzureB2c,
             ),
-            ("https://dev-123.okta.com/oauth2/default", "okta_custom"),
-            ("https://login.example.com/oauth2/aus1abc", "okta_custom"),
-            ("https://dev-123.okta.com", "okta_org"),
-            ("https://acme.auth0.com/", "auth0"),
-            ("https://acme.eu.auth0.com/", "auth0"),
+            (
+                "https://dev-123.okta.com/oauth2/default",
+                ProviderId::OktaCustom,
+            ),
+            (
+                "https://login.example.com/oauth2/aus1abc",
+                ProviderId::OktaCustom,
+            ),
+            ("https://dev-123.okta.com", ProviderId::OktaOrg),
+            ("https://acme.auth0.com/", ProviderId::Auth0),
+            ("https://acme.eu.auth0.com/", ProviderId::Auth0),
             (
                 "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf",
-                "cognito",
+                ProviderId::Cognito,
             ),
-            ("http://localhost:8080/realms/shop", "keycloak"),
-            ("https://sso.example.com/auth/realms/shop", "keycloak"),
-            ("https://accounts.google.com", "google"),
-            ("accounts.google.com", "google"),
-            ("https://securetoken.google.com/my-proj", "firebase"),
+            ("http://localhost:8080/realms/shop", ProviderId::Keycloak),
+            (
+                "https://sso.example.com/auth/realms/shop",
+                ProviderId::Keycloak,
+            ),
+            ("https://accounts.google.com", ProviderId::Google),
+            ("accounts.google.com", ProviderId::Google),
+            (
+                "https://securetoken.google.com/my-proj",
+                ProviderId::Firebase,
+            ),
             (
                 "https://session.firebase.google.com/my-proj",
-                "firebase_session",
+                ProviderId::FirebaseSession,
             ),
             (
                 "firebase-adminsdk-x1@my-proj.iam.gserviceaccount.com",
-                "firebase_custom",
+                ProviderId::FirebaseCustom,
             ),
-            ("https://idp.example.com/", "generic"),
+            ("https://idp.example.com/", ProviderId::Generic),
         ];
         for (iss, id) in cases {
             assert_eq!(recognise(iss).spec.id, id, "{iss}");

@@ -83,8 +83,8 @@ impl Inspected {
 }
 
 fn segment_json(segment: &str) -> Result<Map<String, Value>, String> {
-    let bytes = b64::decode(segment)?;
-    json::parse_object(&bytes)
+    let bytes = b64::decode(segment).map_err(|e| e.to_string())?;
+    json::parse_object(&bytes).map_err(|e| e.to_string())
 }
 
 /// Looks at a token without verifying it.

@@ -41,20 +41,108 @@ impl fmt::Debug for Jwk {
     }
 }
 
-fn member<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+/// Why a JWK cannot be used to verify signatures. `Display` is one sentence naming the
+/// member and the rule; the variant says which kind of problem it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwkError {
+    /// The JWK is not a JSON object.
+    NotAnObject,
+    /// A member is missing, of the wrong type, or not base64url.
+    Member {
+        /// The member's name.
+        name: String,
+        /// What is wrong with it (`is missing`, `must be a string, found a number`...).
+        reason: String,
+    },
+    /// The key is marked for another use (`use` other than `sig`, `key_ops` without
+    /// `verify`).
+    NotForSignatures {
+        /// Which marking, and what it says.
+        reason: String,
+    },
+    /// An `alg`, `kty` or curve Tollgate does not support (Ed448, secp256k1...).
+    Unsupported {
+        /// What is not supported, and what is.
+        reason: String,
+    },
+    /// Key material too weak to trust: RSA under 2048 bits, a bad public exponent, the ROCA
+    /// fingerprint, an HMAC secret shorter than its hash.
+    Weak {
+        /// What is weak, and the rule.
+        reason: String,
+    },
+    /// The `alg` does not fit the key's type.
+    AlgorithmMismatch {
+        /// The `alg` and the key type.
+        reason: String,
+    },
+    /// The crypto library refused the key material (a point not on its curve, a malformed
+    /// modulus).
+    Rejected {
+        /// The library's reason.
+        reason: String,
+    },
+}
+
+impl fmt::Display for JwkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwkError::NotAnObject => f.write_str("a JWK must be a JSON object"),
+            JwkError::Member { name, reason } => write!(f, "member {name:?} {reason}"),
+            JwkError::NotForSignatures { reason }
+            | JwkError::Unsupported { reason }
+            | JwkError::Weak { reason }
+            | JwkError::AlgorithmMismatch { reason }
+            | JwkError::Rejected { reason } => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for JwkError {}
+
+impl JwkError {
+    fn member(name: &str, reason: impl Into<String>) -> JwkError {
+        JwkError::Member {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+    fn unsupported(reason: impl Into<String>) -> JwkError {
+        JwkError::Unsupported {
+            reason: reason.into(),
+        }
+    }
+    fn weak(reason: impl Into<String>) -> JwkError {
+        JwkError::Weak {
+            reason: reason.into(),
+        }
+    }
+    fn rejected(reason: String) -> JwkError {
+        JwkError::Rejected { reason }
+    }
+}
+
+fn member<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, JwkError> {
     match obj.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!(
-            "member {name:?} must be a string, found {}",
-            json::kind(other)
+        Some(other) => Err(JwkError::member(
+            name,
+            format!("must be a string, found {}", json::kind(other)),
         )),
     }
 }
 
-fn required_b64(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
-    let s = member(obj, name)?.ok_or_else(|| format!("member {name:?} is missing"))?;
-    b64::decode(s).map_err(|e| format!("member {name:?} {e}"))
+fn required(obj: &Map<String, Value>, name: &str) -> Result<String, JwkError> {
+    member(obj, name)?
+        .map(str::to_string)
+        .ok_or_else(|| JwkError::member(name, "is missing"))
+}
+
+fn required_b64(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, JwkError> {
+    let s = member(obj, name)?.ok_or_else(|| JwkError::member(name, "is missing"))?;
+    b64::decode(s).map_err(|e| JwkError::member(name, e.to_string()))
 }
 
 const PUBLIC_MEMBERS: [&str; 12] = [
@@ -71,32 +159,38 @@ impl Jwk {
     /// use serde_json::json;
     /// use tollgate::jwk::Jwk;
     /// let err = Jwk::from_value(&json!({"kty": "OKP", "crv": "Ed448", "x": "AA"})).unwrap_err();
-    /// assert!(err.contains("Ed448"));
+    /// assert!(err.to_string().contains("Ed448"));
     /// ```
-    pub fn from_value(value: &Value) -> Result<Jwk, String> {
-        let obj = value.as_object().ok_or("a JWK must be a JSON object")?;
+    pub fn from_value(value: &Value) -> Result<Jwk, JwkError> {
+        let obj = value.as_object().ok_or(JwkError::NotAnObject)?;
         let kid = member(obj, "kid")?.map(str::to_string);
-        let kty = member(obj, "kty")?.ok_or("member \"kty\" is missing")?;
+        let kty = &*required(obj, "kty")?;
         let key_use = member(obj, "use")?.map(str::to_string);
         if let Some(u) = &key_use {
             if u != "sig" {
-                return Err(format!(
-                    "\"use\": {u:?} marks it as an encryption key, not a signing key"
-                ));
+                return Err(JwkError::NotForSignatures {
+                    reason: format!(
+                        "\"use\": {u:?} marks it as an encryption key, not a signing key"
+                    ),
+                });
             }
         }
         if let Some(ops) = obj.get("key_ops") {
             let ops = ops
                 .as_array()
-                .ok_or("member \"key_ops\" must be an array")?;
+                .ok_or_else(|| JwkError::member("key_ops", "must be an array"))?;
             if !ops.iter().any(|o| o == "verify") {
-                return Err("\"key_ops\" does not include \"verify\"".into());
+                return Err(JwkError::NotForSignatures {
+                    reason: "\"key_ops\" does not include \"verify\"".into(),
+                });
             }
         }
         let alg = match member(obj, "alg")? {
             None => None,
             Some(a) => Some(a.parse::<Algorithm>().map_err(|_| {
-                format!("\"alg\": {a:?} is not a signature algorithm Tollgate supports")
+                JwkError::unsupported(format!(
+                    "\"alg\": {a:?} is not a signature algorithm Tollgate supports"
+                ))
             })?),
         };
         let (family, size_bits, prepared) = match kty {
@@ -105,54 +199,63 @@ impl Jwk {
                 let e = required_b64(obj, "e")?;
                 let bits = crypto::bit_len(&n);
                 if bits < MIN_RSA_BITS {
-                    return Err(format!(
+                    return Err(JwkError::weak(format!(
                         "RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
-                    ));
+                    )));
                 }
                 let exponent = crypto::strip_leading_zeros(&e);
                 if exponent.last().is_none_or(|b| b & 1 == 0) || exponent == [1] {
-                    return Err(format!(
+                    return Err(JwkError::weak(format!(
                         "the RSA public exponent (\"e\": {:?}) must be odd and at least 3 \
                          (RFC 8017 section 3.1); with e = 1 any padded hash passes as a signature",
                         member(obj, "e")?.unwrap_or_default()
-                    ));
+                    )));
                 }
                 if roca::has_fingerprint(&n) {
-                    return Err("the RSA modulus has the ROCA fingerprint (CVE-2017-15361): it was \
-                         made by a flawed Infineon key generator and can be factored; replace the key"
-                        .into());
+                    return Err(JwkError::weak(
+                        "the RSA modulus has the ROCA fingerprint (CVE-2017-15361): it was \
+                         made by a flawed Infineon key generator and can be factored; replace the key",
+                    ));
                 }
                 let mut prepared = Vec::new();
                 for a in candidate_algs(KeyFamily::Rsa, alg)? {
-                    prepared.push((a, crypto::rsa_verifier(&n, &e, a)?));
+                    prepared.push((
+                        a,
+                        crypto::rsa_verifier(&n, &e, a).map_err(JwkError::rejected)?,
+                    ));
                 }
                 (KeyFamily::Rsa, bits, prepared)
             }
             "EC" => {
-                let crv = member(obj, "crv")?.ok_or("member \"crv\" is missing")?;
+                let crv = &*required(obj, "crv")?;
                 let curve = Curve::from_name(crv).ok_or_else(|| {
-                    format!("curve {crv:?} is not supported (P-256, P-384, P-521 are)")
+                    JwkError::unsupported(format!(
+                        "curve {crv:?} is not supported (P-256, P-384, P-521 are)"
+                    ))
                 })?;
                 let x = required_b64(obj, "x")?;
                 let y = required_b64(obj, "y")?;
                 let family = KeyFamily::Ec(curve);
                 let mut prepared = Vec::new();
                 for a in candidate_algs(family, alg)? {
-                    prepared.push((a, crypto::ec_verifier(curve, &x, &y)?));
+                    prepared.push((
+                        a,
+                        crypto::ec_verifier(curve, &x, &y).map_err(JwkError::rejected)?,
+                    ));
                 }
                 (family, curve.coordinate_len() * 8, prepared)
             }
             "OKP" => {
-                let crv = member(obj, "crv")?.ok_or("member \"crv\" is missing")?;
+                let crv = required(obj, "crv")?;
                 if crv != "Ed25519" {
-                    return Err(format!(
+                    return Err(JwkError::unsupported(format!(
                         "OKP curve {crv:?} is not supported (only Ed25519 is)"
-                    ));
+                    )));
                 }
                 let x = required_b64(obj, "x")?;
                 let mut prepared = Vec::new();
                 for a in candidate_algs(KeyFamily::Ed25519, alg)? {
-                    prepared.push((a, crypto::ed25519_verifier(&x)?));
+                    prepared.push((a, crypto::ed25519_verifier(&x).map_err(JwkError::rejected)?));
                 }
                 (KeyFamily::Ed25519, 256, prepared)
             }
@@ -161,24 +264,29 @@ impl Jwk {
                 let mut prepared = Vec::new();
                 for a in candidate_algs(KeyFamily::Hmac, alg)? {
                     if k.len() >= hmac_min_len(a) {
-                        prepared.push((a, crypto::hmac_verifier(&k, a)?));
+                        prepared
+                            .push((a, crypto::hmac_verifier(&k, a).map_err(JwkError::rejected)?));
                     } else if alg.is_some() {
-                        return Err(format!(
+                        return Err(JwkError::weak(format!(
                             "{a} needs a secret of at least {} bytes, this one has {} (RFC 7518 section 3.2)",
                             hmac_min_len(a),
                             k.len()
-                        ));
+                        )));
                     }
                 }
                 if prepared.is_empty() {
-                    return Err(format!(
+                    return Err(JwkError::weak(format!(
                         "the secret has {} bytes; HS256 needs at least 32 (RFC 7518 section 3.2)",
                         k.len()
-                    ));
+                    )));
                 }
                 (KeyFamily::Hmac, k.len() * 8, prepared)
             }
-            other => return Err(format!("kty {other:?} is not supported")),
+            other => {
+                return Err(JwkError::unsupported(format!(
+                    "kty {other:?} is not supported"
+                )))
+            }
         };
         let thumbprint = thumbprint(obj, kty)?;
         let public = obj
@@ -200,15 +308,18 @@ impl Jwk {
     }
 
     /// A JWK holding an HMAC secret, for HS* tokens (no kid: it matches any kid).
-    pub fn from_secret(secret: &[u8], algs: &[Algorithm]) -> Result<Jwk, String> {
+    pub fn from_secret(secret: &[u8], algs: &[Algorithm]) -> Result<Jwk, JwkError> {
         let mut prepared = Vec::new();
         for &a in algs.iter().filter(|a| a.is_symmetric()) {
-            prepared.push((a, crypto::hmac_verifier(secret, a)?));
+            prepared.push((
+                a,
+                crypto::hmac_verifier(secret, a).map_err(JwkError::rejected)?,
+            ));
         }
         if prepared.is_empty() {
             prepared.push((
                 Algorithm::HS256,
-                crypto::hmac_verifier(secret, Algorithm::HS256)?,
+                crypto::hmac_verifier(secret, Algorithm::HS256).map_err(JwkError::rejected)?,
             ));
         }
         Ok(Jwk {
@@ -303,10 +414,12 @@ fn hmac_min_len(alg: Algorithm) -> usize {
 
 /// The algorithms a key of `family` may verify: its own `alg` if it names one (which must
 /// fit), otherwise every algorithm of the family.
-fn candidate_algs(family: KeyFamily, alg: Option<Algorithm>) -> Result<Vec<Algorithm>, String> {
+fn candidate_algs(family: KeyFamily, alg: Option<Algorithm>) -> Result<Vec<Algorithm>, JwkError> {
     match alg {
         Some(a) if a.family() == family => Ok(vec![a]),
-        Some(a) => Err(format!("\"alg\": {a} does not fit a {family:?} key")),
+        Some(a) => Err(JwkError::AlgorithmMismatch {
+            reason: format!("\"alg\": {a} does not fit a {family:?} key"),
+        }),
         None => Ok(Algorithm::ALL
             .iter()
             .copied()
@@ -316,17 +429,21 @@ fn candidate_algs(family: KeyFamily, alg: Option<Algorithm>) -> Result<Vec<Algor
 }
 
 /// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
-fn thumbprint(obj: &Map<String, Value>, kty: &str) -> Result<String, String> {
+fn thumbprint(obj: &Map<String, Value>, kty: &str) -> Result<String, JwkError> {
     let names: &[&str] = match kty {
         "RSA" => &["e", "kty", "n"],
         "EC" => &["crv", "kty", "x", "y"],
         "OKP" => &["crv", "kty", "x"],
         "oct" => &["k", "kty"],
-        _ => return Err(format!("kty {kty:?} has no thumbprint")),
+        _ => {
+            return Err(JwkError::unsupported(format!(
+                "kty {kty:?} has no thumbprint"
+            )))
+        }
     };
     let mut canonical = String::from("{");
     for (i, name) in names.iter().enumerate() {
-        let v = member(obj, name)?.ok_or_else(|| format!("member {name:?} is missing"))?;
+        let v = member(obj, name)?.ok_or_else(|| JwkError::member(name, "is missing"))?;
         if i > 0 {
             canonical.push(',');
         }
@@ -346,9 +463,9 @@ fn thumbprint(obj: &Map<String, Value>, kty: &str) -> Result<String, String> {
 /// let jwk = json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
 /// assert_eq!(tollgate::jwk::thumbprint_of(&jwk).unwrap(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
 /// ```
-pub fn thumbprint_of(jwk: &Value) -> Result<String, String> {
-    let obj = jwk.as_object().ok_or("a JWK must be a JSON object")?;
-    let kty = member(obj, "kty")?.ok_or("member \"kty\" is missing")?;
+pub fn thumbprint_of(jwk: &Value) -> Result<String, JwkError> {
+    let obj = jwk.as_object().ok_or(JwkError::NotAnObject)?;
+    let kty = &*required(obj, "kty")?;
     thumbprint(obj, kty)
 }
 
@@ -487,7 +604,7 @@ impl JwkSet {
                 for (index, key) in keys.iter().enumerate() {
                     match Jwk::from_value(key) {
                         Ok(jwk) => parsed.push((index, jwk)),
-                        Err(reason) => set.skip(index, key, reason),
+                        Err(reason) => set.skip(index, key, reason.to_string()),
                     }
                 }
                 for (index, jwk, reason) in refuse_ambiguous(&mut parsed) {
@@ -523,7 +640,7 @@ impl JwkSet {
     fn push_value(&mut self, index: usize, key: &Value) {
         match Jwk::from_value(key) {
             Ok(jwk) => self.push(jwk),
-            Err(reason) => self.skip(index, key, reason),
+            Err(reason) => self.skip(index, key, reason.to_string()),
         }
     }
 
@@ -648,7 +765,7 @@ mod tests {
             let r = Jwk::from_value(&jwk);
             assert_eq!(r.is_ok(), ok, "e = {e:?}: {:?}", r.err());
             if let Err(reason) = r {
-                assert!(reason.contains("exponent"), "{reason}");
+                assert!(reason.to_string().contains("exponent"), "{reason}");
             }
         }
     }

@@ -128,7 +128,7 @@ impl Decoded<'_> {
         })?;
         json::parse_object(&bytes).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
-            reason,
+            reason: reason.to_string(),
         })
     }
 }
@@ -140,17 +140,8 @@ impl Decoded<'_> {
         if self.payload_b64.is_empty() {
             return Err(malformed(TokenPart::Payload, EMPTY_PAYLOAD));
         }
-        let mut out = vec![0u8; fast_b64::decoded_len(self.payload_b64.len())];
-        match fast_b64::decode(self.payload_b64.as_bytes(), &mut out) {
-            Some(n) => {
-                out.truncate(n);
-                Ok(out)
-            }
-            None => b64::decode(self.payload_b64).map_err(|reason| ValidationError::Malformed {
-                part: TokenPart::Payload,
-                reason,
-            }),
-        }
+        b64::decode(self.payload_b64)
+            .map_err(|reason| malformed(TokenPart::Payload, reason.to_string()))
     }
 }
 
@@ -183,7 +174,7 @@ fn parse_header(segment: &str) -> Result<Map<String, Value>, ValidationError> {
     }
     let mut buf = [0u8; 256];
     let bytes = decode_segment(segment, &mut buf).map_err(|r| malformed(TokenPart::Header, r))?;
-    json::parse_object(&bytes).map_err(|r| malformed(TokenPart::Header, r))
+    json::parse_object(&bytes).map_err(|r| malformed(TokenPart::Header, r.to_string()))
 }
 
 /// The header of the common case, read without building its member map: strict base64url
@@ -195,7 +186,7 @@ fn parse_header(segment: &str) -> Result<Map<String, Value>, ValidationError> {
 #[inline]
 fn quick_header(segment: &str) -> Option<Header> {
     let mut buf = [0u8; 256];
-    let n = fast_b64::decode(segment.as_bytes(), &mut buf)?;
+    let n = b64::decode_fast(segment.as_bytes(), &mut buf)?;
     let bytes = &buf[..n];
     let (mut alg, mut kid, mut typ) = (None, None, None);
     let mut other = false;
@@ -221,217 +212,14 @@ fn quick_header(segment: &str) -> Option<Header> {
 }
 
 /// Decodes a base64url segment into `buf` when it fits (no allocation: headers and most
-/// payloads), otherwise into a new vector. Whatever [`fast_b64`] does not accept is decoded
-/// by [`b64::decode`], so errors read exactly as it words them.
+/// payloads), otherwise into a new vector; errors worded by [`b64::decode`].
 fn decode_segment<'b>(segment: &str, buf: &'b mut [u8]) -> Result<Cow<'b, [u8]>, String> {
-    match fast_b64::decode(segment.as_bytes(), buf) {
-        Some(n) => Ok(Cow::Borrowed(&buf[..n])),
-        None => b64::decode(segment).map(Cow::Owned),
-    }
+    b64::decode_in(segment, buf).map_err(|e| e.to_string())
 }
 
 /// Decodes the signature segment (never printed).
 fn decode_signature(segment: &str) -> Result<Vec<u8>, String> {
-    let mut out = vec![0u8; fast_b64::decoded_len(segment.len())];
-    match fast_b64::decode(segment.as_bytes(), &mut out) {
-        Some(n) => {
-            out.truncate(n);
-            Ok(out)
-        }
-        None => b64::decode(segment),
-    }
-}
-
-/// A table-driven decoder for strict base64url (RFC 7515 section 2: URL-safe alphabet, no
-/// padding, canonical final character), eight characters to six bytes at a time: the same
-/// language as [`b64::decode`], with fewer instructions per character on token-sized input.
-/// It only accepts; on anything wrong it returns `None` and the caller asks [`b64::decode`],
-/// which says what is wrong.
-mod fast_b64 {
-    /// Marks a byte outside the alphabet; every valid value is below 64, this has the top
-    /// bits set.
-    const INVALID: u8 = 0xff;
-
-    /// The 6-bit value of each base64url character; [`INVALID`] for every other byte.
-    static VALUE: [u8; 256] = {
-        let mut t = [INVALID; 256];
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut i = 0;
-        while i < 64 {
-            t[alphabet[i] as usize] = i as u8;
-            i += 1;
-        }
-        t
-    };
-
-    /// `VALUE` shifted into place for each position of a group of four characters
-    /// (18, 12, 6, 0 bits); an invalid character is `0xff00_0000`.
-    static SHIFTED: [[u32; 256]; 4] = {
-        let mut t = [[0u32; 256]; 4];
-        let mut pos = 0;
-        while pos < 4 {
-            let mut c = 0;
-            while c < 256 {
-                let v = VALUE[c];
-                t[pos][c] = if v == INVALID {
-                    0xff00_0000
-                } else {
-                    (v as u32) << (18 - 6 * pos)
-                };
-                c += 1;
-            }
-            pos += 1;
-        }
-        t
-    };
-
-    /// The decoded length of `len` characters of unpadded base64 (exact except when
-    /// `len % 4 == 1`, which is never valid).
-    pub(super) fn decoded_len(len: usize) -> usize {
-        len / 4 * 3 + (len % 4) * 3 / 4
-    }
-
-    /// Decodes `input` into the front of `out`, returning the length; `None` when `input`
-    /// is not strict base64url or `out` is too small.
-    pub(super) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
-        if input.len() % 4 == 1 {
-            return None;
-        }
-        let n = decoded_len(input.len());
-        let out = out.get_mut(..n)?;
-        // Every value looked up is or-ed in here: one check at the end finds any invalid
-        // character.
-        let mut seen = 0u8;
-        let quads = input.len() / 4;
-        let (body_in, tail_in) = input.split_at(quads * 4);
-        let (body_out, tail_out) = out.split_at_mut(quads * 3);
-        // Four characters to three bytes: four lookups in tables of pre-shifted values,
-        // OR-ed (independent, so they run in parallel); an invalid character sets the top
-        // byte, collected in `seen_word`.
-        let mut seen_word = 0u32;
-        for (chars, bytes) in body_in.chunks_exact(4).zip(body_out.chunks_exact_mut(3)) {
-            let w = SHIFTED[0][chars[0] as usize]
-                | SHIFTED[1][chars[1] as usize]
-                | SHIFTED[2][chars[2] as usize]
-                | SHIFTED[3][chars[3] as usize];
-            seen_word |= w;
-            bytes.copy_from_slice(&w.to_be_bytes()[1..]);
-        }
-        if seen_word >> 24 != 0 {
-            return None;
-        }
-        // At most three characters left: none, two or three.
-        let mut acc = 0u64;
-        for &c in tail_in {
-            let v = VALUE[c as usize];
-            seen |= v;
-            acc = acc << 6 | u64::from(v & 0x3f);
-        }
-        if seen & 0xc0 != 0 {
-            return None;
-        }
-        let bits = tail_in.len() * 6;
-        let spare = bits % 8;
-        // The final character's unused low bits must be zero (canonical encoding).
-        if acc & ((1 << spare) - 1) != 0 {
-            return None;
-        }
-        let acc = acc >> spare;
-        let len = bits / 8;
-        for (i, b) in tail_out.iter_mut().enumerate().take(len) {
-            *b = (acc >> (8 * (len - 1 - i))) as u8;
-        }
-        Some(n)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use crate::b64;
-
-        fn fast(s: &str) -> Option<Vec<u8>> {
-            let mut out = vec![0u8; decoded_len(s.len())];
-            decode(s.as_bytes(), &mut out).map(|n| out[..n].to_vec())
-        }
-
-        fn agree(s: &str) {
-            match (fast(s), b64::decode(s)) {
-                (Some(v), Ok(w)) => assert_eq!(v, w, "{s:?}"),
-                (None, Err(_)) => {}
-                (f, c) => panic!("{s:?}: fast {f:?}, strict {c:?}"),
-            }
-        }
-
-        #[test]
-        fn agrees_on_edges() {
-            for s in [
-                "",
-                "A",
-                "AA",
-                "AQ",
-                "AB",
-                "AAA",
-                "AAE",
-                "AAB",
-                "AAAA",
-                "YQ",
-                "YR",
-                "YQ==",
-                "Y+",
-                "Y/",
-                "Y Q",
-                "-_-_",
-                "_w",
-                "_x",
-                "\u{e9}AAA",
-                "AAAA\n",
-                "AAAAAAAA",
-                "AAAAAAAAA",
-                "AAAAAAAAAQ",
-                "AAAAAAAAAR",
-                "AAAAAAAAAAE",
-                "AAAAAAAAAAF",
-                "AAAAAAAAAAAA",
-                "AAAAAAAAAAAAAQ",
-                "AAAAAAAAAAAAAAE",
-                "AAAAAAA=",
-                "AAAA+AAA",
-            ] {
-                agree(s);
-            }
-            let mut small = [0u8; 2];
-            assert_eq!(decode(b"AAAA", &mut small), None);
-        }
-
-        proptest::proptest! {
-            /// Accepts exactly what the strict decoder accepts, with the same bytes.
-            #[test]
-            fn agrees_with_the_strict_decoder(s in "[A-Za-z0-9_=+/ -]{0,40}") {
-                agree(&s);
-            }
-
-            /// Near-valid input: valid text with one character changed.
-            #[test]
-            fn agrees_on_one_wrong_character(
-                bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
-                at in proptest::num::usize::ANY,
-                c in proptest::sample::select(vec!['=', '+', '/', ' ', 'A', 'B', 'Q', 'w', '_', '\u{e9}']),
-            ) {
-                let mut s: Vec<char> = b64::encode(&bytes).chars().collect();
-                if !s.is_empty() {
-                    let i = at % s.len();
-                    s[i] = c;
-                }
-                agree(&s.into_iter().collect::<String>());
-            }
-
-            #[test]
-            fn round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..100)) {
-                let s = b64::encode(&bytes);
-                proptest::prop_assert_eq!(fast(&s), Some(bytes));
-            }
-        }
-    }
+    b64::decode(segment).map_err(|e| e.to_string())
 }
 
 /// The positions of the two dots of a three-segment token; `None` when there are not

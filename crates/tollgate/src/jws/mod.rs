@@ -36,14 +36,18 @@ pub fn sign(header: &Value, claims: &Value, key: &SigningKey) -> Result<String, 
             }
         }
     }
-    let payload = serde_json::to_vec(claims).map_err(|e| KeyError(e.to_string()))?;
+    let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Serialize {
+        reason: e.to_string(),
+    })?;
     sign_raw(&Value::Object(h), &payload, key)
 }
 
 /// Signs arbitrary payload bytes with exactly the given header (nothing added), so tests and
 /// the dev issuer can mint any token, including wrong ones.
 pub fn sign_raw(header: &Value, payload: &[u8], key: &SigningKey) -> Result<String, KeyError> {
-    let header = serde_json::to_vec(header).map_err(|e| KeyError(e.to_string()))?;
+    let header = serde_json::to_vec(header).map_err(|e| KeyError::Serialize {
+        reason: e.to_string(),
+    })?;
     let mut token = b64::encode(header);
     token.push('.');
     token.push_str(&b64::encode(payload));
