@@ -94,7 +94,7 @@ pub fn run(args: Args) -> u8 {
     };
     let mut out = format!(
         "{}: {} segment(s), {} bytes (not verified)\n",
-        capitalise(insp.shape.describe()),
+        tollgate::text::capitalise(insp.shape.describe()),
         insp.segments,
         insp.len
     );
@@ -117,12 +117,4 @@ pub fn run(args: Args) -> u8 {
     }
     print!("{out}");
     code
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
 }

@@ -212,7 +212,7 @@ fn x5c_info(key: &Jwk) -> Value {
         .and_then(Value::as_str)
         .and_then(|cert| std_base64_decode(cert).ok());
     let summary = first.as_deref().and_then(cert_summary);
-    let now = utc(tollgate::clock::unix_now());
+    let now = tollgate::clock::rfc3339(tollgate::clock::unix_now());
     json!({
         "certificates": chain.map(|c| c.len()).unwrap_or(0),
         "parsed": summary.is_some(),
@@ -313,7 +313,7 @@ fn to_json(source: &Source, r: &Response, set: &JwkSet) -> Value {
             "max_age": r.max_age,
             "cache_ttl_secs": r.fetched_at.map(|_| CacheOptions::default().ttl_for(r.max_age)),
             "fetched_at": r.fetched_at,
-            "fetched_at_utc": r.fetched_at.map(utc),
+            "fetched_at_utc": r.fetched_at.map(tollgate::clock::rfc3339),
             "elapsed_ms": r.elapsed_ms,
         },
         "keys": set.keys().iter().map(|k| key_json(k)).collect::<Vec<_>>(),
@@ -335,7 +335,7 @@ fn print_text(source: &Source, r: &Response, set: &JwkSet) {
     if let Some(at) = r.fetched_at {
         println!(
             "fetched:       {} (HTTP {}, {} ms)",
-            utc(at),
+            tollgate::clock::rfc3339(at),
             r.status.unwrap_or(0),
             r.elapsed_ms.unwrap_or(0)
         );
@@ -419,28 +419,6 @@ fn print_skipped(skipped: &[SkippedKey]) {
     }
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub fn utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
-}
-
 /// Validates for `tollgate verify --issuer URL` without `--jwks`: each issuer's keys by OIDC
 /// discovery, through the library's `Validator` (the same cache and checks the gateway uses).
 /// `Err` is a usage error (a non-HTTPS issuer); `keys_unavailable` when the IdP cannot be
@@ -466,13 +444,6 @@ pub fn validate_by_discovery(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(utc(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     /// `openssl req -x509 -newkey ec ... -subj "/CN=login.example.com/O=Example Corp" -days 365`
     const CERT: &str = "MIIBqTCCAU+gAwIBAgICMDkwCgYIKoZIzj0EAwIwMzEaMBgGA1UEAwwRbG9naW4uZXhhbXBsZS5jb20xFTATBgNVBAoMDEV4YW1wbGUgQ29ycDAeFw0yNjExMjMxMTA0NDNaFw0yNzExMjMxMTA0NDNaMDMxGjAYBgNVBAMMEWxvZ2luLmV4YW1wbGUuY29tMRUwEwYDVQQKDAxFeGFtcGxlIENvcnAwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASOdoH59ktWAYXvJBhsPjeYrLPl36QPKJ2AdKDUxr3RiaM/d/SAq24WPg+eZu3GrWdtL0zg1+2joaXEHPHYZZNho1MwUTAdBgNVHQ4EFgQUGVmMswQt/fd/8F5nfeX+556BnLIwHwYDVR0jBBgwFoAUGVmMswQt/fd/8F5nfeX+556BnLIwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiAibnkevdsNLPLMiMgRY0gjU4n3D71Q+VdMRUiYm9ufswIhAIBu7C6ihEqOxQkXEjhNsn5BZKdU8Lh1WSX0ZlqAT8dy";
