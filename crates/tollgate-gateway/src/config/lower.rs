@@ -269,6 +269,12 @@ impl Ctx<'_> {
                         })?;
                     nets.push(net.trunc());
                 }
+                if nets.is_empty() && upstream.is_none() {
+                    return Err(self.err(
+                        list.span().start,
+                        "`trusted_proxies` is empty, so forward-auth would refuse every request; list the proxy's address (e.g. [\"127.0.0.1\"]) or omit the option for loopback",
+                    ));
+                }
                 nets
             }
         };

@@ -249,3 +249,35 @@ fn log_format_is_text_or_json() {
     );
     assert_eq!("json".parse::<LogFormat>(), Ok(LogFormat::Json));
 }
+
+#[test]
+fn trusted_proxies_are_ranges_or_addresses() {
+    let c = Config::from_toml_str(&format!("{ISSUER}[[route]]\npath = \"/\"\n")).unwrap();
+    let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+    assert_eq!(shown, ["127.0.0.0/8", "::1/128"]);
+    let c = Config::from_toml_str(&format!(
+        "trusted_proxies = [\"10.1.2.3\", \"10.0.0.9/8\", \"fd00::/8\"]\n{ISSUER}[[route]]\npath = \"/\"\n"
+    ))
+    .unwrap();
+    let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+    assert_eq!(shown, ["10.1.2.3/32", "10.0.0.0/8", "fd00::/8"]);
+    for bad in ["\"10.0.0.0/33\"", "\"proxy.local\"", "\"\""] {
+        let e = err(&format!(
+            "trusted_proxies = [{bad}]\n{ISSUER}[[route]]\npath = \"/\"\n"
+        ));
+        assert_eq!(e.line, Some(1), "{e}");
+        assert!(e.message.contains("not an IP address or CIDR range"), "{e}");
+    }
+    // Empty: forward-auth would answer no one.
+    let e = err(&format!(
+        "trusted_proxies = []\n{ISSUER}[[route]]\npath = \"/\"\n"
+    ));
+    assert!(e.message.contains("refuse every request"), "{e}");
+    // A reverse proxy may trust no one: every client's forwarding headers are replaced.
+    assert!(Config::from_toml_str(&format!(
+        "upstream = \"http://127.0.0.1:3000\"\ntrusted_proxies = []\n{ISSUER}[[route]]\npath = \"/\"\n"
+    ))
+    .unwrap()
+    .trusted_proxies
+    .is_empty());
+}
