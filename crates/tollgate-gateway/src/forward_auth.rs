@@ -164,11 +164,7 @@ fn original_request<'r>(
 ) -> Result<(Method, &'r str), Refused> {
     let headers = req.headers();
     let config = &shared.config;
-    if !config
-        .trusted_proxies
-        .iter()
-        .any(|n| n.contains(&peer.ip()))
-    {
+    if !config.trusts(peer.ip()) {
         return Err(Refused::new(
             Violation::UntrustedForwarder,
             format!(

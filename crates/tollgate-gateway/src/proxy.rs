@@ -188,11 +188,7 @@ pub(crate) async fn proxy(
         }
     }
     parts.headers.remove(header::HOST);
-    let trusted = shared
-        .config
-        .trusted_proxies
-        .iter()
-        .any(|n| n.contains(&peer.ip()));
+    let trusted = shared.config.trusts(peer.ip());
     set_forwarding_headers(&mut parts.headers, peer, original_host, trusted);
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;

@@ -20,6 +20,7 @@
 //! | `forbidden_character` | `\`, control characters, bytes that are not UTF-8 once decoded | Windows servers read `\` as `/`; controls split log lines and headers |
 //! | `dot_segment` | `.` or `..` segments | the upstream resolves them, the rule would not |
 //! | `empty_segment` | `//` | some servers merge slashes, some route `//x` elsewhere |
+//! | `trailing_dot_or_space` | a segment ending in `.` or a space (`/admin./x`, `/admin%20/x`) | Windows servers (IIS, http.sys) drop them, so `/admin.` is `/admin` there |
 //! | `case_variant` | a path that matches a route prefix only when letter case is ignored (`/ADMIN/x` with a route `/admin/`) | ASP.NET Core and Express route case-insensitively; set `case_insensitive_paths = true` if the upstream does, and rules then match ignoring case |
 //!
 //! Forward-auth adds the checks of the forwarded request itself (see `forward_auth`):
@@ -54,6 +55,8 @@ pub enum Violation {
     DotSegment,
     /// An empty segment (`//`).
     EmptySegment,
+    /// A segment ending in `.` or a space.
+    TrailingDotOrSpace,
     /// The path matches a route only when letter case is ignored.
     CaseVariant,
     /// Forward-auth: no original URI header.
@@ -72,7 +75,7 @@ pub enum Violation {
 
 impl Violation {
     /// Every violation, in the order of the gateway README's request policy table.
-    pub const ALL: [Violation; 18] = [
+    pub const ALL: [Violation; 19] = [
         Violation::MethodNotCanonical,
         Violation::MethodOverride,
         Violation::PathNotAbsolute,
@@ -84,6 +87,7 @@ impl Violation {
         Violation::ForbiddenCharacter,
         Violation::DotSegment,
         Violation::EmptySegment,
+        Violation::TrailingDotOrSpace,
         Violation::CaseVariant,
         Violation::MissingOriginalUri,
         Violation::MissingOriginalMethod,
@@ -107,6 +111,7 @@ impl Violation {
             Violation::ForbiddenCharacter => "forbidden_character",
             Violation::DotSegment => "dot_segment",
             Violation::EmptySegment => "empty_segment",
+            Violation::TrailingDotOrSpace => "trailing_dot_or_space",
             Violation::CaseVariant => "case_variant",
             Violation::MissingOriginalUri => "missing_original_uri",
             Violation::MissingOriginalMethod => "missing_original_method",
@@ -363,6 +368,15 @@ pub fn normalize_path(target: &str) -> Result<String, Refused> {
                 ),
             ));
         }
+        if segment.ends_with(['.', ' ']) {
+            return Err(Refused::new(
+                Violation::TrailingDotOrSpace,
+                format!(
+                    "the request path {:?} has a segment ending in '.' or a space, which Windows servers drop (/admin. is /admin there); send the path without it",
+                    shown(path)
+                ),
+            ));
+        }
         // An empty last segment is the trailing slash of `/orders/`.
         if segment.is_empty() && segments.peek().is_some() {
             return Err(Refused::new(
@@ -444,6 +458,12 @@ mod tests {
             ("relative", PathNotAbsolute),
             ("//admin/x", EmptySegment),
             ("/admin//x", EmptySegment),
+            ("/admin./x", TrailingDotOrSpace),
+            ("/admin%2E/x", EncodedSeparator),
+            ("/admin%20/x", TrailingDotOrSpace),
+            ("/admin /x", TrailingDotOrSpace),
+            ("/admin...", TrailingDotOrSpace),
+            ("/x/report.", TrailingDotOrSpace),
         ] {
             assert_eq!(violation(target), want, "{target}");
         }

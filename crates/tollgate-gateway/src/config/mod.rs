@@ -254,6 +254,22 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// True when `peer` is in `trusted_proxies`. An IPv4 peer seen through a dual-stack
+    /// listener (`::ffff:127.0.0.1`) is compared as the IPv4 address it is.
+    ///
+    /// ```
+    /// let c = tollgate_gateway::Config::from_toml_str(
+    ///     "[[issuer]]\nissuer = \"https://idp.example/\"\naudiences = [\"a\"]\n[[route]]\npath = \"/\"\n",
+    /// ).unwrap();
+    /// assert!(c.trusts("127.0.0.1".parse().unwrap()));
+    /// assert!(c.trusts("::ffff:127.0.0.1".parse().unwrap()));
+    /// assert!(!c.trusts("10.0.0.1".parse().unwrap()));
+    /// ```
+    pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.trusted_proxies.iter().any(|n| n.contains(&peer))
+    }
+
     /// Reads and checks a configuration file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
