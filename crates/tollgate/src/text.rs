@@ -38,8 +38,16 @@ pub fn cut_to(value: &str, max: usize) -> Cut<'_> {
     Cut { value, max }
 }
 
+/// True when `value` is at most `max` characters of printable ASCII: shown as it is.
+fn plain(value: &str, max: usize) -> bool {
+    value.len() <= max && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
 impl fmt::Display for Cut<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if plain(self.value, self.max) {
+            return f.write_str(self.value);
+        }
         for (shown, c) in self.value.chars().enumerate() {
             if shown == self.max {
                 return write!(f, "...({} bytes)", self.value.len());
@@ -132,6 +140,12 @@ pub fn cut_quoted(value: &str) -> CutText<'_> {
 impl fmt::Display for CutText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let quote = if self.quoted { "\"" } else { "" };
+        let has_escapes = |v: &str| v.bytes().any(|b| b == b'"' || b == b'\\');
+        if plain(self.value, self.max) && !(self.quoted && has_escapes(self.value)) {
+            f.write_str(quote)?;
+            f.write_str(self.value)?;
+            return f.write_str(quote);
+        }
         f.write_str(quote)?;
         for (shown, c) in self.value.chars().enumerate() {
             if shown == self.max {
@@ -242,5 +256,18 @@ mod tests {
             cut_text_to("a\u{200b}\u{7}\"\\bcd", 6).to_string(),
             "a\\u{200b}\\u{7}\"\\b...(10 bytes)"
         );
+    }
+
+    #[test]
+    fn printable_ascii_reads_the_same_on_the_fast_path() {
+        for v in ["kid-1", "a\"b", "c\\d", "it's", "", "~!@#$%^&*()"] {
+            assert_eq!(cut_quoted(v).to_string(), format!("{v:?}"), "{v}");
+            assert_eq!(cut_text(v).to_string(), v, "{v}");
+            assert_eq!(cut(v).to_string(), v, "{v}");
+        }
+        let eighty = "z".repeat(80);
+        assert_eq!(cut(&eighty).to_string(), eighty);
+        let more = "z".repeat(81);
+        assert_eq!(cut(&more).to_string(), format!("{eighty}...(81 bytes)"));
     }
 }
