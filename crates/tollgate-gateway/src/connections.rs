@@ -273,13 +273,26 @@ impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
         let this = self.get_mut();
         this.conn.read_waker.register(cx.waker());
         if this.conn.in_flight.load(Ordering::Acquire) == 0 {
-            let deadline = this.conn.deadline_ms.load(Ordering::Acquire);
-            if deadline != this.armed_ms {
-                this.armed_ms = deadline;
-                let at = this.conn.base + Duration::from_millis(deadline);
-                this.sleep.as_mut().reset(at.into());
-            }
-            if this.sleep.as_mut().poll(cx).is_ready() {
+            // Deadlines move later with every response; re-arming the timer each time would
+            // cost a timer-wheel update per request. The timer stays at the earlier deadline
+            // and, when it fires, is moved to the current one if that is still ahead; only
+            // an earlier deadline re-arms it at once.
+            loop {
+                let deadline = this.conn.deadline_ms.load(Ordering::Acquire);
+                if deadline < this.armed_ms {
+                    this.armed_ms = deadline;
+                    let at = this.conn.base + Duration::from_millis(deadline);
+                    this.sleep.as_mut().reset(at.into());
+                }
+                if this.sleep.as_mut().poll(cx).is_pending() {
+                    break;
+                }
+                if deadline > this.armed_ms {
+                    this.armed_ms = deadline;
+                    let at = this.conn.base + Duration::from_millis(deadline);
+                    this.sleep.as_mut().reset(at.into());
+                    continue;
+                }
                 this.conn.timed_out.store(true, Ordering::Release);
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
