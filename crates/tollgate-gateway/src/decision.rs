@@ -10,9 +10,10 @@ use std::time::Instant;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use tollgate::challenge::{Challenge, ChallengeOptions};
-use tollgate::{doctor, Clock, Policy, ValidationError, Verified};
+use tollgate::{Clock, Policy, ValidationError, Verified};
 
 use crate::cache::TokenCache;
+use crate::diagnosis::CauseCache;
 use crate::config::{Access, Config};
 use crate::metrics::{outcome_of, Metrics};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
@@ -86,7 +87,9 @@ pub struct Decision {
     /// For a rejected token: the library's error.
     pub error: Option<ValidationError>,
     /// For a rejected token: the doctor's most likely cause (a `tollgate::doctor` cause
-    /// id, e.g. `azure_v1_v2_mismatch`), logged beside the code.
+    /// id, e.g. `azure_v1_v2_mismatch`), logged beside the code; computed once per
+    /// situation, or [`crate::diagnosis::NOT_DIAGNOSED`] when the second's budget of
+    /// diagnoses is spent (see [`crate::diagnosis`]).
     pub cause: Option<&'static str>,
 }
 
@@ -116,6 +119,10 @@ pub struct Decider {
     policies: HashMap<String, Policy>,
     /// The policy the doctor uses for a token whose `iss` is not configured.
     any_issuer: Policy,
+    /// The doctor's causes, per situation (see [`crate::diagnosis`]).
+    causes: CauseCache,
+    /// The largest issuer leeway: a situation's times are placed against it.
+    leeway: u64,
 }
 
 impl std::fmt::Debug for Decider {
@@ -151,6 +158,13 @@ impl Decider {
                 issuers: config.issuers.iter().map(|i| i.issuer.clone()).collect(),
                 ..Policy::default()
             },
+            causes: CauseCache::new(),
+            leeway: config
+                .issuers
+                .iter()
+                .map(|i| i.policy.leeway)
+                .max()
+                .unwrap_or_default(),
             challenges: ChallengeOptions::new()
                 .realm(config.realm.clone())
                 .expose_details(config.expose_details)
@@ -334,20 +348,24 @@ impl Decider {
         Ok(identity)
     }
 
-    /// The doctor's most likely cause of a rejection (none for "cannot verify now").
-    /// Runs only on rejected tokens; reads the token leniently and keeps nothing.
+    /// The doctor's most likely cause of a rejection (none for "cannot verify now"), once
+    /// per situation and minute (see [`crate::diagnosis`]). Reads the token leniently and
+    /// keeps nothing of it but a hash.
     fn top_cause(&self, err: &ValidationError, token: &str) -> Option<&'static str> {
         if err.is_unavailable() {
             return None;
         }
-        let iss = doctor::token::inspect(token)
-            .claims
-            .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
-        let policy = iss
-            .and_then(|i| self.policies.get(&i))
-            .unwrap_or(&self.any_issuer);
-        let settings = doctor::Settings::new(policy.clone(), self.clock.now());
-        doctor::explain(err, token, &settings).first().map(|c| c.id)
+        let now = self.clock.now();
+        self.causes.cause(err, token, now, self.leeway, || {
+            // The issuer named by the token, read again leniently by the doctor.
+            let iss = tollgate::doctor::token::inspect(token)
+                .claims
+                .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
+            let policy = iss
+                .and_then(|i| self.policies.get(&i))
+                .unwrap_or(&self.any_issuer);
+            crate::diagnosis::diagnose(err, token, policy, now)
+        })
     }
 
     /// How refusals are answered.

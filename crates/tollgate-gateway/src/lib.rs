@@ -26,6 +26,7 @@ pub mod cache;
 pub mod config;
 pub mod connections;
 pub mod decision;
+pub mod diagnosis;
 pub mod dev;
 mod forward_auth;
 mod listener;
