@@ -128,13 +128,13 @@ pub(crate) async fn verify(
     let mut decision = decider.decide(&method, uri, headers).await;
     if let (Some(status), Some(err)) = (unavailable_override(req.uri()), &decision.error) {
         if err.is_unavailable() {
-            decision.refusal = Some(
+            decision.refusal = Some(std::sync::Arc::new(
                 decider
                     .challenges()
                     .clone()
                     .unavailable_status(status)
                     .error(err),
-            );
+            ));
         }
     }
     if !decision.allowed() {
@@ -209,6 +209,9 @@ pub(crate) fn refusal(d: &Decision) -> Response {
     let Some(c) = &d.refusal else {
         return StatusCode::OK.into_response();
     };
+    if let Some(p) = d.prepared.as_ref().filter(|p| std::sync::Arc::ptr_eq(&p.challenge, c)) {
+        return p.response();
+    }
     let status = StatusCode::from_u16(c.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let mut response = (status, Body::from(c.body_text())).into_response();
     let h = response.headers_mut();

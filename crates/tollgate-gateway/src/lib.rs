@@ -27,6 +27,7 @@ pub mod config;
 pub mod connections;
 pub mod decision;
 pub mod diagnosis;
+pub mod refusals;
 pub mod dev;
 mod forward_auth;
 mod listener;

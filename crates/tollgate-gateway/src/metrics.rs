@@ -51,8 +51,19 @@ pub fn all_codes() -> impl Iterator<Item = &'static str> {
 const N_CODES: usize =
     GATEWAY_CODES.len() + Violation::ALL.len() + ValidationError::CODES.len() + 1;
 
+/// The counter index of each code, computed once: recording a decision is one hash lookup,
+/// not a search through every code.
+static CODE_INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, usize>> =
+    std::sync::LazyLock::new(|| {
+        let mut index = std::collections::HashMap::with_capacity(N_CODES);
+        for (i, c) in all_codes().enumerate() {
+            index.entry(c).or_insert(i);
+        }
+        index
+    });
+
 fn code_index(code: &str) -> usize {
-    all_codes().position(|c| c == code).unwrap_or(N_CODES - 1)
+    CODE_INDEX.get(code).copied().unwrap_or(N_CODES - 1)
 }
 
 /// Whether a decision let the request through, refused it, or could not judge it.
