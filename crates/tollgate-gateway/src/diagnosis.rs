@@ -29,7 +29,6 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Mutex;
 
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::Value;
 use tollgate::{doctor, Policy, ValidationError};
 
@@ -125,6 +124,7 @@ impl CauseCache {
     /// The hash of the situation (see the module documentation).
     fn situation(&self, err: &ValidationError, token: &str, now: i64, leeway: u64) -> u64 {
         let mut h = self.hasher.build_hasher();
+        // The member hashers start from this hasher's keys (a clone of the empty state).
         err.code().hash(&mut h);
         match err {
             // Their sentences carry the times, which the claims' buckets stand for.
@@ -142,22 +142,16 @@ impl CauseCache {
         let payload = segments.next();
         let count = 2 + segments.count();
         (payload.is_some(), count).hash(&mut h);
-        match decode(header).and_then(|b| serde_json::from_slice::<PeekHeader>(&b).ok()) {
-            Some(p) => {
-                true.hash(&mut h);
-                p.hash_into(&mut h);
-            }
-            None => (false, header.len().min(64), header.get(..64)).hash(&mut h),
+        let header_read = decode(header).is_some_and(|b| hash_members(&b, &mut h, None));
+        if !header_read {
+            (header.len().min(64), header.get(..64)).hash(&mut h);
         }
-        match payload
+        let payload_read = payload
             .and_then(decode)
-            .and_then(|b| serde_json::from_slice::<PeekClaims>(&b).ok())
-        {
-            Some(p) => {
-                true.hash(&mut h);
-                p.hash_with(&mut h, now, leeway);
-            }
-            None => false.hash(&mut h),
+            .is_some_and(|b| hash_members(&b, &mut h, Some((now, leeway))));
+        if !payload_read {
+            let p = payload.unwrap_or("");
+            (p.len().min(64), p.get(..64)).hash(&mut h);
         }
         h.finish()
     }
@@ -173,101 +167,213 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The header members the cause rules read.
-#[derive(Deserialize)]
-struct PeekHeader {
-    alg: Option<Value>,
-    kid: Option<Value>,
-    typ: Option<Value>,
-    enc: Option<Value>,
-    iss: Option<Value>,
-    #[serde(default)]
-    nonce: Present,
-}
+/// The header members the cause rules read, in the order they are hashed.
+const HEADER_MEMBERS: [&str; 6] = ["alg", "kid", "typ", "enc", "iss", "nonce"];
 
-impl PeekHeader {
-    fn hash_into<H: Hasher>(&self, h: &mut H) {
-        for v in [&self.alg, &self.kid, &self.typ, &self.enc, &self.iss] {
-            hash_value(v.as_ref(), h);
-        }
-        self.nonce.0.hash(h);
+/// The claims the cause rules read, in the order they are hashed (values hashed whole),
+/// then those only present or not, then the times.
+const CLAIMS_HASHED: [&str; 12] = [
+    "iss", "aud", "azp", "client_id", "gty", "scp", "scope", "tfp", "tid", "token_use", "typ",
+    "ver",
+];
+const CLAIMS_PRESENT: [&str; 3] = ["nonce", "at_hash", "c_hash"];
+const CLAIMS_TIMES: [&str; 3] = ["exp", "nbf", "iat"];
+
+/// Hashes the members `names` of the JSON object `json` into `h`, in the order of `names`
+/// (not of the JSON), without building them: each value is fed to its own hasher as it is
+/// read. `jti`'s "starts with ID." and the times are read when asked (`claims`). `false`
+/// when `json` is not an object serde_json reads (then the caller hashes its bytes).
+fn hash_members<H: Hasher + Clone>(
+    json: &[u8],
+    h: &mut H,
+    claims: Option<(i64, u64)>,
+) -> bool {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    #[derive(Clone, Copy)]
+    enum Slot {
+        Hashed(usize),
+        Present(usize),
+        Time(usize),
+        Jti,
     }
-}
-
-/// Whether a member is present (its value is not read).
-#[derive(Default)]
-struct Present(bool);
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Present, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
-    }
-}
-
-/// The claims the cause rules read.
-#[derive(Deserialize)]
-struct PeekClaims {
-    iss: Option<Value>,
-    aud: Option<Value>,
-    azp: Option<Value>,
-    client_id: Option<Value>,
-    gty: Option<Value>,
-    scp: Option<Value>,
-    scope: Option<Value>,
-    tfp: Option<Value>,
-    tid: Option<Value>,
-    token_use: Option<Value>,
-    typ: Option<Value>,
-    ver: Option<Value>,
-    jti: Option<Value>,
-    #[serde(default)]
-    nonce: Present,
-    #[serde(default)]
-    at_hash: Present,
-    #[serde(default)]
-    c_hash: Present,
-    exp: Option<Value>,
-    nbf: Option<Value>,
-    iat: Option<Value>,
-}
-
-impl PeekClaims {
-    fn hash_with<H: Hasher>(&self, h: &mut H, now: i64, leeway: u64) {
-        for v in [
-            &self.iss,
-            &self.aud,
-            &self.azp,
-            &self.client_id,
-            &self.gty,
-            &self.scp,
-            &self.scope,
-            &self.tfp,
-            &self.tid,
-            &self.token_use,
-            &self.typ,
-            &self.ver,
-        ] {
-            hash_value(v.as_ref(), h);
+    struct Key(bool);
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = Option<Slot>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Slot>, D::Error> {
+            d.deserialize_str(self)
         }
-        let id_jti = self
-            .jti
-            .as_ref()
-            .and_then(Value::as_str)
-            .is_some_and(|j| j.starts_with("ID."));
-        (id_jti, self.nonce.0, self.at_hash.0, self.c_hash.0).hash(h);
-        for t in [&self.exp, &self.nbf, &self.iat] {
+    }
+    impl Visitor<'_> for Key {
+        type Value = Option<Slot>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a member name")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Option<Slot>, E> {
+            let at = |list: &[&str]| list.iter().position(|n| *n == v);
+            Ok(if !self.0 {
+                at(&HEADER_MEMBERS).map(Slot::Hashed)
+            } else if let Some(i) = at(&CLAIMS_HASHED) {
+                Some(Slot::Hashed(i))
+            } else if let Some(i) = at(&CLAIMS_PRESENT) {
+                Some(Slot::Present(i))
+            } else if let Some(i) = at(&CLAIMS_TIMES) {
+                Some(Slot::Time(i))
+            } else {
+                (v == "jti").then_some(Slot::Jti)
+            })
+        }
+    }
+
+    /// Feeds a whole JSON value to a hasher, allocating nothing for unescaped text.
+    struct Feed<'h, H>(&'h mut H);
+    impl<'de, H: Hasher> DeserializeSeed<'de> for Feed<'_, H> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de, H: Hasher> Visitor<'de> for Feed<'_, H> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+            (1u8, v).hash(self.0);
+            Ok(())
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+            (2u8, v).hash(self.0);
+            Ok(())
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+            (3u8, v).hash(self.0);
+            Ok(())
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+            (4u8, v.to_bits()).hash(self.0);
+            Ok(())
+        }
+        fn visit_str<E>(self, v: &str) -> Result<(), E> {
+            (5u8, v).hash(self.0);
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            6u8.hash(self.0);
+            Ok(())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            7u8.hash(self.0);
+            let mut n = 0usize;
+            while seq.next_element_seed(Feed(&mut *self.0))?.is_some() {
+                n += 1;
+            }
+            n.hash(self.0);
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            8u8.hash(self.0);
+            while map.next_key_seed(Feed(&mut *self.0))?.is_some() {
+                map.next_value_seed(Feed(&mut *self.0))?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Reads `jti`'s prefix.
+    struct IdPrefix;
+    impl<'de> DeserializeSeed<'de> for IdPrefix {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for IdPrefix {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+            Ok(v.starts_with("ID."))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_unit<E>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(false)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(false)
+        }
+    }
+
+    struct Members<'h, H> {
+        base: &'h H,
+        claims: Option<(i64, u64)>,
+    }
+    #[derive(Default)]
+    struct Found {
+        hashed: [Option<u64>; 12],
+        present: [bool; 3],
+        times: [Option<Value>; 3],
+        id_jti: bool,
+    }
+    impl<'de, H: Hasher + Clone> Visitor<'de> for Members<'_, H> {
+        type Value = Found;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+            let mut found = Found::default();
+            while let Some(slot) = map.next_key_seed(Key(self.claims.is_some()))? {
+                match slot {
+                    Some(Slot::Hashed(i)) => {
+                        // A fresh hasher per member, so the order of members does not count.
+                        let mut h = self.base.clone();
+                        map.next_value_seed(Feed(&mut h))?;
+                        found.hashed[i] = Some(h.finish());
+                    }
+                    Some(Slot::Present(i)) => {
+                        map.next_value::<IgnoredAny>()?;
+                        found.present[i] = true;
+                    }
+                    // Numbers build nothing on the heap.
+                    Some(Slot::Time(i)) => found.times[i] = Some(map.next_value::<Value>()?),
+                    Some(Slot::Jti) => found.id_jti = map.next_value_seed(IdPrefix)?,
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let Ok(found) = de.deserialize_map(Members { base: &*h, claims }) else {
+        return false;
+    };
+    found.hashed.hash(h);
+    (found.present, found.id_jti).hash(h);
+    if let Some((now, leeway)) = claims {
+        for t in &found.times {
             time_bucket(t.as_ref(), now, leeway).hash(h);
         }
     }
-}
-
-fn hash_value<H: Hasher>(v: Option<&Value>, h: &mut H) {
-    match v {
-        None => 0u8.hash(h),
-        Some(Value::String(s)) => (1u8, s).hash(h),
-        // Rare shapes (arrays of audiences, numbers, objects): their compact JSON text.
-        Some(other) => (2u8, other.to_string()).hash(h),
-    }
+    true
 }
 
 /// Where a time claim stands: its type, on which side of now, of now +- leeway and of now
