@@ -21,8 +21,9 @@
 # its peak RSS (VmHWM) is printed.
 #
 # Usage: bench/gateway.sh [--baseline /path/to/old/tollgate]
-#   env: DURATION=2 ROUNDS=7 CONNECTIONS=32 THREADS=1 ALG=ES256 TOKENS=(auto)
-#        REFUSED=20000 RSS_TOKENS=100000 LOG_LEVEL=info GATEWAY_LOG=/dev/null
+#   env: DURATION=2 ROUNDS=7 CONNECTIONS=32 THREADS=1 ALG=RS256 FRESH_RATE=20000 TOKENS=(auto)
+#        REFUSED=20000 RSS_TOKENS=100000 LOG_LEVEL=(the gateway default) GATEWAY_LOG=/dev/null
+#        PROFILE="fresh bad_signature" (perf profiles of those cases, into PROFILE_DIR)
 # Everything is bounded: the script is killed after 20 minutes, every wrk run lasts
 # DURATION seconds, and every process it started is stopped (by PID) at the end.
 # Needs: wrk (apt-get install -y wrk), curl, python3, a Rust toolchain.
@@ -41,12 +42,15 @@ DURATION="${DURATION:-2}"
 ROUNDS="${ROUNDS:-7}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
-ALG="${ALG:-ES256}"
+ALG="${ALG:-RS256}"
 # Fresh tokens: every round gets its own share, never sent twice to one gateway.
-TOKENS="${TOKENS:-$((ROUNDS * DURATION * 40000))}"
+# FRESH_RATE is the most fresh requests a second one run is expected to make (raise it if a
+# pool-exhausted warning shows; RS256 tokens take a few hundred microseconds each to mint).
+FRESH_RATE="${FRESH_RATE:-20000}"
+TOKENS="${TOKENS:-$(((ROUNDS + 1) * DURATION * FRESH_RATE))}"
 REFUSED="${REFUSED:-20000}"
 RSS_TOKENS="${RSS_TOKENS:-100000}"
-LOG_LEVEL="${LOG_LEVEL:-info}"
+LOG_LEVEL="${LOG_LEVEL:-warn,tollgate::decision=info}"
 GATEWAY_LOG="${GATEWAY_LOG:-/dev/null}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
@@ -82,8 +86,8 @@ PIDS+=($!)
 exec 9>"$WORK/issuer_stdin"
 for _ in $(seq 1 1800); do [ -s "$WORK/issuer_url" ] && break; sleep 0.1; done
 [ -s "$WORK/issuer_url" ] || { cat "$WORK/issuer.log" >&2; echo "bench: the issuer did not start" >&2; exit 1; }
-# One file of fresh tokens per round.
-split -n "l/$ROUNDS" -d -a 3 "$WORK/tokens.txt" "$WORK/fresh."
+# One file of fresh tokens per round, and a spare one for profiles.
+split -n "l/$((ROUNDS + 1))" -d -a 3 "$WORK/tokens.txt" "$WORK/fresh."
 rm "$WORK/tokens.txt"
 
 # The gateways: B is this tree's, A the baseline (if any). Same configuration.
@@ -232,11 +236,12 @@ EOF
 
 # The lua script and arguments of a case in a round.
 case_args() { # case round
-  local r; r="$(printf '%03d' $(( $2 - 1 )))"
+  local r
+  if [ "$2" = profile ]; then r="$(printf '%03d' "$ROUNDS")"; else r="$(printf '%03d' $(( $2 - 1 )))"; fi
   case "$1" in
     anonymous) echo "$WORK/anonymous.lua" ;;
     reused) echo "$WORK/reused.lua" ;;
-    fresh) echo "$WORK/file.lua -- $WORK/fresh.$r once" ;;
+    fresh) echo "$WORK/file.lua -- $WORK/fresh.$r once" ;;  # round "profile": the spare share
     bad_signature) echo "$WORK/file.lua -- $WORK/bad_signature.txt cycle" ;;
     expired) echo "$WORK/file.lua -- $WORK/expired.txt cycle" ;;
     unknown_kid) echo "$WORK/file.lua -- $WORK/unknown_kid.txt cycle" ;;
@@ -248,6 +253,7 @@ expected_code() {
     anonymous|reused|fresh) echo "" ;;
     bad_signature) echo signature_invalid ;;
     malformed) echo malformed_token ;;
+    unknown_kid) echo kid_not_found ;;
     *) echo "$1" ;;
   esac
 }
@@ -264,9 +270,11 @@ for g in $GATEWAYS; do
 done
 
 run() { # gateway case round
-  local url; url="$(eval echo "\$URL_$1")"
-  # shellcheck disable=SC2046
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s $(case_args "$2" "$3") "$url" \
+  local url script args
+  url="$(eval echo "\$URL_$1")"
+  read -r script args <<<"$(case_args "$2" "$3")"
+  # shellcheck disable=SC2086
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "$url" $args \
     >"$WORK/$1.$2.$3.txt" 2>&1 || true
   local total non2xx
   total="$(awk '/requests in/ {print $1}' "$WORK/$1.$2.$3.txt")"
@@ -295,6 +303,25 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Optional CPU profiles (PROFILE="fresh bad_signature"): perf samples each gateway while
+# one more run of the case lasts; the flat report goes to PROFILE_DIR/<gateway>.<case>.txt.
+PROFILE_DIR="${PROFILE_DIR:-$CARGO_TARGET_DIR/gateway-profile}"
+for c in ${PROFILE:-}; do
+  mkdir -p "$PROFILE_DIR"
+  for g in $GATEWAYS; do
+    pid="$(eval echo "\$PID_$g")"
+    echo "bench: profiling $g $c..." >&2
+    perf record -F 999 -g -o "$WORK/perf.data" -p "$pid" -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf_pid=$!
+    run "$g" "$c" profile
+    wait "$perf_pid" || true
+    perf report -i "$WORK/perf.data" --no-children --percent-limit 0.7 --stdio -g none \
+      >"$PROFILE_DIR/$g.$c.txt" 2>/dev/null || echo "bench: perf could not sample" >&2
+    perf report -i "$WORK/perf.data" --children --percent-limit 3 --stdio -g none \
+      >"$PROFILE_DIR/$g.$c.children.txt" 2>/dev/null || true
+  done
+done
 
 echo "bench: peak RSS after $RSS_TOKENS distinct refused tokens with 8 KB kids..." >&2
 for g in $GATEWAYS; do

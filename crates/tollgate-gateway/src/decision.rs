@@ -159,7 +159,7 @@ fn read_members(json: &[u8], names: &[&str]) -> Vec<Option<Value>> {
 /// spaces (so `scp: ["a","b"]` reads like `scope: "a b"`), anything else as compact JSON.
 fn header_value(v: &Value) -> Option<HeaderValue> {
     let text = match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => return HeaderValue::from_bytes(s.as_bytes()).ok(),
         Value::Null => return None,
         Value::Array(items) if items.iter().all(Value::is_string) => items
             .iter()

@@ -16,7 +16,7 @@ use crate::error::ValidationError;
 use crate::json;
 use crate::jws;
 use crate::keys::{check_remote_url, FetchError, Fetcher, IssuerConfig, IssuerStatus, KeyCache};
-use crate::validate::{verify_decoded, Verified};
+use crate::validate::{verify_decoded_owned, Verified};
 
 /// Why a validator could not be built.
 #[non_exhaustive]
@@ -237,7 +237,7 @@ impl Validator {
             });
         }
         let keys = entry.cache.keys_for(decoded.header.kid.as_deref()).await?;
-        verify_decoded(&decoded, &keys, policy, shared.clock.now())
+        verify_decoded_owned(decoded, &keys, policy, shared.clock.now())
     }
 
     /// The issuer entry named by `iss`, or `issuer_mismatch`.
