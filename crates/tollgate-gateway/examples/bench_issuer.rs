@@ -30,7 +30,9 @@ async fn main() {
         .unwrap_or_else(|| "ES256".into())
         .parse()
         .expect("a signing algorithm such as ES256, RS256, EdDSA");
-    let m: usize = args.next().map_or(20_000, |m| m.parse().expect("M is a number"));
+    let m: usize = args
+        .next()
+        .map_or(20_000, |m| m.parse().expect("M is a number"));
     let issuer = DevIssuer::start(IssuerOptions {
         audience: "api://bench".into(),
         alg,

@@ -13,10 +13,10 @@ use tollgate::challenge::{Challenge, ChallengeOptions};
 use tollgate::{Clock, Policy, ValidationError, Verified};
 
 use crate::cache::TokenCache;
-use crate::diagnosis::CauseCache;
-use crate::refusals::{Prepared, RefusalCache};
 use crate::config::{Access, Config};
+use crate::diagnosis::CauseCache;
 use crate::metrics::{outcome_of, Metrics};
+use crate::refusals::{Prepared, RefusalCache};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
 use crate::routes::{check_access, claim, RouteTable};
 use crate::verifier::TokenVerifier;
@@ -44,7 +44,10 @@ impl Identity {
     /// [`Identity::new`], plus the token's `exp` and `iat` (for the cache). The claims are
     /// read in one pass over the payload JSON, building only the members needed (the
     /// claims map is built later, if a route's requirements ask for it).
-    fn read(verified: Verified, mapping: &[(HeaderName, String)]) -> (Identity, Option<i64>, Option<i64>) {
+    fn read(
+        verified: Verified,
+        mapping: &[(HeaderName, String)],
+    ) -> (Identity, Option<i64>, Option<i64>) {
         let Some(json) = verified.claims.payload_json() else {
             let claims = &verified.claims;
             let exp = claims.expires_at();
@@ -92,7 +95,10 @@ impl Identity {
         let exp = get("exp").and_then(numeric_date);
         let iat = get("iat").and_then(Value::as_i64);
         let identity = Identity {
-            issuer: get("iss").and_then(Value::as_str).unwrap_or_default().to_string(),
+            issuer: get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             subject: get("sub").and_then(Value::as_str).map(str::to_string),
             verified,
             headers,
@@ -104,8 +110,10 @@ impl Identity {
 /// A NumericDate as `Claims::expires_at` reads it: seconds, fractions truncated.
 fn numeric_date(v: &Value) -> Option<i64> {
     let n = v.as_number()?;
-    n.as_i64()
-        .or_else(|| n.as_f64().map(|f| f.clamp(i64::MIN as f64, i64::MAX as f64) as i64))
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .map(|f| f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+    })
 }
 
 /// The top-level members named in `names` (by position; the first of equal names gets
@@ -415,7 +423,8 @@ impl Decider {
                 let prepared = self
                     .refusals
                     .get_or_build(err.code(), &description, || self.challenges.error(&err));
-                let mut d = self.refuse_shared(prepared.challenge.clone(), route_index, description);
+                let mut d =
+                    self.refuse_shared(prepared.challenge.clone(), route_index, description);
                 d.prepared = Some(prepared);
                 d.cause = self.top_cause(&err, token);
                 d.error = Some(err);
@@ -530,6 +539,11 @@ impl Decider {
 /// The token of `Authorization: Bearer <token>`, or why there is none: the library's
 /// reading ([`tollgate::challenge::bearer_token`]), shared with the tower layer.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
+    let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
+    if let (Some(one), None) = (all.next(), all.next()) {
+        // The usual case, without collecting.
+        return tollgate::challenge::bearer_token(&[one.as_bytes()]);
+    }
     let values: Vec<&[u8]> = headers
         .get_all(http::header::AUTHORIZATION)
         .iter()

@@ -117,7 +117,8 @@ impl CauseCache {
         if s.causes.len() >= MAX_SITUATIONS {
             s.causes.clear();
         }
-        s.causes.insert(key, (cause, now.saturating_add(CAUSE_TTL_SECS)));
+        s.causes
+            .insert(key, (cause, now.saturating_add(CAUSE_TTL_SECS)));
         cause
     }
 
@@ -173,7 +174,17 @@ const HEADER_MEMBERS: [&str; 6] = ["alg", "kid", "typ", "enc", "iss", "nonce"];
 /// The claims the cause rules read, in the order they are hashed (values hashed whole),
 /// then those only present or not, then the times.
 const CLAIMS_HASHED: [&str; 12] = [
-    "iss", "aud", "azp", "client_id", "gty", "scp", "scope", "tfp", "tid", "token_use", "typ",
+    "iss",
+    "aud",
+    "azp",
+    "client_id",
+    "gty",
+    "scp",
+    "scope",
+    "tfp",
+    "tid",
+    "token_use",
+    "typ",
     "ver",
 ];
 const CLAIMS_PRESENT: [&str; 3] = ["nonce", "at_hash", "c_hash"];
@@ -183,11 +194,7 @@ const CLAIMS_TIMES: [&str; 3] = ["exp", "nbf", "iat"];
 /// (not of the JSON), without building them: each value is fed to its own hasher as it is
 /// read. `jti`'s "starts with ID." and the times are read when asked (`claims`). `false`
 /// when `json` is not an object serde_json reads (then the caller hashes its bytes).
-fn hash_members<H: Hasher + Clone>(
-    json: &[u8],
-    h: &mut H,
-    claims: Option<(i64, u64)>,
-) -> bool {
+fn hash_members<H: Hasher + Clone>(json: &[u8], h: &mut H, claims: Option<(i64, u64)>) -> bool {
     use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
     #[derive(Clone, Copy)]
@@ -392,12 +399,21 @@ fn time_bucket(v: Option<&Value>, now: i64, leeway: u64) -> (u8, [i8; 5], u32) {
         d.saturating_add(300).signum() as i8,
         d.saturating_sub(300).signum() as i8,
     ];
-    (2 + u8::from(v.is_f64()), sides, d.unsigned_abs().max(1).ilog2())
+    (
+        2 + u8::from(v.is_f64()),
+        sides,
+        d.unsigned_abs().max(1).ilog2(),
+    )
 }
 
 /// The doctor's top cause, from scratch: what [`CauseCache::cause`] runs for a new
 /// situation. `policy` is the issuer's (or one naming every configured issuer).
-pub fn diagnose(err: &ValidationError, token: &str, policy: &Policy, now: i64) -> Option<&'static str> {
+pub fn diagnose(
+    err: &ValidationError,
+    token: &str,
+    policy: &Policy,
+    now: i64,
+) -> Option<&'static str> {
     let settings = doctor::Settings::new(policy.clone(), now);
     doctor::explain(err, token, &settings).first().map(|c| c.id)
 }
@@ -441,7 +457,10 @@ mod tests {
         }
         assert_eq!(runs, 1);
         // a minute later, the doctor runs again
-        let t = token(json!({"alg": "ES256", "kid": "k1"}), json!({"iss": "https://idp", "exp": now - 3600}));
+        let t = token(
+            json!({"alg": "ES256", "kid": "k1"}),
+            json!({"iss": "https://idp", "exp": now - 3600}),
+        );
         c.cause(&expired(now - 3600, now + 60), &t, now + 60, 60, || {
             runs += 1;
             Some("token_expired")
@@ -453,18 +472,68 @@ mod tests {
     fn situations_differ_by_what_the_rules_read() {
         let c = CauseCache::new();
         let now = 1_700_000_000;
-        let k = |h: Value, p: Value, exp: i64| c.situation(&expired(exp, now), &token(h, p), now, 60);
+        let k =
+            |h: Value, p: Value, exp: i64| c.situation(&expired(exp, now), &token(h, p), now, 60);
         let h = json!({"alg": "ES256", "kid": "k1"});
-        let base = k(h.clone(), json!({"iss": "a", "exp": now - 3600}), now - 3600);
-        assert_eq!(base, k(h.clone(), json!({"iss": "a", "exp": now - 3000, "jti": "x"}), now - 3000));
-        assert_ne!(base, k(h.clone(), json!({"iss": "b", "exp": now - 3600}), now - 3600));
-        assert_ne!(base, k(json!({"alg": "ES256", "kid": "k2"}), json!({"iss": "a", "exp": now - 3600}), now - 3600));
+        let base = k(
+            h.clone(),
+            json!({"iss": "a", "exp": now - 3600}),
+            now - 3600,
+        );
+        assert_eq!(
+            base,
+            k(
+                h.clone(),
+                json!({"iss": "a", "exp": now - 3000, "jti": "x"}),
+                now - 3000
+            )
+        );
+        assert_ne!(
+            base,
+            k(
+                h.clone(),
+                json!({"iss": "b", "exp": now - 3600}),
+                now - 3600
+            )
+        );
+        assert_ne!(
+            base,
+            k(
+                json!({"alg": "ES256", "kid": "k2"}),
+                json!({"iss": "a", "exp": now - 3600}),
+                now - 3600
+            )
+        );
         // just expired (perhaps the clocks) is another situation than an hour ago
-        assert_ne!(base, k(h.clone(), json!({"iss": "a", "exp": now - 100}), now - 100));
+        assert_ne!(
+            base,
+            k(h.clone(), json!({"iss": "a", "exp": now - 100}), now - 100)
+        );
         // milliseconds
-        assert_ne!(base, k(h.clone(), json!({"iss": "a", "exp": (now - 3600) * 1000}), now - 3600));
-        assert_ne!(base, k(h.clone(), json!({"iss": "a", "exp": now - 3600, "ver": "1.0"}), now - 3600));
-        assert_ne!(base, k(h, json!({"iss": "a", "exp": now - 3600, "nonce": "n"}), now - 3600));
+        assert_ne!(
+            base,
+            k(
+                h.clone(),
+                json!({"iss": "a", "exp": (now - 3600) * 1000}),
+                now - 3600
+            )
+        );
+        assert_ne!(
+            base,
+            k(
+                h.clone(),
+                json!({"iss": "a", "exp": now - 3600, "ver": "1.0"}),
+                now - 3600
+            )
+        );
+        assert_ne!(
+            base,
+            k(
+                h,
+                json!({"iss": "a", "exp": now - 3600, "nonce": "n"}),
+                now - 3600
+            )
+        );
     }
 
     #[test]

@@ -459,7 +459,11 @@ mod tests {
         assert_eq!(all_codes().count(), N_CODES);
         // the index is each code's first position in the list
         for (i, c) in all_codes().enumerate() {
-            assert_eq!(code_index(c), all_codes().position(|x| x == c).unwrap(), "{c} at {i}");
+            assert_eq!(
+                code_index(c),
+                all_codes().position(|x| x == c).unwrap(),
+                "{c} at {i}"
+            );
         }
         assert_eq!(outcome_of("keys_unavailable"), "unavailable");
     }

@@ -165,8 +165,7 @@ fn check_requirements(req: &Requirements, claims: &Claims) -> Result<(), Forbidd
         }
     }
     if !req.roles.is_empty() {
-        if let Some(description) = tollgate::challenge::missing_roles(&req.roles, &claims.roles())
-        {
+        if let Some(description) = tollgate::challenge::missing_roles(&req.roles, &claims.roles()) {
             return Err(forbid("insufficient_role", description));
         }
     }

@@ -222,9 +222,7 @@ impl Validator {
                 let claims = decoded.claims()?;
                 match claims.get("iss") {
                     Some(Value::String(iss)) => self.entry_of(iss)?,
-                    Some(other) => {
-                        return Err(self.issuer_mismatch(Some(json::preview(other, 80))))
-                    }
+                    Some(other) => return Err(self.issuer_mismatch(Some(json::preview(other, 80)))),
                     None => return Err(self.issuer_mismatch(None)),
                 }
             }
