@@ -10,11 +10,13 @@ use std::time::Instant;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use tollgate::challenge::{Challenge, ChallengeOptions};
-use tollgate::{doctor, Clock, Policy, ValidationError, Verified};
+use tollgate::{Clock, Policy, ValidationError, Verified};
 
 use crate::cache::TokenCache;
 use crate::config::{Access, Config};
+use crate::diagnosis::CauseCache;
 use crate::metrics::{outcome_of, Metrics};
+use crate::refusals::{Prepared, RefusalCache};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
 use crate::routes::{check_access, claim, RouteTable};
 use tollgate::TokenValidator;
@@ -36,27 +38,136 @@ impl Identity {
     /// Builds the identity of a verified token with the `[headers]` mapping. A claim that is
     /// absent, or cannot be a header value, gives no header.
     pub fn new(verified: Verified, mapping: &[(HeaderName, String)]) -> Identity {
+        Identity::read(verified, mapping).0
+    }
+
+    /// [`Identity::new`], plus the token's `exp` and `iat` (for the cache). The claims are
+    /// read in one pass over the payload JSON, building only the members needed (the
+    /// claims map is built later, if a route's requirements ask for it).
+    fn read(
+        verified: Verified,
+        mapping: &[(HeaderName, String)],
+    ) -> (Identity, Option<i64>, Option<i64>) {
+        let Some(json) = verified.claims.payload_json() else {
+            let claims = &verified.claims;
+            let exp = claims.expires_at();
+            let iat = claims.get("iat").and_then(Value::as_i64);
+            let headers = mapping
+                .iter()
+                .filter_map(|(name, c)| {
+                    let value = claim(claims, c)?;
+                    Some((name.clone(), header_value(value)?))
+                })
+                .collect();
+            let identity = Identity {
+                issuer: claims.issuer().unwrap_or_default().to_string(),
+                subject: claims.subject().map(str::to_string),
+                verified,
+                headers,
+            };
+            return (identity, exp, iat);
+        };
+        // iss, sub, exp, iat, then each mapped claim and the first part of a dotted path.
+        let mut names: Vec<&str> = vec!["iss", "sub", "exp", "iat"];
+        for (_, c) in mapping {
+            names.push(c);
+            names.push(c.split('.').next().unwrap_or(c));
+        }
+        let found = read_members(json, &names);
+        let get = |name: &str| {
+            let i = names.iter().position(|n| *n == name)?;
+            found.get(i)?.as_ref()
+        };
         let headers = mapping
             .iter()
             .filter_map(|(name, c)| {
-                let value = claim(&verified.claims, c)?;
+                let value = get(c).or_else(|| {
+                    let mut parts = c.split('.');
+                    let mut cur = get(parts.next()?)?;
+                    for p in parts {
+                        cur = cur.get(p)?;
+                    }
+                    Some(cur)
+                })?;
                 Some((name.clone(), header_value(value)?))
             })
             .collect();
-        Identity {
-            issuer: verified.claims.issuer().unwrap_or_default().to_string(),
-            subject: verified.claims.subject().map(str::to_string),
+        let exp = get("exp").and_then(numeric_date);
+        let iat = get("iat").and_then(Value::as_i64);
+        let identity = Identity {
+            issuer: get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            subject: get("sub").and_then(Value::as_str).map(str::to_string),
             verified,
             headers,
+        };
+        (identity, exp, iat)
+    }
+}
+
+/// A NumericDate as `Claims::expires_at` reads it: seconds, fractions truncated.
+fn numeric_date(v: &Value) -> Option<i64> {
+    let n = v.as_number()?;
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .map(|f| f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+    })
+}
+
+/// The top-level members named in `names` (by position; the first of equal names gets
+/// it), read from checked payload JSON in one pass; every other member is skipped without
+/// being built.
+fn read_members(json: &[u8], names: &[&str]) -> Vec<Option<Value>> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Members<'n>(&'n [&'n str]);
+    struct Key<'n>(&'n [&'n str]);
+
+    impl<'de> DeserializeSeed<'de> for Key<'_> {
+        type Value = Option<usize>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+            d.deserialize_str(self)
         }
     }
+    impl Visitor<'_> for Key<'_> {
+        type Value = Option<usize>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a member name")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Option<usize>, E> {
+            Ok(self.0.iter().position(|n| *n == v))
+        }
+    }
+    impl<'de> Visitor<'de> for Members<'_> {
+        type Value = Vec<Option<Value>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = vec![None; self.0.len()];
+            while let Some(key) = map.next_key_seed(Key(self.0))? {
+                match key {
+                    Some(i) => out[i] = Some(map.next_value::<Value>()?),
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    de.deserialize_map(Members(names))
+        .unwrap_or_else(|_| vec![None; names.len()])
 }
 
 /// Renders a claim as a header value: strings as they are, arrays of strings joined with
 /// spaces (so `scp: ["a","b"]` reads like `scope: "a b"`), anything else as compact JSON.
 fn header_value(v: &Value) -> Option<HeaderValue> {
     let text = match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => return HeaderValue::from_bytes(s.as_bytes()).ok(),
         Value::Null => return None,
         Value::Array(items) if items.iter().all(Value::is_string) => items
             .iter()
@@ -79,14 +190,20 @@ pub struct Decision {
     /// The verified identity (token routes only).
     pub identity: Option<Arc<Identity>>,
     /// The answer for a refused request (status, `WWW-Authenticate`, `Retry-After`, JSON
-    /// body), from the library's one RFC 6750 mapping; `None` when allowed.
-    pub refusal: Option<Challenge>,
+    /// body), from the library's one RFC 6750 mapping; `None` when allowed. Shared: the
+    /// answer to a rejected token is built once per code and sentence (see
+    /// [`crate::refusals`]).
+    pub refusal: Option<Arc<Challenge>>,
+    /// The refusal rendered as HTTP, when it came from the cache of prepared answers.
+    pub(crate) prepared: Option<Arc<Prepared>>,
     /// One sentence for logs (empty when allowed).
     pub description: String,
     /// For a rejected token: the library's error.
     pub error: Option<ValidationError>,
     /// For a rejected token: the doctor's most likely cause (a `tollgate::doctor` cause
-    /// id, e.g. `azure_v1_v2_mismatch`), logged beside the code.
+    /// id, e.g. `azure_v1_v2_mismatch`), logged beside the code; computed once per
+    /// situation, or [`crate::diagnosis::NOT_DIAGNOSED`] when the second's budget of
+    /// diagnoses is spent (see [`crate::diagnosis`]).
     pub cause: Option<&'static str>,
 }
 
@@ -116,6 +233,12 @@ pub struct Decider {
     policies: HashMap<String, Policy>,
     /// The policy the doctor uses for a token whose `iss` is not configured.
     any_issuer: Policy,
+    /// The doctor's causes, per situation (see [`crate::diagnosis`]).
+    causes: CauseCache,
+    /// The largest issuer leeway: a situation's times are placed against it.
+    leeway: u64,
+    /// The answers to rejected tokens, per code and sentence.
+    refusals: RefusalCache,
 }
 
 impl std::fmt::Debug for Decider {
@@ -148,6 +271,14 @@ impl Decider {
                 .map(|i| (i.issuer.clone(), i.policy.clone()))
                 .collect(),
             any_issuer: Policy::new().issuers(config.issuers.iter().map(|i| i.issuer.clone())),
+            causes: CauseCache::new(),
+            refusals: RefusalCache::default(),
+            leeway: config
+                .issuers
+                .iter()
+                .map(|i| i.policy.leeway)
+                .max()
+                .unwrap_or_default(),
             challenges: ChallengeOptions::new()
                 .realm(config.realm.clone())
                 .expose_details(config.expose_details)
@@ -285,8 +416,13 @@ impl Decider {
         let identity = match self.identity_of(token).await {
             Ok(identity) => identity,
             Err(err) => {
-                let c = self.challenges.error(&err);
-                let mut d = self.refuse(c, route_index, err.to_string());
+                let description = err.to_string();
+                let prepared = self
+                    .refusals
+                    .get_or_build(err.code(), &description, || self.challenges.error(&err));
+                let mut d =
+                    self.refuse_shared(prepared.challenge.clone(), route_index, description);
+                d.prepared = Some(prepared);
                 d.cause = self.top_cause(&err, token);
                 d.error = Some(err);
                 return (d, path);
@@ -315,15 +451,15 @@ impl Decider {
             return Ok(hit);
         }
         let verified = self.validator.validate(token).await?;
-        let identity = Arc::new(Identity::new(verified, &self.mapping));
-        let claims = &identity.verified.claims;
-        if let Some(exp) = claims.expires_at() {
+        let (identity, exp, iat) = Identity::read(verified, &self.mapping);
+        let identity = Arc::new(identity);
+        if let Some(exp) = exp {
             let mut until = exp;
             let max_age = self
                 .policies
                 .get(&identity.issuer)
                 .and_then(|p| Some(p.max_age?.saturating_add(p.leeway)));
-            if let (Some(limit), Some(iat)) = (max_age, claims.get("iat").and_then(Value::as_i64)) {
+            if let (Some(limit), Some(iat)) = (max_age, iat) {
                 until = until.min(iat.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)));
             }
             self.cache.insert(key, until, identity.clone(), now);
@@ -331,20 +467,24 @@ impl Decider {
         Ok(identity)
     }
 
-    /// The doctor's most likely cause of a rejection (none for "cannot verify now").
-    /// Runs only on rejected tokens; reads the token leniently and keeps nothing.
+    /// The doctor's most likely cause of a rejection (none for "cannot verify now"), once
+    /// per situation and minute (see [`crate::diagnosis`]). Reads the token leniently and
+    /// keeps nothing of it but a hash.
     fn top_cause(&self, err: &ValidationError, token: &str) -> Option<&'static str> {
         if err.is_unavailable() {
             return None;
         }
-        let iss = doctor::token::inspect(token)
-            .claims
-            .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
-        let policy = iss
-            .and_then(|i| self.policies.get(&i))
-            .unwrap_or(&self.any_issuer);
-        let settings = doctor::Settings::new(policy.clone(), self.clock.now());
-        doctor::explain(err, token, &settings).first().map(|c| c.id)
+        let now = self.clock.now();
+        self.causes.cause(err, token, now, self.leeway, || {
+            // The issuer named by the token, read again leniently by the doctor.
+            let iss = tollgate::doctor::token::inspect(token)
+                .claims
+                .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
+            let policy = iss
+                .and_then(|i| self.policies.get(&i))
+                .unwrap_or(&self.any_issuer);
+            crate::diagnosis::diagnose(err, token, policy, now)
+        })
     }
 
     /// How refusals are answered.
@@ -363,6 +503,7 @@ impl Decider {
             route,
             identity,
             refusal: None,
+            prepared: None,
             description: String::new(),
             error: None,
             cause: None,
@@ -370,11 +511,21 @@ impl Decider {
     }
 
     fn refuse(&self, challenge: Challenge, route: Option<usize>, description: String) -> Decision {
+        self.refuse_shared(Arc::new(challenge), route, description)
+    }
+
+    fn refuse_shared(
+        &self,
+        challenge: Arc<Challenge>,
+        route: Option<usize>,
+        description: String,
+    ) -> Decision {
         Decision {
             code: challenge.code,
             route,
             identity: None,
             refusal: Some(challenge),
+            prepared: None,
             description,
             error: None,
             cause: None,
@@ -385,6 +536,11 @@ impl Decider {
 /// The token of `Authorization: Bearer <token>`, or why there is none: the library's
 /// reading ([`tollgate::challenge::bearer_token`]), shared with the tower layer.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
+    let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
+    if let (Some(one), None) = (all.next(), all.next()) {
+        // The usual case, without collecting.
+        return tollgate::challenge::bearer_token(&[one.as_bytes()]);
+    }
     let values: Vec<&[u8]> = headers
         .get_all(http::header::AUTHORIZATION)
         .iter()

@@ -128,30 +128,35 @@ pub(crate) async fn verify(
     let mut decision = decider.decide(&method, uri, headers).await;
     if let (Some(status), Some(err)) = (unavailable_override(req.uri()), &decision.error) {
         if err.is_unavailable() {
-            decision.refusal = Some(
+            decision.refusal = Some(std::sync::Arc::new(
                 decider
                     .challenges()
                     .clone()
                     .unavailable_status(status)
                     .error(err),
-            );
+            ));
         }
     }
     if !decision.allowed() {
         return refusal(&decision);
     }
-    // Every identity header is in a 200 answer, empty when there is no identity (anonymous
-    // route) or no such claim: proxies that copy headers (Traefik, Caddy) then overwrite a
-    // client's own copy instead of letting it through or inventing a value.
+    // Every identity header is in a 200 answer (the last value mapped to it), empty when
+    // there is no identity (anonymous route) or no such claim: proxies that copy headers
+    // (Traefik, Caddy) then overwrite a client's own copy instead of letting it through or
+    // inventing a value.
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
+    let values = decision
+        .identity
+        .as_ref()
+        .map_or(&[][..], |i| &i.headers[..]);
     for name in decider.identity_header_names() {
-        h.insert(name.clone(), HeaderValue::from_static(""));
-    }
-    if let Some(identity) = &decision.identity {
-        for (name, value) in &identity.headers {
-            h.insert(name.clone(), value.clone());
-        }
+        let value = values
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| HeaderValue::from_static(""), |(_, v)| v.clone());
+        h.insert(name.clone(), value);
     }
     response
 }
@@ -205,6 +210,13 @@ pub(crate) fn refusal(d: &Decision) -> Response {
     let Some(c) = &d.refusal else {
         return StatusCode::OK.into_response();
     };
+    if let Some(p) = d
+        .prepared
+        .as_ref()
+        .filter(|p| std::sync::Arc::ptr_eq(&p.challenge, c))
+    {
+        return p.response();
+    }
     let status = StatusCode::from_u16(c.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let mut response = (status, Body::from(c.body_text())).into_response();
     let h = response.headers_mut();

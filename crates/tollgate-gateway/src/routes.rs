@@ -155,12 +155,19 @@ fn check_requirements(req: &Requirements, claims: &Claims) -> Result<(), Forbidd
             ));
         }
     }
-    // The sentences are the library's, so the tower layer refuses with the same words.
-    if let Some(description) = tollgate::challenge::missing_scopes(&req.scopes, &claims.scopes()) {
-        return Err(forbid("insufficient_scope", description));
+    // The sentences are the library's, so the tower layer refuses with the same words. A
+    // route without scopes or roles does not read them (reading builds the claims map).
+    if !req.scopes.is_empty() {
+        if let Some(description) =
+            tollgate::challenge::missing_scopes(&req.scopes, &claims.scopes())
+        {
+            return Err(forbid("insufficient_scope", description));
+        }
     }
-    if let Some(description) = tollgate::challenge::missing_roles(&req.roles, &claims.roles()) {
-        return Err(forbid("insufficient_role", description));
+    if !req.roles.is_empty() {
+        if let Some(description) = tollgate::challenge::missing_roles(&req.roles, &claims.roles()) {
+            return Err(forbid("insufficient_role", description));
+        }
     }
     for (name, want) in &req.claims_equal {
         let found = claim(claims, name);

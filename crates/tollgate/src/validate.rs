@@ -183,6 +183,22 @@ pub fn verify_decoded(
     })
 }
 
+/// [`verify_decoded`] taking the decoded token, whose header then moves into the result
+/// (no copy).
+pub fn verify_decoded_owned(
+    decoded: jws::Decoded<'_>,
+    keys: &JwkSet,
+    policy: &Policy,
+    now: i64,
+) -> Result<Verified, ValidationError> {
+    let (alg, claims) = check(&decoded, keys, policy, now)?;
+    Ok(Verified {
+        header: decoded.header,
+        claims,
+        alg,
+    })
+}
+
 /// Every check after decoding, in order: allow-list, key, signature, claims, `typ`.
 fn check(
     decoded: &jws::Decoded<'_>,

@@ -3,7 +3,7 @@
 //!
 //! token -> [`crate::jws::decode`] -> unverified `iss` -> that issuer's configuration (an
 //! unconfigured `iss` is rejected and nothing is fetched) -> its keys
-//! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded`] with its policy.
+//! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded_owned`] with its policy.
 //!
 //! [`TokenValidator`] is the one validating service: token in, [`Verified`] claims or a
 //! typed [`ValidationError`] out, plus the state of the keys behind it. The tower layer
@@ -24,7 +24,7 @@ use crate::error::ValidationError;
 use crate::json;
 use crate::jws;
 use crate::keys::{check_remote_url, FetchError, Fetcher, IssuerConfig, IssuerStatus, KeyCache};
-use crate::validate::{verify_decoded, LocalValidator, Verified};
+use crate::validate::{verify_decoded_owned, LocalValidator, Verified};
 
 /// The future a [`TokenValidator`] returns.
 pub type ValidateFuture<'a> =
@@ -361,14 +361,16 @@ impl Validator {
         let shared = &self.shared;
         let token = jws::strip_bearer(token);
         let decoded = jws::decode(token, shared.max_token_size)?;
-        let claims = decoded.claims()?;
-        let entry = match claims.get("iss") {
-            Some(Value::String(iss)) => match shared.by_issuer.get(iss.as_str()) {
-                Some(&i) => &shared.entries[i],
-                None => return Err(self.issuer_mismatch(Some(iss.clone()))),
-            },
-            Some(other) => return Err(self.issuer_mismatch(Some(json::preview(other, 80)))),
-            None => return Err(self.issuer_mismatch(None)),
+        let entry = match self.entry_quick(&decoded) {
+            Some(found) => found?,
+            None => {
+                let claims = decoded.claims()?;
+                match claims.get("iss") {
+                    Some(Value::String(iss)) => self.entry_of(iss)?,
+                    Some(other) => return Err(self.issuer_mismatch(Some(json::preview(other, 80)))),
+                    None => return Err(self.issuer_mismatch(None)),
+                }
+            }
         };
         let policy = &entry.config.policy;
         if token.len() > policy.max_token_size {
@@ -378,7 +380,38 @@ impl Validator {
             });
         }
         let keys = entry.cache.keys_for(decoded.header.kid.as_deref()).await?;
-        verify_decoded(&decoded, &keys, policy, shared.clock.now())
+        verify_decoded_owned(decoded, &keys, policy, shared.clock.now())
+    }
+
+    /// The issuer entry named by `iss`, or `issuer_mismatch`.
+    fn entry_of(&self, iss: &str) -> Result<&Entry, ValidationError> {
+        match self.shared.by_issuer.get(iss) {
+            Some(&i) => Ok(&self.shared.entries[i]),
+            None => Err(self.issuer_mismatch(Some(iss.to_string()))),
+        }
+    }
+
+    /// The issuer entry, with `iss` read by the allocation-free scanner instead of building
+    /// the claims map; `None` ("not decided here") when the scanner does not accept the
+    /// payload or `iss` is not a plain string nor absent. When the scanner accepts, the
+    /// strict parser reads the same members (see `json::scan_object`), so the answer is the
+    /// one the map would give.
+    fn entry_quick(&self, decoded: &jws::Decoded<'_>) -> Option<Result<&Entry, ValidationError>> {
+        let payload = decoded.payload_json().ok()?;
+        let mut iss = None;
+        let scanned = json::scan_object(&payload, |name, value| {
+            if name == "iss" {
+                iss = Some(value);
+            }
+        });
+        if !scanned {
+            return None;
+        }
+        match iss {
+            Some(json::Scanned::Str(iss)) => Some(self.entry_of(iss)),
+            None => Some(Err(self.issuer_mismatch(None))),
+            Some(_) => None,
+        }
     }
 
     fn issuer_mismatch(&self, found: Option<String>) -> ValidationError {

@@ -70,6 +70,13 @@ impl Claims {
         }
     }
 
+    /// The payload JSON these claims were read from, already checked strictly (UTF-8, strict
+    /// JSON, no duplicate member names), or `None` when they were built from a map. For a
+    /// caller that reads a few members in one pass without building the map.
+    pub fn payload_json(&self) -> Option<&[u8]> {
+        (!self.json.is_empty()).then_some(&*self.json)
+    }
+
     /// A claim by name.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.as_map().get(name)

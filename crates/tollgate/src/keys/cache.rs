@@ -120,6 +120,11 @@ impl CacheOptions {
 /// Most kids remembered as unknown; beyond this a flood is still bounded by the cooldown.
 const MAX_NEGATIVE: usize = 10_000;
 
+/// How an unknown kid is remembered: its SHA-256, 32 bytes whatever the kid's length.
+fn negative_key(kid: &str) -> [u8; 32] {
+    crate::sha256(kid.as_bytes())
+}
+
 /// Why a fetch was started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FetchKind {
@@ -164,7 +169,8 @@ struct State {
     inflight: Option<(FetchKind, FetchFuture)>,
     jwks_uri: Option<String>,
     last_unknown_kid_fetch: Option<i64>,
-    negative: HashSet<String>,
+    /// Unknown kids, by SHA-256: a client-chosen kid can be kilobytes long.
+    negative: HashSet<[u8; 32]>,
     failures: u32,
     retry_at: Option<i64>,
     last_error: Option<String>,
@@ -372,7 +378,7 @@ impl KeyCache {
                     state.unknown_kid_fetches += 1;
                     tracing::info!(issuer = %self.inner.issuer, kid = %cut_text(kid), "unknown kid: fetching the key set");
                     self.start_fetch(&mut state, FetchKind::UnknownKid)
-                } else if state.failures > 0 && !state.negative.contains(kid) {
+                } else if state.failures > 0 && !state.negative.contains(&negative_key(kid)) {
                     let err = state.last_error.clone().unwrap_or_default();
                     let next = state
                         .retry_at
@@ -389,7 +395,7 @@ impl KeyCache {
                     )));
                 } else {
                     if state.negative.len() < MAX_NEGATIVE {
-                        state.negative.insert(kid.to_string());
+                        state.negative.insert(negative_key(kid));
                     }
                     return Ok(held.set.clone());
                 }
@@ -401,7 +407,7 @@ impl KeyCache {
         if !latest.set.contains_kid(kid) {
             let mut state = self.lock();
             if state.negative.len() < MAX_NEGATIVE {
-                state.negative.insert(kid.to_string());
+                state.negative.insert(negative_key(kid));
             }
         }
         Ok(latest.set.clone())
