@@ -13,6 +13,7 @@ use tollgate::challenge::{Challenge, ChallengeOptions};
 use tollgate::{Clock, Policy, ValidationError, Verified};
 
 use crate::cache::TokenCache;
+use crate::codes::GatewayCode;
 use crate::config::{Access, Config};
 use crate::diagnosis::CauseCache;
 use crate::metrics::{outcome_of, Metrics};
@@ -394,15 +395,18 @@ impl Decider {
             let description = format!(
                 "no route allows {method} {path}; requests that match no [[route]] are denied"
             );
-            let c = self
-                .challenges
-                .forbidden::<&str>("no_route", &description, &[]);
+            let c =
+                self.challenges
+                    .forbidden::<&str>(GatewayCode::NoRoute.as_str(), &description, &[]);
             return (self.refuse(c, None, description), path);
         };
         let route_index = Some(index);
         let requirements = &route.access;
         if let Access::Anonymous = requirements {
-            return (self.allow("anonymous", route_index, None), path);
+            return (
+                self.allow(GatewayCode::Anonymous.as_str(), route_index, None),
+                path,
+            );
         }
 
         let token = match bearer_token(headers) {
@@ -439,7 +443,10 @@ impl Decider {
             d.identity = Some(identity);
             return (d, path);
         }
-        (self.allow("ok", route_index, Some(identity)), path)
+        (
+            self.allow(GatewayCode::Ok.as_str(), route_index, Some(identity)),
+            path,
+        )
     }
 
     /// The verified identity of `token`: from the cache, or validated once and cached until

@@ -25,6 +25,7 @@
 
 mod admin;
 pub mod cache;
+pub mod codes;
 pub mod config;
 pub mod connections;
 pub mod decision;

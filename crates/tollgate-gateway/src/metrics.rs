@@ -10,28 +10,12 @@ use std::time::Duration;
 
 use tollgate::ValidationError;
 
+use crate::codes::GatewayCode;
 use crate::request_policy::Violation;
 use tollgate::keys::IssuerStatus;
 
-/// Codes the gateway adds to the library's [`ValidationError::CODES`]: successful
-/// decisions, and the reasons a request is refused before or after token validation.
-pub const GATEWAY_CODES: [&str; 9] = [
-    // allowed, with a verified token
-    "ok",
-    // allowed, anonymous route
-    "anonymous",
-    // no `Authorization: Bearer` header (401)
-    "missing_token",
-    // valid token, missing scope / role / claim / issuer for the route (403)
-    "insufficient_scope",
-    "insufficient_role",
-    "claim_mismatch",
-    "issuer_not_allowed",
-    // no route matches: denied by default (403)
-    "no_route",
-    // a malformed request outside the request policy's own codes (400)
-    "invalid_request",
-];
+/// Codes the gateway adds to the library's [`ValidationError::CODES`] (see [`GatewayCode`]).
+pub use crate::codes::GATEWAY_CODES;
 
 /// The label of a code neither list knows (a code added to the library later): counted,
 /// never dropped or mistaken for another.
@@ -64,18 +48,23 @@ static CODE_INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, u
 
 fn code_index(code: &str) -> usize {
     // The allowed codes (most decisions) first, by comparison.
+    const OK: &str = GatewayCode::Ok.as_str();
+    const ANONYMOUS: &str = GatewayCode::Anonymous.as_str();
     match code {
-        "ok" => 0,
-        "anonymous" => 1,
+        OK => 0,
+        ANONYMOUS => 1,
         _ => CODE_INDEX.get(code).copied().unwrap_or(N_CODES - 1),
     }
 }
 
 /// Whether a decision let the request through, refused it, or could not judge it.
 pub fn outcome_of(code: &str) -> &'static str {
+    const OK: &str = GatewayCode::Ok.as_str();
+    const ANONYMOUS: &str = GatewayCode::Anonymous.as_str();
+    const UNAVAILABLE: &str = tollgate::ErrorCode::KeysUnavailable.as_str();
     match code {
-        "ok" | "anonymous" => "allow",
-        "keys_unavailable" => "unavailable",
+        OK | ANONYMOUS => "allow",
+        UNAVAILABLE => "unavailable",
         _ => "deny",
     }
 }

@@ -14,6 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::codes::GatewayCode;
 use crate::forward_auth::refusal;
 use crate::server::Shared;
 
@@ -208,17 +209,18 @@ pub(crate) async fn proxy(
         Ok(Err(e)) => {
             shared.metrics.upstream_error();
             tracing::warn!(target: "tollgate::proxy", error = %e, upstream = %base, "the upstream did not answer");
-            upstream_failure(StatusCode::BAD_GATEWAY, "upstream_unavailable")
+            upstream_failure(StatusCode::BAD_GATEWAY, GatewayCode::UpstreamUnavailable)
         }
         Err(_) => {
             shared.metrics.upstream_error();
             tracing::warn!(target: "tollgate::proxy", upstream = %base, timeout_secs = shared.config.upstream_timeout.as_secs(), "the upstream timed out");
-            upstream_failure(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+            upstream_failure(StatusCode::GATEWAY_TIMEOUT, GatewayCode::UpstreamTimeout)
         }
     }
 }
 
-fn upstream_failure(status: StatusCode, code: &'static str) -> Response {
+fn upstream_failure(status: StatusCode, code: GatewayCode) -> Response {
+    let code = code.as_str();
     let body = serde_json::json!({"error": code, "code": code});
     let mut r = (status, Body::from(body.to_string())).into_response();
     r.headers_mut().insert(

@@ -11,6 +11,7 @@ use http::Method;
 use serde_json::Value;
 use tollgate::Claims;
 
+use crate::codes::GatewayCode;
 use crate::config::{Access, Requirements, RouteSettings};
 use crate::request_policy::{fold_case, Refused, Violation};
 
@@ -147,7 +148,7 @@ fn check_requirements(req: &Requirements, claims: &Claims) -> Result<(), Forbidd
         let iss = claims.issuer().unwrap_or("");
         if !req.issuers.iter().any(|i| i == iss) {
             return Err(forbid(
-                "issuer_not_allowed",
+                GatewayCode::IssuerNotAllowed.as_str(),
                 format!(
                     "this route accepts tokens from {} only; the token's issuer is {iss:?}",
                     req.issuers.join(", ")
@@ -161,19 +162,19 @@ fn check_requirements(req: &Requirements, claims: &Claims) -> Result<(), Forbidd
         if let Some(description) =
             tollgate::challenge::missing_scopes(&req.scopes, &claims.scopes())
         {
-            return Err(forbid("insufficient_scope", description));
+            return Err(forbid(GatewayCode::InsufficientScope.as_str(), description));
         }
     }
     if !req.roles.is_empty() {
         if let Some(description) = tollgate::challenge::missing_roles(&req.roles, &claims.roles()) {
-            return Err(forbid("insufficient_role", description));
+            return Err(forbid(GatewayCode::InsufficientRole.as_str(), description));
         }
     }
     for (name, want) in &req.claims_equal {
         let found = claim(claims, name);
         if found != Some(want) {
             return Err(forbid(
-                "claim_mismatch",
+                GatewayCode::ClaimMismatch.as_str(),
                 format!(
                     "this route requires claim {name} = {want}; the token has {}",
                     found.map_or("none".to_string(), |v| tollgate::json::preview(v, 60))
@@ -190,7 +191,7 @@ fn check_requirements(req: &Requirements, claims: &Claims) -> Result<(), Forbidd
         };
         if !ok {
             return Err(forbid(
-                "claim_mismatch",
+                GatewayCode::ClaimMismatch.as_str(),
                 format!(
                     "this route requires claim {name} to contain {want}; the token has {}",
                     found.map_or("none".to_string(), |v| tollgate::json::preview(v, 60))
