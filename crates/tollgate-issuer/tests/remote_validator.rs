@@ -13,11 +13,11 @@ use tollgate_issuer::{DevIssuer, Fault, IssuerOptions};
 fn validator_for(issuer: &DevIssuer) -> Validator {
     Validator::new(vec![IssuerConfig::discovery(issuer.url())
         .policy(Policy::new().audience(issuer.audience()))
-        .cache(CacheOptions {
-            cooldown: Duration::ZERO,
-            max_wait: Duration::from_secs(2),
-            ..CacheOptions::default()
-        })])
+        .cache(
+            CacheOptions::default()
+                .cooldown(Duration::ZERO)
+                .max_wait(Duration::from_secs(2)),
+        )])
     .unwrap()
 }
 

@@ -287,15 +287,8 @@ async fn slow_idp_never_holds_a_caller_past_max_wait() {
     tokio::time::timeout(LIMIT, async {
         let idp = TestIdp::start().await;
         let max_wait = Duration::from_millis(300);
-        let fetch = FetchOptions {
-            timeout: Duration::from_millis(800),
-            ..FetchOptions::default()
-        };
-        let options = CacheOptions {
-            max_wait,
-            fetch,
-            ..CacheOptions::default()
-        };
+        let fetch = FetchOptions::default().timeout(Duration::from_millis(800));
+        let options = CacheOptions::default().max_wait(max_wait).fetch(fetch);
         let (v, clock) = validator(&idp, options);
         idp.set_mode(Mode::Hang);
         // Cold start against a hanging IdP: 20 concurrent callers, each released at max_wait.
@@ -428,10 +421,7 @@ async fn bad_responses_are_refused_and_good_keys_kept() {
 async fn fetcher_errors_are_typed() {
     tokio::time::timeout(LIMIT, async {
         let idp = TestIdp::start().await;
-        let f = Fetcher::new(FetchOptions {
-            max_body: 1_000,
-            ..FetchOptions::default()
-        });
+        let f = Fetcher::new(FetchOptions::default().max_body(1_000));
         let url = idp.jwks_url();
         idp.set_mode(Mode::Garbage);
         assert!(matches!(
@@ -470,10 +460,7 @@ async fn fetcher_errors_are_typed() {
             other => panic!("{other:?}"),
         }
         idp.set_mode(Mode::Slow(Duration::from_secs(3)));
-        let quick = Fetcher::new(FetchOptions {
-            timeout: Duration::from_millis(200),
-            ..FetchOptions::default()
-        });
+        let quick = Fetcher::new(FetchOptions::default().timeout(Duration::from_millis(200)));
         let e = quick.jwks(&url, None).await.unwrap_err();
         assert!(matches!(e, FetchError::Timeout { .. }), "{e:?}");
         assert!(e.to_string().contains("within 200 ms"), "{e}");

@@ -73,10 +73,7 @@ struct Api {
 fn validator_for(issuer: &DevIssuer) -> Validator {
     Validator::new(vec![IssuerConfig::discovery(issuer.url())
         .policy(Policy::new().audience(issuer.audience()))
-        .cache(CacheOptions {
-            max_wait: Duration::from_secs(3),
-            ..CacheOptions::default()
-        })])
+        .cache(CacheOptions::default().max_wait(Duration::from_secs(3)))])
     .unwrap()
 }
 
@@ -456,10 +453,7 @@ async fn hanging_issuer_is_503_after_max_wait_not_a_hang() {
     issuer.set_fault(Fault::Hang);
     let validator = Validator::new(vec![IssuerConfig::discovery(issuer.url())
         .policy(Policy::new().audience(issuer.audience()))
-        .cache(CacheOptions {
-            max_wait: Duration::from_millis(300),
-            ..CacheOptions::default()
-        })])
+        .cache(CacheOptions::default().max_wait(Duration::from_millis(300)))])
     .unwrap();
     let (app, seen) = app(JwtLayer::new(validator));
     let started = std::time::Instant::now();
@@ -484,10 +478,7 @@ async fn unreachable_jwks_on_a_cold_start_is_503() {
         format!("http://{closed}/jwks"),
     )
     .policy(Policy::new().audience(issuer.audience()))
-    .cache(CacheOptions {
-        max_wait: Duration::from_secs(3),
-        ..CacheOptions::default()
-    })])
+    .cache(CacheOptions::default().max_wait(Duration::from_secs(3)))])
     .unwrap();
     let (app, seen) = app(JwtLayer::new(validator)
         .challenges(tollgate::challenge::ChallengeOptions::new().retry_after(30)));

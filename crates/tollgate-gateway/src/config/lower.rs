@@ -40,21 +40,21 @@ fn url_refused(url: &str, error: FetchError) -> String {
 fn cache_options(raw: &RawCache) -> CacheOptions {
     let d = CacheOptions::default();
     let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
-    CacheOptions {
-        default_ttl: secs(raw.default_ttl, d.default_ttl),
-        min_ttl: secs(raw.min_ttl, d.min_ttl),
-        max_ttl: secs(raw.max_ttl, d.max_ttl),
-        cooldown: secs(raw.cooldown, d.cooldown),
-        max_stale: secs(raw.max_stale, d.max_stale),
-        max_wait: secs(raw.max_wait, d.max_wait),
-        retry_min: secs(raw.retry_min, d.retry_min),
-        retry_max: secs(raw.retry_max, d.retry_max),
-        fetch: tollgate::keys::FetchOptions {
-            connect_timeout: secs(raw.connect_timeout, d.fetch.connect_timeout),
-            timeout: secs(raw.timeout, d.fetch.timeout),
-            max_body: raw.max_body.unwrap_or(d.fetch.max_body),
-        },
-    }
+    CacheOptions::default()
+        .default_ttl(secs(raw.default_ttl, d.default_ttl))
+        .min_ttl(secs(raw.min_ttl, d.min_ttl))
+        .max_ttl(secs(raw.max_ttl, d.max_ttl))
+        .cooldown(secs(raw.cooldown, d.cooldown))
+        .max_stale(secs(raw.max_stale, d.max_stale))
+        .max_wait(secs(raw.max_wait, d.max_wait))
+        .retry_min(secs(raw.retry_min, d.retry_min))
+        .retry_max(secs(raw.retry_max, d.retry_max))
+        .fetch(
+            tollgate::keys::FetchOptions::default()
+                .connect_timeout(secs(raw.connect_timeout, d.fetch.connect_timeout))
+                .timeout(secs(raw.timeout, d.fetch.timeout))
+                .max_body(raw.max_body.unwrap_or(d.fetch.max_body)),
+        )
 }
 
 /// Headers that are never identity headers: they carry the request itself.

@@ -33,10 +33,14 @@ use crate::text::{cut_quoted, cut_text};
 /// ```
 /// use std::time::Duration;
 /// use tollgate::CacheOptions;
-/// let options = CacheOptions { cooldown: Duration::from_secs(60), ..CacheOptions::default() };
+/// let options = CacheOptions::default().cooldown(Duration::from_secs(60));
 /// assert_eq!(options.max_wait, Duration::from_secs(5));
 /// ```
+///
+/// The struct is `#[non_exhaustive]`: start from [`CacheOptions::default`] and change what
+/// you need with the builder methods, so a new option is not a breaking change.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CacheOptions {
     /// TTL of a key set whose response has no `Cache-Control: max-age`. Default 1 h: IdPs
     /// announce a new key days before signing with it, and an unknown kid triggers an
@@ -86,6 +90,54 @@ impl Default for CacheOptions {
             retry_max: Duration::from_secs(300),
             fetch: FetchOptions::default(),
         }
+    }
+}
+
+impl CacheOptions {
+    /// Sets [`default_ttl`](CacheOptions::default_ttl).
+    pub fn default_ttl(mut self, value: Duration) -> CacheOptions {
+        self.default_ttl = value;
+        self
+    }
+    /// Sets [`min_ttl`](CacheOptions::min_ttl).
+    pub fn min_ttl(mut self, value: Duration) -> CacheOptions {
+        self.min_ttl = value;
+        self
+    }
+    /// Sets [`max_ttl`](CacheOptions::max_ttl).
+    pub fn max_ttl(mut self, value: Duration) -> CacheOptions {
+        self.max_ttl = value;
+        self
+    }
+    /// Sets [`cooldown`](CacheOptions::cooldown).
+    pub fn cooldown(mut self, value: Duration) -> CacheOptions {
+        self.cooldown = value;
+        self
+    }
+    /// Sets [`max_stale`](CacheOptions::max_stale).
+    pub fn max_stale(mut self, value: Duration) -> CacheOptions {
+        self.max_stale = value;
+        self
+    }
+    /// Sets [`max_wait`](CacheOptions::max_wait).
+    pub fn max_wait(mut self, value: Duration) -> CacheOptions {
+        self.max_wait = value;
+        self
+    }
+    /// Sets [`retry_min`](CacheOptions::retry_min).
+    pub fn retry_min(mut self, value: Duration) -> CacheOptions {
+        self.retry_min = value;
+        self
+    }
+    /// Sets [`retry_max`](CacheOptions::retry_max).
+    pub fn retry_max(mut self, value: Duration) -> CacheOptions {
+        self.retry_max = value;
+        self
+    }
+    /// Sets [`fetch`](CacheOptions::fetch).
+    pub fn fetch(mut self, value: FetchOptions) -> CacheOptions {
+        self.fetch = value;
+        self
     }
 }
 

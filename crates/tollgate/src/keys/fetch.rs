@@ -18,10 +18,13 @@ use crate::jwk::{JwkSet, SkippedKey};
 /// ```
 /// use std::time::Duration;
 /// use tollgate::keys::FetchOptions;
-/// let options = FetchOptions { timeout: Duration::from_secs(3), ..FetchOptions::default() };
+/// let options = FetchOptions::default().timeout(Duration::from_secs(3));
 /// assert_eq!(options.connect_timeout, Duration::from_secs(2));
 /// ```
+///
+/// `#[non_exhaustive]`: start from [`FetchOptions::default`] and use the builder methods.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FetchOptions {
     /// Time allowed to open the TCP connection and finish the TLS handshake. Default 2 s:
     /// a reachable IdP connects in milliseconds; waiting longer only holds requests hostage
@@ -35,6 +38,24 @@ pub struct FetchOptions {
     /// JWKS documents (Entra with x5c chains) are about 20 KiB; a bigger body is an error
     /// page, a misconfigured URL or an attack, and is never buffered whole.
     pub max_body: usize,
+}
+
+impl FetchOptions {
+    /// Sets [`connect_timeout`](FetchOptions::connect_timeout).
+    pub fn connect_timeout(mut self, value: Duration) -> FetchOptions {
+        self.connect_timeout = value;
+        self
+    }
+    /// Sets [`timeout`](FetchOptions::timeout).
+    pub fn timeout(mut self, value: Duration) -> FetchOptions {
+        self.timeout = value;
+        self
+    }
+    /// Sets [`max_body`](FetchOptions::max_body) (bytes).
+    pub fn max_body(mut self, value: usize) -> FetchOptions {
+        self.max_body = value;
+        self
+    }
 }
 
 impl Default for FetchOptions {
