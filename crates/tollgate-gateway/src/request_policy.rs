@@ -29,6 +29,7 @@
 //! `untrusted_forwarder`.
 
 use http::{HeaderMap, Method};
+use tollgate::text::form_decode;
 
 /// Why a request was refused by the request policy (400), before any rule was applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -209,38 +210,12 @@ pub fn check_method_override(
     if let Some(query) = query {
         for pair in query.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            if decode_loose(k).eq_ignore_ascii_case("_method") && decode_loose(v) != method.as_str()
-            {
+            if form_decode(k).eq_ignore_ascii_case("_method") && form_decode(v) != method.as_str() {
                 return Err(refuse("the query parameter _method", v));
             }
         }
     }
     Ok(())
-}
-
-/// Percent-decodes for comparison only (invalid escapes kept as they are, `+` as space).
-fn decode_loose(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match (b[i], b.get(i + 1..i + 3)) {
-            (b'%', Some(h)) if h.iter().all(u8::is_ascii_hexdigit) => {
-                let hex = std::str::from_utf8(h).unwrap_or("00");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Normalizes a request target (`/a/b?q`, or an absolute `http://host/a/b`) to the decoded

@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use serde_json::{json, Value};
+use tollgate::text::form_decode;
 
 use crate::options::Client;
 
@@ -109,7 +110,7 @@ pub fn decide(
     // clients (curl -u) send them raw, so both readings are tried.
     let candidates: Vec<(String, String)> = match (basic, form_client) {
         (Some(pair), _) => {
-            let decoded = (form_decode(&pair.0), form_decode(&pair.1));
+            let decoded = (form_decode(&pair.0).into_owned(), form_decode(&pair.1).into_owned());
             if decoded == pair {
                 vec![pair]
             } else {
@@ -260,40 +261,12 @@ pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(name), form_decode(value))
+            (
+                form_decode(name).into_owned(),
+                form_decode(value).into_owned(),
+            )
         })
         .collect()
-}
-
-/// `application/x-www-form-urlencoded` decoding of one component (`+` is a space).
-pub(crate) fn form_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

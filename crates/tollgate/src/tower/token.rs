@@ -109,7 +109,7 @@ fn query_value<'a>(uri: &'a Uri, name: &str) -> Result<Option<Cow<'a, str>>, Str
     let mut found = None;
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(key) != name {
+        if crate::text::form_decode(key) != name {
             continue;
         }
         if found.is_some() {
@@ -117,7 +117,7 @@ fn query_value<'a>(uri: &'a Uri, name: &str) -> Result<Option<Cow<'a, str>>, Str
                 "the query parameter {name:?} appears more than once; send one token"
             ));
         }
-        found = Some(percent_decode(value));
+        found = Some(crate::text::form_decode(value));
     }
     Ok(found.filter(|v| !v.is_empty()))
 }
@@ -153,35 +153,6 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<Cow<'a,
         }
     }
     Ok(found.filter(|v| !v.is_empty()).map(Cow::Borrowed))
-}
-
-/// `application/x-www-form-urlencoded` decoding: `%XX` and `+`. Invalid escapes are kept.
-fn percent_decode(text: &str) -> Cow<'_, str> {
-    if !text.contains(['%', '+']) {
-        return Cow::Borrowed(text);
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]
@@ -267,7 +238,7 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("a%2eb+c%zz%4"), "a.b c%zz%4");
-        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(crate::text::form_decode("a%2eb+c%zz%4"), "a.b c%zz%4");
+        assert_eq!(crate::text::form_decode("plain"), "plain");
     }
 }
