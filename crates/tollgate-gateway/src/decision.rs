@@ -19,7 +19,7 @@ use crate::diagnosis::CauseCache;
 use crate::metrics::{outcome_of, Metrics};
 use crate::refusals::{Prepared, RefusalCache};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
-use crate::routes::{check_access, claim, RouteTable};
+use crate::routes::{check_access, claim_by, RouteTable};
 use tollgate::TokenValidator;
 
 /// Who a verified token says the caller is, and the headers that tell the upstream.
@@ -49,72 +49,40 @@ impl Identity {
         verified: Verified,
         mapping: &[(HeaderName, String)],
     ) -> (Identity, Option<i64>, Option<i64>) {
-        let Some(json) = verified.claims.payload_json() else {
-            let claims = &verified.claims;
-            let exp = claims.expires_at();
-            let iat = claims.get("iat").and_then(Value::as_i64);
-            let headers = mapping
-                .iter()
-                .filter_map(|(name, c)| {
-                    let value = claim(claims, c)?;
-                    Some((name.clone(), header_value(value)?))
-                })
-                .collect();
-            let identity = Identity {
-                issuer: claims.issuer().unwrap_or_default().to_string(),
-                subject: claims.subject().map(str::to_string),
-                verified,
-                headers,
-            };
-            return (identity, exp, iat);
-        };
-        // iss, sub, exp, iat, then each mapped claim and the first part of a dotted path.
+        // From checked payload JSON: iss, sub, exp, iat, each mapped claim and the first
+        // part of a dotted path, read in one pass. Claims built from a map: read from it.
         let mut names: Vec<&str> = vec!["iss", "sub", "exp", "iat"];
         for (_, c) in mapping {
             names.push(c);
             names.push(c.split('.').next().unwrap_or(c));
         }
-        let found = read_members(json, &names);
-        let get = |name: &str| {
-            let i = names.iter().position(|n| *n == name)?;
-            found.get(i)?.as_ref()
+        let found = verified
+            .claims
+            .payload_json()
+            .map(|json| read_members(json, &names));
+        let get = |name: &str| match &found {
+            Some(found) => found[names.iter().position(|n| *n == name)?].as_ref(),
+            None => verified.claims.get(name),
         };
         let headers = mapping
             .iter()
-            .filter_map(|(name, c)| {
-                let value = get(c).or_else(|| {
-                    let mut parts = c.split('.');
-                    let mut cur = get(parts.next()?)?;
-                    for p in parts {
-                        cur = cur.get(p)?;
-                    }
-                    Some(cur)
-                })?;
-                Some((name.clone(), header_value(value)?))
-            })
+            .filter_map(|(name, c)| Some((name.clone(), header_value(claim_by(get, c)?)?)))
             .collect();
-        let exp = get("exp").and_then(numeric_date);
+        let exp = get("exp").and_then(tollgate::claims::numeric_date);
         let iat = get("iat").and_then(Value::as_i64);
+        let issuer = get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let subject = get("sub").and_then(Value::as_str).map(str::to_string);
         let identity = Identity {
-            issuer: get("iss")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            subject: get("sub").and_then(Value::as_str).map(str::to_string),
+            issuer,
+            subject,
             verified,
             headers,
         };
         (identity, exp, iat)
     }
-}
-
-/// A NumericDate as `Claims::expires_at` reads it: seconds, fractions truncated.
-fn numeric_date(v: &Value) -> Option<i64> {
-    let n = v.as_number()?;
-    n.as_i64().or_else(|| {
-        n.as_f64()
-            .map(|f| f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
-    })
 }
 
 /// The top-level members named in `names` (by position; the first of equal names gets
@@ -291,6 +259,38 @@ impl Decider {
     /// The identity headers (configured names), which are removed from every request.
     pub fn identity_header_names(&self) -> impl Iterator<Item = &HeaderName> {
         self.mapping.iter().map(|(h, _)| h)
+    }
+
+    /// True when `name` is a spelling of an identity header: equal to one once letter case
+    /// is ignored and `_` is read as `-` (CGI-style upstreams read `X_Auth_Subject` as
+    /// `X-Auth-Subject`). The one rule for stripping (reverse proxy) and refusing
+    /// (forward-auth) client copies.
+    ///
+    /// ```
+    /// # let config = tollgate_gateway::Config::from_toml_str(
+    /// #     "[[issuer]]\nissuer = \"https://idp.example/\"\naudiences = [\"a\"]\n[[route]]\npath = \"/\"\n[headers]\nX-Auth-Subject = \"sub\"\n",
+    /// # ).unwrap();
+    /// # let gateway = tollgate_gateway::Gateway::new(config).unwrap();
+    /// let decider = gateway.decider();
+    /// assert!(decider.is_identity_spelling("X_Auth_Subject"));
+    /// assert!(decider.is_identity_spelling("x-auth_SUBJECT"));
+    /// assert!(!decider.is_identity_spelling("X-Auth-Subjects"));
+    /// ```
+    pub fn is_identity_spelling(&self, name: &str) -> bool {
+        let fold = |b: u8| {
+            if b == b'_' {
+                b'-'
+            } else {
+                b.to_ascii_lowercase()
+            }
+        };
+        self.identity_header_names().any(|h| {
+            h.as_str().len() == name.len()
+                && h.as_str()
+                    .bytes()
+                    .zip(name.bytes())
+                    .all(|(a, b)| a == fold(b))
+        })
     }
 
     /// The verified-token cache.

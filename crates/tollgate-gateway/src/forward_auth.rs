@@ -61,20 +61,13 @@ fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h st
 /// header naming an identity header or `Authorization` (the proxy would drop them as
 /// hop-by-hop on the way to the upstream).
 fn check_identity_headers(decider: &Decider, headers: &HeaderMap) -> Result<(), Refused> {
-    let is_identity = |name: &str| {
-        let dashed = name.replace('_', "-");
-        decider
-            .identity_header_names()
-            .any(|h| h.as_str().eq_ignore_ascii_case(&dashed))
-    };
     for name in headers.keys() {
-        let n = name.as_str();
-        let exact = decider.identity_header_names().any(|h| h == name);
-        if exact || (n.contains('_') && is_identity(n)) {
+        if decider.is_identity_spelling(name.as_str()) {
             return Err(Refused::new(
                 Violation::IdentityHeaderInRequest,
                 format!(
-                    "the request carries {n:?}, a spelling of an identity header that only Tollgate sets; remove it at the client, and have the proxy strip it (see the gateway README)"
+                    "the request carries {:?}, a spelling of an identity header that only Tollgate sets; remove it at the client, and have the proxy strip it (see the gateway README)",
+                    cut(name.as_str())
                 ),
             ));
         }
@@ -82,7 +75,7 @@ fn check_identity_headers(decider: &Decider, headers: &HeaderMap) -> Result<(), 
     for value in headers.get_all(header::CONNECTION) {
         let text = String::from_utf8_lossy(value.as_bytes());
         for token in text.split(',').map(str::trim) {
-            if token.eq_ignore_ascii_case("authorization") || is_identity(token) {
+            if token.eq_ignore_ascii_case("authorization") || decider.is_identity_spelling(token) {
                 return Err(Refused::new(
                     Violation::ConnectionNamesProtectedHeader,
                     format!(

@@ -163,24 +163,15 @@ pub(crate) async fn proxy(
     let (mut parts, body) = req.into_parts();
     let original_host = parts.headers.get(header::HOST).cloned();
     strip_hop_by_hop(&mut parts.headers);
-    for name in decider.identity_header_names() {
-        parts.headers.remove(name);
-    }
-    // `X_Auth_Subject` reads as `X-Auth-Subject` to upstreams behind CGI-style header
-    // mapping (HTTP_X_AUTH_SUBJECT): remove those spellings of identity headers too.
-    let confusable: Vec<HeaderName> = parts
+    // Client copies of the identity headers, in any spelling (`X_Auth_Subject` reads as
+    // `X-Auth-Subject` to upstreams behind CGI-style header mapping), are removed.
+    let spoofed: Vec<HeaderName> = parts
         .headers
         .keys()
-        .filter(|k| k.as_str().contains('_'))
-        .filter(|k| {
-            let dashed = k.as_str().replace('_', "-");
-            decider
-                .identity_header_names()
-                .any(|h| h.as_str() == dashed)
-        })
+        .filter(|k| decider.is_identity_spelling(k.as_str()))
         .cloned()
         .collect();
-    for name in confusable {
+    for name in spoofed {
         parts.headers.remove(name);
     }
     if let Some(identity) = &decision.identity {

@@ -204,11 +204,17 @@ fn check_requirements(req: &Requirements, claims: &Claims) -> Result<(), Forbidd
 
 /// A claim by name, or by dotted path (`realm_access.roles`) when no claim has the name.
 pub fn claim<'c>(claims: &'c Claims, name: &str) -> Option<&'c Value> {
-    if let Some(v) = claims.get(name) {
+    claim_by(|n| claims.get(n), name)
+}
+
+/// [`claim`] over any lookup of top-level claims (the map, or members read from the
+/// payload JSON).
+pub fn claim_by<'c>(get: impl Fn(&str) -> Option<&'c Value>, name: &str) -> Option<&'c Value> {
+    if let Some(v) = get(name) {
         return Some(v);
     }
     let mut parts = name.split('.');
-    let mut cur = claims.get(parts.next()?)?;
+    let mut cur = get(parts.next()?)?;
     for p in parts {
         cur = cur.get(p)?;
     }

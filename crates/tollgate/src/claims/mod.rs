@@ -173,7 +173,13 @@ fn take_strings<'a>(out: &mut Vec<&'a str>, v: Option<&'a Value>) {
 pub(crate) const MAX_PLAUSIBLE_SECONDS: i64 = 100_000_000_000;
 
 /// Reads a NumericDate (RFC 7519 section 2): a JSON number of seconds, fractions truncated.
-pub(crate) fn numeric_date(v: &Value) -> Option<i64> {
+///
+/// ```
+/// use serde_json::json;
+/// assert_eq!(tollgate::claims::numeric_date(&json!(1700000000.9)), Some(1_700_000_000));
+/// assert_eq!(tollgate::claims::numeric_date(&json!("1700000000")), None);
+/// ```
+pub fn numeric_date(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| {
             n.as_f64()
