@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::Router;
 use bytes::Bytes;
-use common::{client, Echo, LocalKeys, ISS, TEST_TIMEOUT};
+use common::{client, Echo, LocalKeys, TEST_TIMEOUT};
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -27,24 +27,10 @@ fn config(keys: &LocalKeys, upstream: Option<&str>) -> Config {
     let upstream = upstream
         .map(|u| format!("upstream = \"{u}\"\n"))
         .unwrap_or_default();
-    let src = format!(
-        r#"
-listen = "127.0.0.1:8080"
-admin_listen = "127.0.0.1:9090"
-{upstream}
-[[issuer]]
-issuer = "{ISS}"
-audiences = ["api://orders"]
-
-[[route]]
-path = "/public/"
-anonymous = true
-
-[[route]]
-path = "/"
-"#
-    );
-    Config::from_toml_str(&keys.adapt(&src)).unwrap()
+    keys.config(
+        &upstream,
+        "[[route]]\npath = \"/public/\"\nanonymous = true\n[[route]]\npath = \"/\"\n",
+    )
 }
 
 async fn start(config: Config) -> RunningGateway {

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, Echo, LocalKeys, ISS, TEST_TIMEOUT};
+use common::{client, Echo, LocalKeys, ANY_TOKEN, ISS, RULES, TEST_TIMEOUT};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,42 +21,11 @@ fn config(keys: &LocalKeys, upstream: Option<&Echo>, extra: &str) -> Config {
     let upstream = upstream
         .map(|e| format!("upstream = \"{}\"\n", e.url()))
         .unwrap_or_default();
-    let src = format!(
-        r#"
-listen = "127.0.0.1:8080"
-admin_listen = "127.0.0.1:9090"
-{upstream}{extra}
-[[issuer]]
-issuer = "{ISS}"
-audiences = ["api://orders"]
-
-[[route]]
-path = "/public/"
-anonymous = true
-
-[[route]]
-path = "/orders/"
-methods = ["POST", "PUT", "PATCH", "DELETE"]
-scopes = ["orders.write"]
-
-[[route]]
-path = "/admin/"
-roles = ["admin"]
-
-[[route]]
-path = "/reports/"
-methods = ["GET"]
-roles = ["auditor"]
-
-[[route]]
-path = "/"            # any valid token
-
-[headers]
-X-Auth-Subject = "sub"
-X-Auth-Scope = "scope"
-"#
-    );
-    Config::from_toml_str(&keys.adapt(&src)).unwrap()
+    let reports = "[[route]]\npath = \"/reports/\"\nmethods = [\"GET\"]\nroles = [\"auditor\"]\n";
+    keys.config(
+        &format!("{upstream}{extra}"),
+        &format!("{RULES}{reports}{ANY_TOKEN}"),
+    )
 }
 
 async fn start(config: Config) -> RunningGateway {

@@ -6,7 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{challenge, client, error_code, json_body, Echo, LocalKeys, ISS, TEST_TIMEOUT};
+use common::{
+    challenge, client, error_code, json_body, Echo, LocalKeys, ANY_TOKEN, ISS, RULES, TEST_TIMEOUT,
+};
 use serde_json::{json, Value};
 use tollgate::{jws, Algorithm, FixedClock, SigningKey};
 use tollgate_gateway::{validator_for, Config, Gateway, RunningGateway};
@@ -24,37 +26,7 @@ impl Fixture {
         let upstream = upstream
             .map(|u| format!("upstream = \"{u}\"\n"))
             .unwrap_or_default();
-        let src = format!(
-            r#"
-listen = "127.0.0.1:8080"
-admin_listen = "127.0.0.1:9090"
-{upstream}
-[[issuer]]
-issuer = "{ISS}"
-audiences = ["api://orders"]
-
-[[route]]
-path = "/public/"
-anonymous = true
-
-[[route]]
-path = "/orders/"
-methods = ["POST", "PUT", "PATCH", "DELETE"]
-scopes = ["orders.write"]
-
-[[route]]
-path = "/admin/"
-roles = ["admin"]
-
-[[route]]
-path = "/"            # any valid token
-
-[headers]
-X-Auth-Subject = "sub"
-X-Auth-Scope = "scope"
-"#
-        );
-        Config::from_toml_str(&self.0.adapt(&src)).unwrap()
+        self.0.config(&upstream, &format!("{RULES}{ANY_TOKEN}"))
     }
 
     fn token(&self, claims: Value) -> String {

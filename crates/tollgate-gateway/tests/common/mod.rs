@@ -124,6 +124,33 @@ pub mod proxies;
 /// The issuer of the examples and the issue's minimal configuration.
 pub const ISS: &str = "https://login.example.com/tenant/v2.0";
 
+/// The README's rules with an admin route, before the catch-all: `/public/` anonymous,
+/// writes to `/orders/` need `orders.write`, `/admin/` needs the `admin` role.
+pub const RULES: &str = r#"
+[[route]]
+path = "/public/"
+anonymous = true
+
+[[route]]
+path = "/orders/"
+methods = ["POST", "PUT", "PATCH", "DELETE"]
+scopes = ["orders.write"]
+
+[[route]]
+path = "/admin/"
+roles = ["admin"]
+"#;
+
+/// The catch-all route (any valid token) and the README's identity headers.
+pub const ANY_TOKEN: &str = r#"
+[[route]]
+path = "/"            # any valid token
+
+[headers]
+X-Auth-Subject = "sub"
+X-Auth-Scope = "scope"
+"#;
+
 /// A local signing key standing in for the issuer: its JWKS in a file, tokens minted here.
 pub struct LocalKeys {
     pub key: tollgate::SigningKey,
@@ -159,6 +186,16 @@ impl LocalKeys {
                 "admin_listen = \"127.0.0.1:9090\"",
                 "admin_listen = \"127.0.0.1:0\"",
             )
+    }
+
+    /// A gateway configuration on ephemeral loopback ports with keys from the JWKS file:
+    /// `top` (top-level options, e.g. `upstream = "..."`), the issuer ISS for
+    /// `api://orders`, then `rules` (routes and headers).
+    pub fn config(&self, top: &str, rules: &str) -> tollgate_gateway::Config {
+        let src = format!(
+            "listen = \"127.0.0.1:8080\"\nadmin_listen = \"127.0.0.1:9090\"\n{top}\n[[issuer]]\nissuer = \"{ISS}\"\naudiences = [\"api://orders\"]\n{rules}"
+        );
+        tollgate_gateway::Config::from_toml_str(&self.adapt(&src)).unwrap()
     }
 
     /// A token for ISS / api://orders, sub alice, scope orders.read, valid 10 min; members
