@@ -52,14 +52,7 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Durati
 
 /// The value of one metric line (`name{labels}`) in the admin listener's `/metrics`.
 async fn metric(gw: &RunningGateway, line: &str) -> u64 {
-    let text = client()
-        .get(format!("{}/metrics", gw.admin_url().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(gw).await;
     text.lines()
         .find_map(|l| l.strip_prefix(line)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("no {line} in\n{text}"))

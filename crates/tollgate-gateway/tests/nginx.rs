@@ -125,14 +125,7 @@ async fn nginx_auth_request_in_front_of_the_gateway() {
             let r = req.send().await.unwrap();
             assert_eq!(r.status(), 500, "{method} {path}");
         }
-        let m = client()
-            .get(format!("{}/metrics", gw.admin_url().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let m = common::metrics_text(&gw).await;
         for code in ["path_parameter", "encoded_percent", "case_variant"] {
             assert!(m.contains(&format!("code=\"{code}\"")), "{code}: {m}");
         }

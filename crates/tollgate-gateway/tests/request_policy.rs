@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, Echo, LocalKeys, ANY_TOKEN, ISS, RULES, TEST_TIMEOUT};
+use common::{Echo, LocalKeys, ANY_TOKEN, ISS, RULES, TEST_TIMEOUT};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -283,14 +283,7 @@ async fn paths_read_differently_elsewhere_are_refused() {
         assert_eq!(r.status, 200, "{}", r.body);
 
         // Every refusal is counted under its code.
-        let m = client()
-            .get(format!("{}/metrics", gw.admin_url().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let m = common::metrics_text(&gw).await;
         for code in [
             "path_parameter",
             "encoded_percent",

@@ -191,14 +191,7 @@ async fn forward_auth_answers_each_status_with_its_headers() {
         assert_eq!(r.status(), 400);
 
         // metrics count decisions by code and route
-        let m = client()
-            .get(format!("{}/metrics", gw.admin_url().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let m = common::metrics_text(&gw).await;
         assert!(
             m.contains("tollgate_decisions_total{route=\"/\",outcome=\"deny\",code=\"expired\"} 1"),
             "{m}"

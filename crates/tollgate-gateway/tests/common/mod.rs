@@ -113,6 +113,18 @@ pub async fn raw_status(port: u16, request: &str) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// The admin listener's `/metrics` text.
+pub async fn metrics_text(gw: &tollgate_gateway::RunningGateway) -> String {
+    client()
+        .get(format!("{}/metrics", gw.admin_url().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The JSON body of a response.
 pub async fn json_body(r: reqwest::Response) -> Value {
     let text = r.text().await.unwrap();
