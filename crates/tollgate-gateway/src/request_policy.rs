@@ -480,6 +480,12 @@ mod tests {
         assert!(check_method_override(&Method::POST, &h, None).is_ok());
         h.insert("x-http-method-override", HeaderValue::from_static("POST"));
         assert!(check_method_override(&Method::POST, &h, None).is_ok());
+        // A second copy naming another method is refused, whichever comes first.
+        h.append("x-http-method-override", HeaderValue::from_static("DELETE"));
+        assert!(check_method_override(&Method::POST, &h, None).is_err());
+        let mut h = HeaderMap::new();
+        h.insert("x-http-method-override", HeaderValue::from_static("post"));
+        assert!(check_method_override(&Method::POST, &h, None).is_err());
         for name in METHOD_OVERRIDE_HEADERS {
             let mut h = HeaderMap::new();
             h.insert(name, HeaderValue::from_static("DELETE"));

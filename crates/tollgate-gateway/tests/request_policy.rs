@@ -374,6 +374,40 @@ async fn forward_auth_holds_the_forwarded_request_to_the_policy() {
             .await;
             assert_eq!((r.status, r.code()), (400, "method_not_canonical"), "{m}");
         }
+        // Not a method at all: empty, two methods, a comma list, non-ASCII.
+        for m in ["", "POST GET", "POST,GET", "PO\u{d6}ST"] {
+            let r = ask(
+                &gw,
+                &[
+                    ("X-Forwarded-Method", m),
+                    ("X-Forwarded-Uri", "/orders/42"),
+                    ("Authorization", &bearer),
+                ],
+            )
+            .await;
+            assert_eq!(r.status, 400, "{m:?}: {}", r.body);
+        }
+        // Twice, or both names disagreeing: a client may have added one.
+        for pair in [
+            [
+                ("X-Forwarded-Method", "GET"),
+                ("X-Forwarded-Method", "DELETE"),
+            ],
+            [
+                ("X-Forwarded-Method", "GET"),
+                ("X-Original-Method", "DELETE"),
+            ],
+        ] {
+            let mut headers = pair.to_vec();
+            headers.push(("X-Forwarded-Uri", "/orders/42"));
+            headers.push(("Authorization", &bearer));
+            let r = ask(&gw, &headers).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (400, "conflicting_forwarded_headers"),
+                "{pair:?}"
+            );
+        }
         let r = ask(
             &gw,
             &[
