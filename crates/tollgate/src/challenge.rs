@@ -33,7 +33,28 @@
 
 use serde_json::{json, Value};
 
+use crate::alg::Algorithm;
 use crate::error::ValidationError;
+
+/// The `Authorization` scheme a token came with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// `Bearer` (RFC 6750).
+    #[default]
+    Bearer,
+    /// `DPoP` (RFC 9449 section 7.1).
+    Dpop,
+}
+
+impl AuthScheme {
+    /// The scheme as written in `Authorization` and `WWW-Authenticate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "Bearer",
+            AuthScheme::Dpop => "DPoP",
+        }
+    }
+}
 
 /// Default `realm` in `WWW-Authenticate`: names the protection space (RFC 7235 section 2.2);
 /// one name for every Tollgate front end unless the service picks its own.
@@ -122,6 +143,9 @@ pub struct ChallengeOptions {
     /// `Retry-After` seconds sent with a 503, and named in the description of every
     /// "cannot verify now" answer ("retry after 5 s"). Default [`DEFAULT_RETRY_AFTER_SECS`].
     pub retry_after: u64,
+    /// The `algs` parameter of `DPoP` challenges (RFC 9449 section 7.1): the proof
+    /// algorithms accepted, space-separated. Default: every asymmetric algorithm.
+    pub dpop_algs: String,
 }
 
 impl Default for ChallengeOptions {
@@ -131,6 +155,11 @@ impl Default for ChallengeOptions {
             expose_details: true,
             unavailable_status: DEFAULT_UNAVAILABLE_STATUS,
             retry_after: DEFAULT_RETRY_AFTER_SECS,
+            dpop_algs: Algorithm::ASYMMETRIC
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }
@@ -158,6 +187,11 @@ impl ChallengeOptions {
     /// Sets `Retry-After` seconds for "cannot verify now".
     pub fn retry_after(mut self, seconds: u64) -> ChallengeOptions {
         self.retry_after = seconds;
+        self
+    }
+    /// Sets the `algs` of `DPoP` challenges.
+    pub fn dpop_algs(mut self, algs: &[Algorithm]) -> ChallengeOptions {
+        self.dpop_algs = algs.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" ");
         self
     }
 
@@ -191,6 +225,12 @@ impl ChallengeOptions {
     /// );
     /// ```
     pub fn client_sentence(&self, err: &ValidationError) -> String {
+        if let ValidationError::ReplayCacheUnavailable { .. } = err {
+            return format!(
+                "cannot verify now: the DPoP replay cache is unavailable; retry after {} s",
+                self.retry_after
+            );
+        }
         if err.is_unavailable() {
             return format!(
                 "cannot verify now: the token's signing keys are unavailable; retry after {} s",
@@ -228,7 +268,75 @@ impl ChallengeOptions {
             }
             return c;
         }
+        if err.is_dpop_error() {
+            return self.dpop_error(err);
+        }
         self.build(401, code, "invalid_token", Some(&sentence), None, fix)
+    }
+
+    /// The answer for a rejected token that came under `scheme`: like
+    /// [`error`](ChallengeOptions::error), with a `DPoP` challenge (RFC 9449 section 7.1:
+    /// `DPoP algs="...", error="invalid_dpop_proof"` for a bad proof, `invalid_token`
+    /// otherwise) when the token came with the `DPoP` scheme or the refusal is about DPoP.
+    ///
+    /// ```
+    /// use tollgate::challenge::{AuthScheme, ChallengeOptions};
+    /// use tollgate::ValidationError;
+    /// let o = ChallengeOptions::new().dpop_algs(&[tollgate::Algorithm::ES256]);
+    /// let err = ValidationError::DpopReplayed { jti: "j1".into() };
+    /// let c = o.error_for(&err, AuthScheme::Bearer);
+    /// assert!(c.www_authenticate.unwrap().starts_with(
+    ///     r#"DPoP realm="tollgate", algs="ES256", error="invalid_dpop_proof", error_description="dpop_replayed: "#));
+    /// let expired = ValidationError::Expired { exp: 1, now: 100, leeway: 0 };
+    /// let c = o.error_for(&expired, AuthScheme::Dpop);
+    /// assert!(c.www_authenticate.unwrap().starts_with(r#"DPoP realm="tollgate", algs="ES256", error="invalid_token""#));
+    /// ```
+    pub fn error_for(&self, err: &ValidationError, scheme: AuthScheme) -> Challenge {
+        if scheme == AuthScheme::Dpop && !err.is_unavailable() {
+            return self.dpop_error(err);
+        }
+        self.error(err)
+    }
+
+    fn dpop_error(&self, err: &ValidationError) -> Challenge {
+        let code = err.code();
+        let sentence = self.client_sentence(err);
+        let fix = self.expose_details.then(|| err.fix());
+        let error = if err.is_dpop_proof_error() {
+            "invalid_dpop_proof"
+        } else {
+            "invalid_token"
+        };
+        let mut c = self.build(401, code, error, Some(&sentence), None, fix);
+        if let Some(w) = c.www_authenticate.take() {
+            c.www_authenticate = Some(self.dpop_header(&w));
+        }
+        c
+    }
+
+    /// Turns a `Bearer realm="..."...` challenge into its `DPoP` form, with `algs`.
+    fn dpop_header(&self, bearer: &str) -> String {
+        let rest = bearer.strip_prefix("Bearer ").unwrap_or(bearer);
+        let (realm, params) = rest.split_once(", ").map_or((rest, None), |(r, p)| (r, Some(p)));
+        let mut out = format!("DPoP {realm}, algs=\"{}\"", scope_value(&self.dpop_algs));
+        if let Some(p) = params {
+            out.push_str(", ");
+            out.push_str(p);
+        }
+        out
+    }
+
+    /// The answer for a request without a token, where DPoP is required: 401 with a bare
+    /// `DPoP realm="...", algs="..."` challenge, code `missing_token`.
+    pub fn missing_dpop_token(&self, description: &str) -> Challenge {
+        let mut c = self.missing_token(description);
+        if let Some(w) = c.www_authenticate.take() {
+            c.www_authenticate = Some(self.dpop_header(&w));
+        }
+        if self.expose_details {
+            c.body["fix"] = "send the access token as Authorization: DPoP <token> with a DPoP proof header".into();
+        }
+        c
     }
 
     /// The answer for a request without a usable bearer token: 401 with a bare `Bearer`
@@ -429,6 +537,25 @@ fn shortfall<S: AsRef<str>>(
 /// assert!(bearer_token(&[b"eyJhbGciOi.eyJ.sig"]).unwrap_err().contains("without a scheme"));
 /// ```
 pub fn bearer_token<'a>(authorization: &[&'a [u8]]) -> Result<&'a str, String> {
+    match credentials(authorization)? {
+        (AuthScheme::Bearer, token) => Ok(token),
+        (AuthScheme::Dpop, _) => Err(
+            "the Authorization header uses the \"DPoP\" scheme; send Authorization: Bearer <access token>".into(),
+        ),
+    }
+}
+
+/// The scheme and token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>`
+/// (RFC 9449 section 7.1; schemes compared ignoring case), with the same rules as
+/// [`bearer_token`].
+///
+/// ```
+/// use tollgate::challenge::{credentials, AuthScheme};
+/// assert_eq!(credentials(&[b"DPoP abc"]), Ok((AuthScheme::Dpop, "abc")));
+/// assert_eq!(credentials(&[b"bearer abc"]), Ok((AuthScheme::Bearer, "abc")));
+/// assert!(credentials(&[b"DPoP abc", b"DPoP def"]).is_err());
+/// ```
+pub fn credentials<'a>(authorization: &[&'a [u8]]) -> Result<(AuthScheme, &'a str), String> {
     let value = match authorization {
         [] => return Err(
             "the request has no Authorization header; send Authorization: Bearer <access token>"
@@ -449,7 +576,11 @@ pub fn bearer_token<'a>(authorization: &[&'a [u8]]) -> Result<&'a str, String> {
     }
     let value = value.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let found = if scheme.eq_ignore_ascii_case("bearer") {
+        AuthScheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        AuthScheme::Dpop
+    } else {
         if scheme.starts_with("eyJ") && scheme.contains('.') {
             return Err("the Authorization header holds a token without a scheme; send Authorization: Bearer <access token>".into());
         }
@@ -457,12 +588,15 @@ pub fn bearer_token<'a>(authorization: &[&'a [u8]]) -> Result<&'a str, String> {
         return Err(format!(
             "the Authorization header uses the {shown:?} scheme; send Authorization: Bearer <access token>"
         ));
-    }
+    };
     let token = rest.trim();
     if token.is_empty() {
-        return Err("the Authorization header says Bearer but holds no token".into());
+        return Err(format!(
+            "the Authorization header says {} but holds no token",
+            found.as_str()
+        ));
     }
-    Ok(token)
+    Ok((found, token))
 }
 
 /// Makes text safe inside an RFC 6750 quoted string, whose `error_description` allows only

@@ -112,6 +112,34 @@ vocabulary! {
         TypeMismatch = "type_mismatch",
         /// [`ValidationError::KeysUnavailable`].
         KeysUnavailable = "keys_unavailable",
+        /// [`ValidationError::DpopProofMissing`].
+        DpopProofMissing = "dpop_proof_missing",
+        /// [`ValidationError::DpopProofInvalid`].
+        DpopProofInvalid = "dpop_proof_invalid",
+        /// [`ValidationError::DpopMethodMismatch`].
+        DpopHtmMismatch = "dpop_htm_mismatch",
+        /// [`ValidationError::DpopUrlMismatch`].
+        DpopHtuMismatch = "dpop_htu_mismatch",
+        /// [`ValidationError::DpopProofTime`].
+        DpopIatOutsideWindow = "dpop_iat_outside_window",
+        /// [`ValidationError::DpopReplayed`].
+        DpopReplayed = "dpop_replayed",
+        /// [`ValidationError::DpopAthMismatch`].
+        DpopAthMismatch = "dpop_ath_mismatch",
+        /// [`ValidationError::DpopKeyMismatch`].
+        DpopKeyMismatch = "dpop_key_mismatch",
+        /// [`ValidationError::BoundTokenAsBearer`].
+        DpopBoundTokenAsBearer = "dpop_bound_token_as_bearer",
+        /// [`ValidationError::DpopRequired`].
+        DpopRequired = "dpop_required",
+        /// [`ValidationError::DpopNotAccepted`].
+        DpopNotAccepted = "dpop_not_accepted",
+        /// [`ValidationError::ClientCertMissing`].
+        ClientCertMissing = "client_cert_missing",
+        /// [`ValidationError::ClientCertMismatch`].
+        ClientCertMismatch = "client_cert_mismatch",
+        /// [`ValidationError::ReplayCacheUnavailable`].
+        ReplayCacheUnavailable = "replay_cache_unavailable",
     }
 }
 
@@ -318,6 +346,108 @@ pub enum ValidationError {
         /// Why they are missing.
         reason: String,
     },
+    /// The token is DPoP-bound (`cnf.jkt`) or sent with the `DPoP` scheme, and the request
+    /// carries no `DPoP` proof header (RFC 9449 section 7.1). Usually a client that sends the
+    /// token without making a proof, or a proxy that drops the `DPoP` header.
+    DpopProofMissing {
+        /// What required a proof.
+        reason: String,
+    },
+    /// The `DPoP` proof cannot be accepted: not exactly one header, not a JWT, `typ` not
+    /// `dpop+jwt`, an algorithm outside the allow-list, a `jwk` that is missing, holds a
+    /// private key or does not verify the signature, or a claim missing or of the wrong type
+    /// (RFC 9449 section 4.3, checks 1 to 7).
+    DpopProofInvalid {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The proof's `htm` is not the request's method (RFC 9449 section 4.3, check 8).
+    DpopMethodMismatch {
+        /// The request's method.
+        expected: String,
+        /// The proof's `htm`.
+        found: String,
+    },
+    /// The proof's `htu` is not the URL the request was sent to, once both are normalised
+    /// (RFC 9449 section 4.3, check 9). Usually a proxy in front of the API that rewrites the
+    /// scheme, host or port: set the public URL the clients use.
+    DpopUrlMismatch {
+        /// The request's URL as the API sees it (without query and fragment).
+        expected: String,
+        /// The proof's `htu`.
+        found: String,
+    },
+    /// The proof's `iat` is outside the accepted window (RFC 9449 section 11.1): made too
+    /// long ago (a stored proof) or in the future (a client clock ahead).
+    DpopProofTime {
+        /// The proof's `iat`.
+        iat: i64,
+        /// The validator's clock.
+        now: i64,
+        /// How old a proof may be, in seconds.
+        window: u64,
+        /// The leeway for clock differences, in seconds.
+        leeway: u64,
+    },
+    /// The proof's `jti` was already used with this key within the window: a replayed proof
+    /// (RFC 9449 section 11.1).
+    DpopReplayed {
+        /// The replayed `jti` (cut when shown).
+        jti: String,
+    },
+    /// The proof's `ath` is not the hash of the access token it came with (RFC 9449 section
+    /// 4.3, check 11): the proof was made for another token.
+    DpopAthMismatch {
+        /// base64url(SHA-256(token)).
+        expected: String,
+        /// The proof's `ath`, if any.
+        found: Option<String>,
+    },
+    /// The proof's key is not the key the token is bound to: its RFC 7638 thumbprint differs
+    /// from the token's `cnf.jkt`, or the token is not DPoP-bound at all.
+    DpopKeyMismatch {
+        /// The token's `cnf.jkt`, if any.
+        expected: Option<String>,
+        /// The thumbprint of the proof's key.
+        found: String,
+    },
+    /// A DPoP-bound token (`cnf.jkt`) was sent with the `Bearer` scheme: a bound token is
+    /// only accepted with its proof (RFC 9449 section 7.2).
+    BoundTokenAsBearer {
+        /// The token's `cnf.jkt`.
+        jkt: String,
+    },
+    /// The issuer's tokens must be DPoP-bound (`dpop = "required"`) and this one came as a
+    /// plain bearer token.
+    DpopRequired {
+        /// The issuer.
+        issuer: String,
+    },
+    /// The token came with the `DPoP` scheme but DPoP is off for its issuer.
+    DpopNotAccepted {
+        /// The issuer.
+        issuer: String,
+    },
+    /// The token is bound to a client certificate (`cnf["x5t#S256"]`, RFC 8705) and the
+    /// request carries no readable certificate (the TLS-terminating proxy did not pass it,
+    /// or is not trusted).
+    ClientCertMissing {
+        /// Why no certificate is available.
+        reason: String,
+    },
+    /// The client certificate's SHA-256 thumbprint is not the token's `cnf["x5t#S256"]`.
+    ClientCertMismatch {
+        /// The token's `x5t#S256`.
+        expected: String,
+        /// base64url(SHA-256(certificate DER)).
+        found: String,
+    },
+    /// The DPoP replay cache cannot be asked (a shared cache such as Redis is down), so a
+    /// replay cannot be ruled out. "Cannot verify now", never an allow.
+    ReplayCacheUnavailable {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ValidationError {
@@ -354,13 +484,61 @@ impl ValidationError {
             InvalidClaim { .. } => ErrorCode::InvalidClaim,
             TypeMismatch { .. } => ErrorCode::TypeMismatch,
             KeysUnavailable { .. } => ErrorCode::KeysUnavailable,
+            DpopProofMissing { .. } => ErrorCode::DpopProofMissing,
+            DpopProofInvalid { .. } => ErrorCode::DpopProofInvalid,
+            DpopMethodMismatch { .. } => ErrorCode::DpopHtmMismatch,
+            DpopUrlMismatch { .. } => ErrorCode::DpopHtuMismatch,
+            DpopProofTime { .. } => ErrorCode::DpopIatOutsideWindow,
+            DpopReplayed { .. } => ErrorCode::DpopReplayed,
+            DpopAthMismatch { .. } => ErrorCode::DpopAthMismatch,
+            DpopKeyMismatch { .. } => ErrorCode::DpopKeyMismatch,
+            BoundTokenAsBearer { .. } => ErrorCode::DpopBoundTokenAsBearer,
+            DpopRequired { .. } => ErrorCode::DpopRequired,
+            DpopNotAccepted { .. } => ErrorCode::DpopNotAccepted,
+            ClientCertMissing { .. } => ErrorCode::ClientCertMissing,
+            ClientCertMismatch { .. } => ErrorCode::ClientCertMismatch,
+            ReplayCacheUnavailable { .. } => ErrorCode::ReplayCacheUnavailable,
         }
     }
 
     /// True when the token could not be judged at all ("cannot verify now"), as opposed to
     /// being judged bad. Gateways answer 503 for these, not 401.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, ValidationError::KeysUnavailable { .. })
+        matches!(
+            self,
+            ValidationError::KeysUnavailable { .. } | ValidationError::ReplayCacheUnavailable { .. }
+        )
+    }
+
+    /// True for the refusals that concern the `DPoP` proof itself (RFC 9449 section 7.1:
+    /// answered with `error="invalid_dpop_proof"`); the other sender-constraint refusals
+    /// (key binding, bound token as bearer) are `invalid_token`.
+    pub fn is_dpop_proof_error(&self) -> bool {
+        use ValidationError::*;
+        matches!(
+            self,
+            DpopProofMissing { .. }
+                | DpopProofInvalid { .. }
+                | DpopMethodMismatch { .. }
+                | DpopUrlMismatch { .. }
+                | DpopProofTime { .. }
+                | DpopReplayed { .. }
+                | DpopAthMismatch { .. }
+        )
+    }
+
+    /// True for every refusal about DPoP (proof or binding): answered with a `DPoP`
+    /// challenge.
+    pub fn is_dpop_error(&self) -> bool {
+        use ValidationError::*;
+        self.is_dpop_proof_error()
+            || matches!(
+                self,
+                DpopKeyMismatch { .. }
+                    | BoundTokenAsBearer { .. }
+                    | DpopRequired { .. }
+                    | DpopNotAccepted { .. }
+            )
     }
 
     /// The expected and found values as a JSON object, for `--json`, logs and APIs.
@@ -404,6 +582,25 @@ impl ValidationError {
             } => json!({"claim": claim, "expected": expected, "found": found}),
             TypeMismatch { expected, found } => json!({"expected": expected, "found": found}),
             KeysUnavailable { issuer, reason } => json!({"issuer": issuer, "reason": reason}),
+            DpopProofMissing { reason } | DpopProofInvalid { reason } => json!({"reason": reason}),
+            DpopMethodMismatch { expected, found } | DpopUrlMismatch { expected, found } => {
+                json!({"expected": expected, "found": found})
+            }
+            DpopProofTime {
+                iat,
+                now,
+                window,
+                leeway,
+            } => json!({"iat": iat, "now": now, "window": window, "leeway": leeway, "age": now - iat}),
+            DpopReplayed { jti } => json!({"jti": jti}),
+            DpopAthMismatch { expected, found } => json!({"expected": expected, "found": found}),
+            DpopKeyMismatch { expected, found } => json!({"expected": expected, "found": found}),
+            BoundTokenAsBearer { jkt } => json!({"jkt": jkt}),
+            DpopRequired { issuer } | DpopNotAccepted { issuer } => json!({"issuer": issuer}),
+            ClientCertMissing { reason } | ReplayCacheUnavailable { reason } => {
+                json!({"reason": reason})
+            }
+            ClientCertMismatch { expected, found } => json!({"expected": expected, "found": found}),
         }
     }
 
@@ -432,6 +629,20 @@ impl ValidationError {
             InvalidClaim { .. } => "the claim has the wrong JSON type or value (for example a time as a string, or in milliseconds)",
             TypeMismatch { .. } => "the token is of another kind than this API accepts (for example an ID token or refresh token instead of an access token)",
             KeysUnavailable { .. } => "the identity provider's keys cannot be fetched right now and no usable cached copy exists",
+            DpopProofMissing { .. } => "the client sent a DPoP-bound token without a DPoP proof, or a proxy dropped the DPoP header",
+            DpopProofInvalid { .. } => "the client's DPoP library builds proofs this API cannot accept (typ, algorithm, key or claims), or the proof was altered",
+            DpopMethodMismatch { .. } => "the proof was made for another HTTP method (a proof reused across requests, or a proxy that changes the method)",
+            DpopUrlMismatch { .. } => "the proof was made for the URL the client used and the API sees another one: a proxy rewrote the scheme, host, port or path",
+            DpopProofTime { .. } => "the proof was made too long ago (stored and reused) or the client's clock differs from this server's",
+            DpopReplayed { .. } => "the same proof was sent twice: a replay, or a client that reuses proofs instead of making one per request",
+            DpopAthMismatch { .. } => "the proof was made for another access token (the client refreshed the token but kept an old proof)",
+            DpopKeyMismatch { .. } => "the proof is signed by another key than the one the token is bound to, or the token is not DPoP-bound",
+            BoundTokenAsBearer { .. } => "the client sent a DPoP-bound token as a plain bearer token; it may have been stolen",
+            DpopRequired { .. } => "this API accepts only DPoP-bound tokens from this issuer and the client sent a bearer token",
+            DpopNotAccepted { .. } => "the client uses DPoP but DPoP is off for this issuer",
+            ClientCertMissing { .. } => "the token is bound to a client certificate and the TLS-terminating proxy did not pass the certificate (or is not a trusted proxy)",
+            ClientCertMismatch { .. } => "the token is bound to another client certificate than the one presented",
+            ReplayCacheUnavailable { .. } => "the shared replay cache (Redis) cannot be reached, so a replayed proof cannot be ruled out",
         }
     }
 
@@ -460,6 +671,20 @@ impl ValidationError {
             InvalidClaim { .. } => "fix the claim at the issuer: times are NumericDate seconds, strings are strings",
             TypeMismatch { .. } => "send an access token (typ at+jwt or JWT) rather than an ID or refresh token",
             KeysUnavailable { .. } => "check that the issuer's discovery document and JWKS URL are reachable from this server; retry later",
+            DpopProofMissing { .. } => "send a fresh DPoP proof in the DPoP header with every request, and have proxies pass the DPoP header through",
+            DpopProofInvalid { .. } => "make proofs with typ dpop+jwt, an allowed asymmetric algorithm, the public key in jwk, and jti, htm, htu, iat (and ath with a token)",
+            DpopMethodMismatch { .. } => "make a new proof for each request with htm set to the request's method",
+            DpopUrlMismatch { .. } => "make the proof for the exact URL without query; behind a proxy set the gateway's public_url (or forward X-Forwarded-Proto/-Host) so the API sees the URL the client used",
+            DpopProofTime { .. } => "make a new proof for each request and synchronise the clocks with NTP",
+            DpopReplayed { .. } => "make a new proof (new jti) for every request",
+            DpopAthMismatch { .. } => "make the proof for the token it is sent with (ath = base64url(SHA-256(token)))",
+            DpopKeyMismatch { .. } => "sign the proof with the key the token was bound to (the key sent to the token endpoint), and send a DPoP-bound token",
+            BoundTokenAsBearer { .. } => "send the token with Authorization: DPoP <token> and a DPoP proof",
+            DpopRequired { .. } => "request a DPoP-bound token (send a DPoP proof to the token endpoint) and send it with Authorization: DPoP",
+            DpopNotAccepted { .. } => "send the token as Bearer, or set dpop = \"allowed\" for this issuer",
+            ClientCertMissing { .. } => "terminate mutual TLS at a trusted proxy and have it pass the client certificate in the configured header",
+            ClientCertMismatch { .. } => "call the API with the certificate the token was issued for",
+            ReplayCacheUnavailable { .. } => "check that the replay cache (Redis) is reachable from the gateway; retry later",
         }
     }
 }
@@ -552,6 +777,49 @@ impl fmt::Display for ValidationError {
                 // sentence of `ChallengeOptions::error` instead.
                 write!(f, ": {}", cut_text_to(r, usize::MAX))
             }
+            DpopProofMissing { reason: r } => write!(f, "no DPoP proof: {}", reason(r)),
+            DpopProofInvalid { reason: r } => write!(f, "the DPoP proof is invalid: {}", reason(r)),
+            DpopMethodMismatch { expected, found } => write!(
+                f,
+                "the DPoP proof is for method {} but the request is {}",
+                cut_quoted(found),
+                cut_quoted(expected)
+            ),
+            DpopUrlMismatch { expected, found } => write!(
+                f,
+                "the DPoP proof is for URL {} but the request went to {}",
+                cut_quoted(found),
+                cut_quoted(expected)
+            ),
+            DpopProofTime { iat, now, window, leeway } => {
+                if iat > now {
+                    write!(f, "the DPoP proof was made {} in the future (iat {iat}, now {now}, leeway {leeway} s)", span(iat - now))
+                } else {
+                    write!(f, "the DPoP proof was made {} ago, more than the {window} s window (iat {iat}, now {now}, leeway {leeway} s)", span(now - iat))
+                }
+            }
+            DpopReplayed { jti } => write!(f, "the DPoP proof {} was already used with this key", cut_quoted(jti)),
+            DpopAthMismatch { expected, found } => match found {
+                Some(ath) => write!(f, "the DPoP proof's ath {} is not the hash of this token ({})", cut_quoted(ath), cut_quoted(expected)),
+                None => write!(f, "the DPoP proof has no ath; with an access token it must hash it ({})", cut_quoted(expected)),
+            },
+            DpopKeyMismatch { expected, found } => match expected {
+                Some(jkt) => write!(f, "the DPoP proof's key (thumbprint {}) is not the key the token is bound to (cnf.jkt {})", cut_quoted(found), cut_quoted(jkt)),
+                None => write!(f, "the token is not DPoP-bound (no cnf.jkt) but came with the DPoP scheme (proof key {})", cut_quoted(found)),
+            },
+            BoundTokenAsBearer { jkt } => write!(f, "the token is DPoP-bound (cnf.jkt {}) and was sent as a Bearer token", cut_quoted(jkt)),
+            DpopRequired { issuer } => write!(f, "issuer {} requires DPoP-bound tokens; this one came as a Bearer token", cut_quoted(issuer)),
+            DpopNotAccepted { issuer } => write!(f, "the token came with the DPoP scheme but DPoP is off for issuer {}", cut_quoted(issuer)),
+            ClientCertMissing { reason: r } => write!(f, "the token is bound to a client certificate and none is available: {}", reason(r)),
+            ClientCertMismatch { expected, found } => write!(
+                f,
+                "the client certificate (x5t#S256 {}) is not the one the token is bound to ({})",
+                cut_quoted(found),
+                cut_quoted(expected)
+            ),
+            ReplayCacheUnavailable { reason: r } => {
+                write!(f, "cannot verify now: the DPoP replay cache is unavailable: {}", cut_text_to(r, usize::MAX))
+            }
         }
     }
 }
@@ -567,7 +835,7 @@ mod tests {
         let mut codes = ValidationError::CODES.to_vec();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), 21);
+        assert_eq!(codes.len(), 35);
         for code in ErrorCode::ALL {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         }

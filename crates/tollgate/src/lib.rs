@@ -129,11 +129,15 @@
 
 pub mod alg;
 pub mod b64;
+#[cfg(feature = "remote")]
+pub mod binding;
 pub mod challenge;
 pub mod claims;
 pub mod clock;
 mod crypto;
 pub mod doctor;
+#[cfg(feature = "remote")]
+pub mod dpop;
 pub mod error;
 pub mod json;
 pub mod jwk;

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::binding::{self, RequestContext};
 use crate::claims::Policy;
+use crate::dpop::{MemoryReplayCache, ReplayCache};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ValidationError;
 use crate::json;
@@ -29,6 +31,9 @@ use crate::validate::{verify_decoded_owned, LocalValidator, Verified};
 /// The future a [`TokenValidator`] returns.
 pub type ValidateFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Verified, ValidationError>> + Send + 'a>>;
+
+/// The future of [`TokenValidator::check_binding`].
+pub type BindingFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ValidationError>> + Send + 'a>>;
 
 /// How often [`TokenValidator::maintain`] checks whether an issuer's keys are due for a
 /// refresh: 30 s, the key cache's default unknown-kid cooldown, so the check itself never
@@ -89,6 +94,32 @@ pub trait TokenValidator: Send + Sync + 'static {
     fn maintain(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(std::future::ready(()))
     }
+
+    /// Checks what `request` presents beyond its token, which `verified` is: DPoP proof and
+    /// key binding (RFC 9449), certificate binding (RFC 8705). Runs on every request, also
+    /// when the token's validation came from a cache. Default: fails closed without DPoP
+    /// state ([`binding::check_binding_without_dpop`]): certificate bindings are checked,
+    /// the `DPoP` scheme and DPoP-bound tokens are refused.
+    fn check_binding<'a>(
+        &'a self,
+        verified: &'a Verified,
+        request: &'a RequestContext<'a>,
+    ) -> BindingFuture<'a> {
+        Box::pin(std::future::ready(binding::check_binding_without_dpop(
+            verified, request,
+        )))
+    }
+
+    /// Validates the token of `request`, then [`check_binding`](TokenValidator::check_binding):
+    /// the one path for front ends that have the whole request (the tower layer). Default:
+    /// [`validate`](TokenValidator::validate), then `check_binding`.
+    fn validate_request<'a>(&'a self, request: &'a RequestContext<'a>) -> ValidateFuture<'a> {
+        Box::pin(async move {
+            let verified = self.validate(request.token).await?;
+            self.check_binding(&verified, request).await?;
+            Ok(verified)
+        })
+    }
 }
 
 impl TokenValidator for Validator {
@@ -119,6 +150,32 @@ impl TokenValidator for Validator {
 
     fn status(&self) -> Vec<IssuerStatus> {
         Validator::status(self)
+    }
+
+    /// DPoP and certificate binding with the token's issuer's [`IssuerConfig::dpop`] and
+    /// the validator's replay cache ([`Validator::with_replay_cache`]).
+    fn check_binding<'a>(
+        &'a self,
+        verified: &'a Verified,
+        request: &'a RequestContext<'a>,
+    ) -> BindingFuture<'a> {
+        Box::pin(async move {
+            let issuer = verified.claims.issuer().unwrap_or_default();
+            let options = match self.config(issuer) {
+                Some(config) => &config.dpop,
+                None => return binding::check_binding_without_dpop(verified, request),
+            };
+            let now = self.shared.clock.now();
+            binding::check_binding(
+                verified,
+                request,
+                issuer,
+                options,
+                self.shared.replay.as_ref(),
+                now,
+            )
+            .await
+        })
     }
 
     fn maintain(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
@@ -160,6 +217,16 @@ impl<T: TokenValidator> TokenValidator for Arc<T> {
     }
     fn maintain(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         T::maintain(self)
+    }
+    fn check_binding<'a>(
+        &'a self,
+        verified: &'a Verified,
+        request: &'a RequestContext<'a>,
+    ) -> BindingFuture<'a> {
+        T::check_binding(self, verified, request)
+    }
+    fn validate_request<'a>(&'a self, request: &'a RequestContext<'a>) -> ValidateFuture<'a> {
+        T::validate_request(self, request)
     }
 }
 
@@ -217,6 +284,8 @@ struct Shared {
     by_issuer: HashMap<String, usize>,
     clock: Arc<dyn Clock>,
     max_token_size: usize,
+    /// The DPoP proofs seen (shared by every issuer).
+    replay: Arc<dyn ReplayCache>,
 }
 
 /// Validates tokens from several issuers, fetching and caching their keys.
@@ -244,6 +313,11 @@ struct Shared {
 pub struct Validator {
     shared: Arc<Shared>,
     configs: Arc<Vec<IssuerConfig>>,
+}
+
+/// A fresh default replay cache.
+fn default_replay() -> Arc<dyn ReplayCache> {
+    Arc::new(MemoryReplayCache::default())
 }
 
 impl fmt::Debug for Validator {
@@ -286,10 +360,14 @@ impl Validator {
                 })?;
             }
         }
-        Ok(Validator::build(issuers, Arc::new(SystemClock)))
+        Ok(Validator::build(issuers, Arc::new(SystemClock), default_replay()))
     }
 
-    fn build(configs: Vec<IssuerConfig>, clock: Arc<dyn Clock>) -> Validator {
+    fn build(
+        configs: Vec<IssuerConfig>,
+        clock: Arc<dyn Clock>,
+        replay: Arc<dyn ReplayCache>,
+    ) -> Validator {
         let mut fetchers: Vec<(crate::keys::FetchOptions, Fetcher)> = Vec::new();
         let mut entries = Vec::new();
         let mut by_issuer = HashMap::new();
@@ -323,6 +401,7 @@ impl Validator {
                 by_issuer,
                 clock,
                 max_token_size: max_token_size.max(jws::DEFAULT_MAX_TOKEN_SIZE),
+                replay,
             }),
             configs: Arc::new(configs),
         }
@@ -332,7 +411,15 @@ impl Validator {
     /// cooldown, retries, staleness). Call it right after [`Validator::new`]: the key caches
     /// are rebuilt empty.
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Validator {
-        Validator::build(self.configs.as_ref().clone(), clock)
+        Validator::build(self.configs.as_ref().clone(), clock, self.shared.replay.clone())
+    }
+
+    /// Uses another DPoP replay cache (default: a [`MemoryReplayCache`] of
+    /// [`crate::dpop::DEFAULT_MAX_ENTRIES`]): a shared one (Redis) when several replicas
+    /// serve one API, so a proof accepted by one is refused by the others. Call it right
+    /// after [`Validator::new`]: the key caches are rebuilt empty.
+    pub fn with_replay_cache(self, replay: Arc<dyn ReplayCache>) -> Validator {
+        Validator::build(self.configs.as_ref().clone(), self.shared.clock.clone(), replay)
     }
 
     /// The configured issuers, in configuration order.

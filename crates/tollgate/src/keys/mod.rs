@@ -75,6 +75,9 @@ pub struct IssuerConfig {
     pub policy: Policy,
     /// How its keys are cached.
     pub cache: CacheOptions,
+    /// Whether its tokens may or must be DPoP-bound, and how proofs are checked
+    /// (default: allowed, see [`crate::dpop::DpopOptions`]).
+    pub dpop: crate::dpop::DpopOptions,
 }
 
 impl IssuerConfig {
@@ -84,6 +87,7 @@ impl IssuerConfig {
             source,
             policy: Policy::default(),
             cache: CacheOptions::default(),
+            dpop: crate::dpop::DpopOptions::default(),
         }
     }
     /// Keys found by OIDC discovery at `{issuer}/.well-known/openid-configuration`.
@@ -112,6 +116,12 @@ impl IssuerConfig {
     /// waiting, HTTP timeouts); see [`CacheOptions`] for each default and its reason.
     pub fn cache(mut self, cache: CacheOptions) -> IssuerConfig {
         self.cache = cache;
+        self
+    }
+    /// Sets whether this issuer's tokens may (default), must or must not be DPoP-bound, and
+    /// how proofs are checked ([`crate::dpop::DpopOptions`]).
+    pub fn dpop(mut self, dpop: crate::dpop::DpopOptions) -> IssuerConfig {
+        self.dpop = dpop;
         self
     }
 }
