@@ -20,6 +20,8 @@ use crate::metrics::{outcome_of, Metrics};
 use crate::refusals::{Prepared, RefusalCache};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
 use crate::routes::{check_access, claim_by, RouteTable};
+use crate::sender::Sender;
+use tollgate::binding::{AuthScheme, RequestContext};
 use tollgate::TokenValidator;
 
 /// Who a verified token says the caller is, and the headers that tell the upstream.
@@ -208,6 +210,10 @@ pub struct Decider {
     leeway: u64,
     /// The answers to rejected tokens, per code and sentence.
     refusals: RefusalCache,
+    /// `public_url`, for [`Decider::decide`] (no sender known).
+    public_url: Option<String>,
+    /// Every issuer requires DPoP: a request without a token gets a `DPoP` challenge.
+    dpop_only: bool,
 }
 
 impl std::fmt::Debug for Decider {
@@ -242,6 +248,11 @@ impl Decider {
             any_issuer: Policy::new().issuers(config.issuers.iter().map(|i| i.issuer.clone())),
             causes: CauseCache::new(),
             refusals: RefusalCache::default(),
+            public_url: config.public_url.clone(),
+            dpop_only: config
+                .issuers
+                .iter()
+                .all(|i| i.dpop.mode == tollgate::dpop::DpopMode::Required),
             leeway: config
                 .issuers
                 .iter()
@@ -252,7 +263,8 @@ impl Decider {
                 .realm(config.realm.clone())
                 .expose_details(config.expose_details)
                 .unavailable_status(config.unavailable_status)
-                .retry_after(config.retry_after),
+                .retry_after(config.retry_after)
+                .dpop_algs(&dpop_algs(config)),
         }
     }
 
@@ -304,10 +316,27 @@ impl Decider {
     }
 
     /// Decides a request for `target` (path and query, as the client sent it) with
-    /// `method`; the token comes from `headers` (`Authorization: Bearer`).
+    /// `method`; the token comes from `headers` (`Authorization: Bearer` or `DPoP`), the
+    /// public URL from `public_url`, and no client certificate is known.
     pub async fn decide(&self, method: &Method, target: &str, headers: &HeaderMap) -> Decision {
+        let sender = Sender {
+            base_url: self.public_url.clone(),
+            ..Sender::default()
+        };
+        self.decide_from(method, target, headers, &sender).await
+    }
+
+    /// [`Decider::decide`] for a request from `sender` (its public URL, for DPoP proofs,
+    /// and its client certificate, for certificate-bound tokens).
+    pub async fn decide_from(
+        &self,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+        sender: &Sender,
+    ) -> Decision {
         let started = Instant::now();
-        let (decision, path) = self.decide_inner(method, target, headers).await;
+        let (decision, path) = self.decide_inner(method, target, headers, sender).await;
         self.finish(decision, method, &path, started)
     }
 
@@ -376,6 +405,7 @@ impl Decider {
         method: &Method,
         target: &str,
         headers: &HeaderMap,
+        sender: &Sender,
     ) -> (Decision, String) {
         let query = target.split_once('?').map(|(_, q)| q);
         if let Err(r) =
@@ -409,16 +439,38 @@ impl Decider {
             );
         }
 
-        let token = match bearer_token(headers) {
+        let (scheme, token) = match credentials(headers) {
             Ok(t) => t,
             Err(description) => {
-                let c = self.challenges.missing_token(&description);
+                let c = if self.dpop_only {
+                    self.challenges.missing_dpop_token(&description)
+                } else {
+                    self.challenges.missing_token(&description)
+                };
                 return (self.refuse(c, route_index, description), path);
             }
         };
 
-        let identity = match self.identity_of(token).await {
-            Ok(identity) => identity,
+        let identity = self.identity_of(token).await;
+        let identity = match identity {
+            Ok(identity) => match self.check_binding(&identity, scheme, token, method, target, headers, sender).await {
+                Ok(()) => identity,
+                Err(err) => {
+                    let description = err.to_string();
+                    let c = self.challenges.error_for(&err, scheme);
+                    let mut d = self.refuse(c, route_index, description);
+                    d.error = Some(err);
+                    return (d, path);
+                }
+            },
+            Err(err) if scheme == AuthScheme::Dpop => {
+                let description = err.to_string();
+                let c = self.challenges.error_for(&err, scheme);
+                let mut d = self.refuse(c, route_index, description);
+                d.cause = self.top_cause(&err, token);
+                d.error = Some(err);
+                return (d, path);
+            }
             Err(err) => {
                 let description = err.to_string();
                 let prepared = self
@@ -447,6 +499,34 @@ impl Decider {
             self.allow(GatewayCode::Ok.as_str(), route_index, Some(identity)),
             path,
         )
+    }
+
+    /// The sender-constraint checks of one request (DPoP proof, key and certificate
+    /// binding), run on every request, also when the token came from the cache: the
+    /// validator's one binding path, shared with the tower layer.
+    #[allow(clippy::too_many_arguments)]
+    async fn check_binding(
+        &self,
+        identity: &Identity,
+        scheme: AuthScheme,
+        token: &str,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+        sender: &Sender,
+    ) -> Result<(), ValidationError> {
+        let proofs: Vec<&str> = headers
+            .get_all("dpop")
+            .iter()
+            // A value that is not visible ASCII is no JWT: the proof check refuses it.
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+            .collect();
+        let request = RequestContext::new(scheme, token, method.as_str(), sender.url_of(target))
+            .dpop_proofs(proofs)
+            .client_cert(sender.client_cert.clone());
+        self.validator
+            .check_binding(&identity.verified, &request)
+            .await
     }
 
     /// The verified identity of `token`: from the cache, or validated once and cached until
@@ -540,20 +620,32 @@ impl Decider {
     }
 }
 
-/// The token of `Authorization: Bearer <token>`, or why there is none: the library's
-/// reading ([`tollgate::challenge::bearer_token`]), shared with the tower layer.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, String> {
+/// The scheme and token of `Authorization: Bearer <token>` or `Authorization: DPoP
+/// <token>`, or why there is none: the library's reading
+/// ([`tollgate::challenge::credentials`]), shared with the tower layer.
+fn credentials(headers: &HeaderMap) -> Result<(AuthScheme, &str), String> {
     let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
     if let (Some(one), None) = (all.next(), all.next()) {
         // The usual case, without collecting.
-        return tollgate::challenge::bearer_token(&[one.as_bytes()]);
+        return tollgate::challenge::credentials(&[one.as_bytes()]);
     }
     let values: Vec<&[u8]> = headers
         .get_all(http::header::AUTHORIZATION)
         .iter()
         .map(|v| v.as_bytes())
         .collect();
-    tollgate::challenge::bearer_token(&values)
+    tollgate::challenge::credentials(&values)
+}
+
+/// Every proof algorithm some issuer accepts, for the `algs` of `DPoP` challenges.
+fn dpop_algs(config: &Config) -> Vec<tollgate::Algorithm> {
+    let mut algs: Vec<tollgate::Algorithm> = Vec::new();
+    for a in config.issuers.iter().flat_map(|i| i.dpop.algorithms.iter()) {
+        if !algs.contains(a) {
+            algs.push(*a);
+        }
+    }
+    algs
 }
 
 #[cfg(test)]
@@ -563,15 +655,17 @@ mod tests {
     #[test]
     fn bearer_tokens_are_read_strictly() {
         let mut h = HeaderMap::new();
-        assert!(bearer_token(&h).unwrap_err().contains("no Authorization"));
+        assert!(credentials(&h).unwrap_err().contains("no Authorization"));
         h.insert("authorization", HeaderValue::from_static("bearer  abc "));
-        assert_eq!(bearer_token(&h).unwrap(), "abc");
+        assert_eq!(credentials(&h).unwrap(), (AuthScheme::Bearer, "abc"));
+        h.insert("authorization", HeaderValue::from_static("dpop abc"));
+        assert_eq!(credentials(&h).unwrap(), (AuthScheme::Dpop, "abc"));
         h.insert("authorization", HeaderValue::from_static("Basic dXNlcg=="));
-        assert!(bearer_token(&h).unwrap_err().contains("\"Basic\""));
+        assert!(credentials(&h).unwrap_err().contains("\"Basic\""));
         h.insert("authorization", HeaderValue::from_static("Bearer"));
-        assert!(bearer_token(&h).unwrap_err().contains("holds no token"));
+        assert!(credentials(&h).unwrap_err().contains("holds no token"));
         h.append("authorization", HeaderValue::from_static("Bearer x"));
-        assert!(bearer_token(&h).unwrap_err().contains("more than one"));
+        assert!(credentials(&h).unwrap_err().contains("more than one"));
     }
 
     #[test]

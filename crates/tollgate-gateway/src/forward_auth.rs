@@ -23,7 +23,7 @@ const URI_HEADERS: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
 
 /// Reads one of `names`; present in several with different values, or repeated, is an
 /// error: a client could have added one that the proxy did not overwrite.
-fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h str>, Refused> {
+pub(crate) fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h str>, Refused> {
     let conflict = |d: String| Refused::new(Violation::ConflictingForwardedHeaders, d);
     let mut found: Option<(&str, &str)> = None;
     for name in names {
@@ -118,7 +118,9 @@ pub(crate) async fn verify(
             return refusal(&decider.refuse_request(req.method(), target, refused));
         }
     };
-    let mut decision = decider.decide(&method, uri, headers).await;
+    // The peer is trusted here (`original_request` refused the others).
+    let sender = crate::sender::Sender::of(&shared.config, headers, true, false);
+    let mut decision = decider.decide_from(&method, uri, headers, &sender).await;
     if let (Some(status), Some(err)) = (unavailable_override(req.uri()), &decision.error) {
         if err.is_unavailable() {
             decision.refusal = Some(std::sync::Arc::new(

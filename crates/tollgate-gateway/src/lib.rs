@@ -38,6 +38,8 @@ mod proxy;
 pub mod refusals;
 pub mod request_policy;
 pub mod routes;
+pub mod sender;
+pub mod replay;
 mod server;
 
 pub use config::{Config, ConfigError};

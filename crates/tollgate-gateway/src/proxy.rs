@@ -152,7 +152,11 @@ pub(crate) async fn proxy(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".into());
-    let decision = decider.decide(req.method(), &target, req.headers()).await;
+    let trusted = shared.config.trusts(peer.ip());
+    let sender = crate::sender::Sender::of(&shared.config, req.headers(), trusted, true);
+    let decision = decider
+        .decide_from(req.method(), &target, req.headers(), &sender)
+        .await;
     if !decision.allowed() {
         return refusal(&decision);
     }
@@ -180,7 +184,10 @@ pub(crate) async fn proxy(
         }
     }
     parts.headers.remove(header::HOST);
-    let trusted = shared.config.trusts(peer.ip());
+    if let (false, Some(cert)) = (trusted, &shared.config.client_cert) {
+        // Only a trusted proxy may tell the upstream which certificate the client holds.
+        parts.headers.remove(&cert.header);
+    }
     set_forwarding_headers(&mut parts.headers, peer, original_host, trusted);
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;

@@ -84,8 +84,12 @@ impl std::fmt::Debug for Gateway {
 
 /// The library's validator for the configured issuers: each `[[issuer]]` is already the
 /// library's `IssuerConfig` (key source, policy, key-cache options).
+/// Its DPoP replay cache is the one `[replay]` names (in memory, or Redis).
 pub fn validator_for(config: &Config) -> Result<Validator, GatewayError> {
-    Validator::new(config.issuers.clone()).map_err(|e| GatewayError::Issuers(e.to_string()))
+    let replay = crate::replay::replay_cache_for(&config.replay).map_err(GatewayError::Issuers)?;
+    Ok(Validator::new(config.issuers.clone())
+        .map_err(|e| GatewayError::Issuers(e.to_string()))?
+        .with_replay_cache(replay))
 }
 
 impl Gateway {

@@ -287,7 +287,62 @@ impl Ctx<'_> {
             }
         }
 
+        let public_url = match &raw.public_url {
+            None => None,
+            Some(v) => {
+                let text = v.get_ref().trim_end_matches('/');
+                let normal = tollgate::dpop::normalize_htu(text).map_err(|why| {
+                    self.err(v.span().start, format!("`public_url` {:?} is not usable: {why}; write the URL clients use, e.g. \"https://api.example.com\"", v.get_ref()))
+                })?;
+                let normal = normal.trim_end_matches('/').to_string();
+                if normal.matches('/').count() != 2 || text.contains(['?', '#']) {
+                    return Err(self.err(v.span().start, format!("`public_url` {:?} must be scheme://host[:port] only (no path, query or fragment): the request's path is added to it", v.get_ref())));
+                }
+                Some(normal)
+            }
+        };
+        let client_cert = match &raw.client_cert {
+            None => None,
+            Some(c) => {
+                let at = c.span().start;
+                let c = c.get_ref();
+                let header = HeaderName::from_bytes(c.header.as_bytes()).map_err(|_| {
+                    self.err(at, format!("[client_cert] header {:?} is not a valid HTTP header name", c.header))
+                })?;
+                let format = match &c.format {
+                    None => tollgate::binding::CertFormat::EscapedPem,
+                    Some(f) => f.parse().map_err(|e: String| self.err(at, format!("[client_cert] {e}")))?,
+                };
+                Some(super::ClientCertSettings { header, format })
+            }
+        };
+        let replay = super::ReplaySettings {
+            redis: match &raw.replay.redis {
+                None => None,
+                Some(v) => {
+                    let url = v.get_ref();
+                    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+                        return Err(self.err(v.span().start, format!("[replay] redis {url:?} must be a redis://host:port URL")));
+                    }
+                    Some(url.clone())
+                }
+            },
+            max_entries: raw
+                .replay
+                .max_entries
+                .unwrap_or(tollgate::dpop::DEFAULT_MAX_ENTRIES),
+            timeout: Duration::from_millis(
+                raw.replay
+                    .timeout_ms
+                    .unwrap_or(super::DEFAULT_REPLAY_TIMEOUT_MS)
+                    .max(1),
+            ),
+        };
+
         Ok(Config {
+            public_url,
+            client_cert,
+            replay,
             listen,
             admin_listen,
             upstream,
@@ -453,11 +508,38 @@ impl Ctx<'_> {
         if let Some(size) = raw.max_token_size {
             policy = policy.max_token_size(size);
         }
+        let mut dpop = tollgate::dpop::DpopOptions::default();
+        if let Some(mode) = &raw.dpop {
+            dpop = dpop.mode(
+                mode.parse()
+                    .map_err(|e: String| self.err(at, format!("issuer {name:?}: {e}")))?,
+            );
+        }
+        if let Some(algs) = &raw.dpop_algorithms {
+            let mut parsed = Vec::new();
+            for a in algs {
+                match a.parse::<Algorithm>() {
+                    Ok(alg) if !alg.is_symmetric() => parsed.push(alg),
+                    _ => return Err(self.err(at, format!("issuer {name:?}: dpop_algorithms: {a:?} is not an asymmetric algorithm (ES256, RS256, EdDSA, ...)"))),
+                }
+            }
+            if parsed.is_empty() {
+                return Err(self.err(at, format!("issuer {name:?}: `dpop_algorithms` is empty; omit it to allow every asymmetric algorithm")));
+            }
+            dpop = dpop.algorithms(parsed);
+        }
+        if let Some(w) = raw.dpop_window {
+            dpop = dpop.window(w);
+        }
+        if let Some(l) = raw.dpop_leeway {
+            dpop = dpop.leeway(l);
+        }
         Ok(IssuerConfig {
             issuer: name.clone(),
             source,
             policy,
             cache: cache_options(&raw.cache),
+            dpop,
         })
     }
 

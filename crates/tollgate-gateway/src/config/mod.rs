@@ -144,6 +144,54 @@ pub struct Config {
     pub expose_details: bool,
     /// Log settings (read by the CLI, which owns the subscriber).
     pub log: LogSettings,
+    /// The URL clients use to reach the API, `scheme://host[:port]` (no path): DPoP proofs
+    /// name the URL the client saw (`htu`), which a proxy in front (TLS termination, another
+    /// host name) changes. `None` (default): the trusted proxy's `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host`, else (reverse proxy) `http://` and the `Host` header.
+    pub public_url: Option<String>,
+    /// Where a TLS-terminating proxy passes the client certificate (certificate-bound
+    /// tokens, RFC 8705), honoured from `trusted_proxies` only. `None` (default): no
+    /// certificate, so certificate-bound tokens are refused (`client_cert_missing`).
+    pub client_cert: Option<ClientCertSettings>,
+    /// The DPoP replay cache (`[replay]`).
+    pub replay: ReplaySettings,
+}
+
+/// `[client_cert]`: the header and its format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertSettings {
+    /// The header, e.g. `X-SSL-Client-Cert` (nginx `$ssl_client_escaped_cert`) or
+    /// `X-Forwarded-Client-Cert` (Envoy).
+    pub header: HeaderName,
+    /// How the certificate is written: `escaped_pem` (default), `xfcc`, `der_base64`.
+    pub format: tollgate::binding::CertFormat,
+}
+
+/// Default time a Redis replay check may take: 500 ms. Past it the request is refused as
+/// "cannot verify now" (503), never allowed.
+pub const DEFAULT_REPLAY_TIMEOUT_MS: u64 = 500;
+
+/// `[replay]`: where DPoP proofs already seen are remembered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplaySettings {
+    /// `redis://host:port[/db]`: shared by every replica (`SET key NX PX`); when Redis
+    /// cannot answer, DPoP requests are refused with 503 ("cannot verify now"). `None`
+    /// (default): in memory, per process.
+    pub redis: Option<String>,
+    /// The in-memory cache's bound. Default [`tollgate::dpop::DEFAULT_MAX_ENTRIES`].
+    pub max_entries: usize,
+    /// How long one Redis check may take. Default [`DEFAULT_REPLAY_TIMEOUT_MS`].
+    pub timeout: Duration,
+}
+
+impl Default for ReplaySettings {
+    fn default() -> ReplaySettings {
+        ReplaySettings {
+            redis: None,
+            max_entries: tollgate::dpop::DEFAULT_MAX_ENTRIES,
+            timeout: Duration::from_millis(DEFAULT_REPLAY_TIMEOUT_MS),
+        }
+    }
 }
 
 /// Logging options (`[log]`).

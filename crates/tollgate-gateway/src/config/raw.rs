@@ -37,6 +37,27 @@ pub(super) struct RawConfig {
     pub(super) expose_details: Option<bool>,
     #[serde(default)]
     pub(super) log: RawLog,
+    pub(super) public_url: Option<Spanned<String>>,
+    pub(super) client_cert: Option<Spanned<RawClientCert>>,
+    #[serde(default)]
+    pub(super) replay: RawReplay,
+}
+
+/// `[client_cert]`: where a TLS-terminating proxy puts the client certificate (RFC 8705).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClientCert {
+    pub(super) header: String,
+    pub(super) format: Option<String>,
+}
+
+/// `[replay]`: the DPoP replay cache.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReplay {
+    pub(super) redis: Option<Spanned<String>>,
+    pub(super) max_entries: Option<usize>,
+    pub(super) timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -80,6 +101,10 @@ pub(super) struct RawIssuer {
     pub(super) max_token_size: Option<usize>,
     #[serde(default)]
     pub(super) cache: RawCache,
+    pub(super) dpop: Option<String>,
+    pub(super) dpop_algorithms: Option<Vec<String>>,
+    pub(super) dpop_window: Option<u64>,
+    pub(super) dpop_leeway: Option<u64>,
 }
 
 /// `[issuer.cache]`: the library's `CacheOptions`, durations in seconds, `max_body` in
