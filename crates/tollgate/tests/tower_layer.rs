@@ -664,3 +664,51 @@ async fn over_a_real_socket() {
     tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
     api.issuer.shutdown().await;
 }
+
+/// DPoP through the layer: the validator's one binding path (`validate_request`), with the
+/// URL from `public_url`; a replay, a wrong method and a bound token sent as Bearer are
+/// refused with their codes and a `DPoP` challenge.
+#[tokio::test]
+async fn dpop_bound_tokens_through_the_layer() {
+    use tollgate::dpop::make_proof;
+    use tollgate::{jwk::thumbprint_of, jws, Algorithm, JwkSet, SigningKey};
+    let issuer_key = SigningKey::generate(Algorithm::ES256, "i").unwrap();
+    let client_key = SigningKey::generate(Algorithm::ES256, "c").unwrap();
+    let keys = JwkSet::from_value(&json!({"keys": [issuer_key.public_jwk()]})).unwrap();
+    let validator = Validator::new(vec![IssuerConfig::static_keys("https://idp", keys)
+        .policy(Policy::new().audience("api"))])
+    .unwrap();
+    let app = Router::new()
+        .route("/orders/{id}", get(|| async { "ok" }))
+        .layer(JwtLayer::new(validator).public_url("https://api.example.com"));
+    let now = tollgate::clock::unix_now();
+    let jkt = thumbprint_of(&client_key.public_jwk()).unwrap();
+    let token = jws::sign(
+        &json!({"typ": "at+jwt"}),
+        &json!({"iss": "https://idp", "aud": "api", "exp": now + 600, "cnf": {"jkt": jkt}}),
+        &issuer_key,
+    )
+    .unwrap();
+    let send = |scheme: &str, proof: &str| {
+        Request::get("/orders/7")
+            .header("authorization", format!("{scheme} {token}"))
+            .header("dpop", proof)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let url = "https://api.example.com/orders/7";
+    let proof = make_proof(&client_key, "GET", url, Some(&token), now).unwrap();
+    let r = app.clone().oneshot(send("DPoP", &proof)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    for (scheme, proof, code) in [
+        ("DPoP", proof.clone(), "dpop_replayed"),
+        ("DPoP", make_proof(&client_key, "POST", url, Some(&token), now).unwrap(), "dpop_htm_mismatch"),
+        ("Bearer", make_proof(&client_key, "GET", url, Some(&token), now).unwrap(), "dpop_bound_token_as_bearer"),
+    ] {
+        let r = app.clone().oneshot(send(scheme, &proof)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()["x-tollgate-error"], code);
+        let w = r.headers()["www-authenticate"].to_str().unwrap();
+        assert!(w.starts_with("DPoP realm=\"tollgate\", algs="), "{w}");
+    }
+}

@@ -96,6 +96,8 @@ pub(crate) struct Shared {
     pub(crate) challenges: ChallengeOptions,
     on_rejected: Option<Hook>,
     optional: bool,
+    /// The URL clients use (DPoP `htu`), `scheme://host[:port]`.
+    public_url: Option<String>,
 }
 
 /// What the layer leaves in the request extensions for the extractors and guards: the
@@ -226,6 +228,7 @@ impl JwtLayer {
                 challenges: ChallengeOptions::default(),
                 on_rejected: None,
                 optional: false,
+                public_url: None,
             }),
         }
     }
@@ -259,6 +262,14 @@ impl JwtLayer {
     /// [`Claims`]: super::Claims
     pub fn optional(self) -> JwtLayer {
         self.with(|s| s.optional = true)
+    }
+
+    /// Sets the URL clients use to reach the service, `scheme://host[:port]`: DPoP proofs
+    /// (RFC 9449) name the URL the client saw, which a TLS-terminating proxy in front
+    /// changes. Default: the request's own URI, else `http://` and its `Host` header.
+    pub fn public_url(self, url: impl Into<String>) -> JwtLayer {
+        let url = url.into();
+        self.with(|s| s.public_url = Some(url))
     }
 
     /// Sets the `realm` of `WWW-Authenticate` (default
@@ -357,14 +368,58 @@ where
     }
 }
 
+/// Validates the token with what the request presents (DPoP proofs, method, URL): the
+/// validator's one path ([`TokenValidator::validate_request`]), shared with the gateway.
+async fn validate(
+    shared: &Shared,
+    (method, uri, headers): (&http::Method, &http::Uri, &http::HeaderMap),
+    token: &str,
+    scheme: crate::challenge::AuthScheme,
+) -> Result<crate::Verified, ValidationError> {
+    let proofs: Vec<&str> = headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    let request = crate::binding::RequestContext::new(
+        scheme,
+        token,
+        method.as_str(),
+        request_url(shared.public_url.as_deref(), uri, headers),
+    )
+    .dpop_proofs(proofs);
+    shared.validator.validate_request(&request).await
+}
+
+/// The absolute URL the client sent the request to: the configured public URL and the
+/// request's path; else the request's own absolute URI; else `http://` and `Host`.
+fn request_url(
+    public_url: Option<&str>,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+) -> Option<String> {
+    let path = uri.path();
+    if let Some(base) = public_url {
+        return Some(format!("{}{path}", base.trim_end_matches('/')));
+    }
+    if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+        return Some(format!("{scheme}://{authority}{path}"));
+    }
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.to_str().ok().map(|h| format!("http://{h}{path}")),
+        _ => None,
+    }
+}
+
 /// Finds and validates the token; on success the request carries the `Verified` token.
 async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(), Response> {
     let context = LayerContext(shared.clone());
     let outcome = match shared.sources.find(req.headers(), req.uri()) {
-        Found::Token(token, source) => match shared.validator.validate(&token).await {
+        Found::Token(token, source, scheme) => match validate(shared, (req.method(), req.uri(), req.headers()), &token, scheme).await {
             Ok(verified) => Ok(verified),
             Err(err) => {
-                let challenge = shared.challenges.error(&err);
+                let challenge = shared.challenges.error_for(&err, scheme);
                 let cause = match shared.on_rejected {
                     Some(_) => super::diagnose(shared.validator.as_ref(), &err, &token),
                     None => None,

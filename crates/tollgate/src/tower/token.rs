@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, Uri};
 
-use crate::challenge::bearer_token;
+use crate::challenge::{credentials, AuthScheme};
 
 /// Where a token was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,8 +29,8 @@ pub(crate) struct Sources {
 /// The outcome of looking for the token.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Found<'a> {
-    /// One token, and where it was.
-    Token(Cow<'a, str>, TokenSource),
+    /// One token, where it was, and its scheme (`DPoP` only from the header).
+    Token(Cow<'a, str>, TokenSource, AuthScheme),
     /// No usable token; why (a sentence, without the header's value).
     Missing(String),
     /// The request is ambiguous (two methods, a repeated parameter): 400 `invalid_request`.
@@ -48,7 +48,7 @@ impl Sources {
             .iter()
             .map(|v| v.as_bytes())
             .collect();
-        let header = (!values.is_empty()).then(|| bearer_token(&values));
+        let header = (!values.is_empty()).then(|| credentials(&values));
 
         let query = match &self.query {
             Some(name) => match query_value(uri, name) {
@@ -64,15 +64,17 @@ impl Sources {
                 self.query.as_deref().unwrap_or_default()
             ));
         }
-        if let Some(Ok(token)) = header {
-            return Found::Token(Cow::Borrowed(token), TokenSource::AuthorizationHeader);
+        if let Some(Ok((scheme, token))) = header {
+            return Found::Token(Cow::Borrowed(token), TokenSource::AuthorizationHeader, scheme);
         }
         if let (Some(token), Some(name)) = (query, &self.query) {
-            return Found::Token(token, TokenSource::Query(name.clone()));
+            return Found::Token(token, TokenSource::Query(name.clone()), AuthScheme::Bearer);
         }
         if let Some(name) = &self.cookie {
             match cookie_value(headers, name) {
-                Ok(Some(token)) => return Found::Token(token, TokenSource::Cookie(name.clone())),
+                Ok(Some(token)) => {
+                    return Found::Token(token, TokenSource::Cookie(name.clone()), AuthScheme::Bearer)
+                }
                 Ok(None) => {}
                 Err(conflict) => return Found::Conflict(conflict),
             }
@@ -181,13 +183,13 @@ mod tests {
         let h = headers(&[("authorization", "BEARER abc")]);
         assert_eq!(
             Sources::default().find(&h, &uri),
-            Found::Token("abc".into(), TokenSource::AuthorizationHeader)
+            Found::Token("abc".into(), TokenSource::AuthorizationHeader, AuthScheme::Bearer)
         );
 
         let q: Uri = "/a?x=1&access_token=a%2Eb.c".parse().unwrap();
         assert_eq!(
             all().find(&HeaderMap::new(), &q),
-            Found::Token("a.b.c".into(), TokenSource::Query("access_token".into()))
+            Found::Token("a.b.c".into(), TokenSource::Query("access_token".into()), AuthScheme::Bearer)
         );
         // Not configured: the query parameter is not looked at.
         assert!(matches!(
@@ -198,18 +200,18 @@ mod tests {
         let c = headers(&[("cookie", "theme=dark; at=\"t.o.k\"")]);
         assert_eq!(
             all().find(&c, &uri),
-            Found::Token("t.o.k".into(), TokenSource::Cookie("at".into()))
+            Found::Token("t.o.k".into(), TokenSource::Cookie("at".into()), AuthScheme::Bearer)
         );
         // The header wins over the cookie; a Basic header does not hide the cookie.
         let hc = headers(&[("cookie", "at=c"), ("authorization", "Bearer h")]);
         assert_eq!(
             all().find(&hc, &uri),
-            Found::Token("h".into(), TokenSource::AuthorizationHeader)
+            Found::Token("h".into(), TokenSource::AuthorizationHeader, AuthScheme::Bearer)
         );
         let bc = headers(&[("cookie", "at=c"), ("authorization", "Basic eA==")]);
         assert_eq!(
             all().find(&bc, &uri),
-            Found::Token("c".into(), TokenSource::Cookie("at".into()))
+            Found::Token("c".into(), TokenSource::Cookie("at".into()), AuthScheme::Bearer)
         );
     }
 
