@@ -29,6 +29,8 @@ pub(crate) struct Issuer {
     pub(crate) jwks_requests: AtomicU64,
     pub(crate) discovery_requests: AtomicU64,
     shutdown: watch::Sender<bool>,
+    /// DPoP proofs already used at the token endpoint.
+    dpop_replay: tollgate::dpop::MemoryReplayCache,
 }
 
 /// The URL clients use to reach `addr`: an unspecified bind address (`0.0.0.0`, `::`) is
@@ -62,6 +64,7 @@ impl Issuer {
             jwks_requests: AtomicU64::new(0),
             discovery_requests: AtomicU64::new(0),
             shutdown: watch::Sender::new(false),
+            dpop_replay: tollgate::dpop::MemoryReplayCache::default(),
         };
         issuer.save()?;
         Ok(issuer)
@@ -181,7 +184,12 @@ impl Issuer {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "grant_types_supported": ["client_credentials"],
             "scopes_supported": self.opts.scopes,
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "cnf"],
+            "dpop_signing_alg_values_supported": tollgate::dpop::DpopOptions::default()
+                .algorithms
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>(),
             "service_documentation": format!("{}/", self.base),
         })
     }
@@ -254,10 +262,46 @@ impl Issuer {
     }
 
     /// Answers `POST /token`.
+    /// The RFC 7638 thumbprint of the key of a DPoP proof sent to the token endpoint
+    /// (RFC 9449 section 5): `None` without a proof; `invalid_dpop_proof` for a bad one.
+    fn token_proof_key(&self, proofs: &[&str]) -> Result<Option<String>, OAuthError> {
+        let bad = |description: String| OAuthError {
+            status: 400,
+            error: "invalid_dpop_proof",
+            description,
+            basic_challenge: false,
+        };
+        let proof = match proofs {
+            [] => return Ok(None),
+            [one] => *one,
+            _ => return Err(bad("the request has more than one DPoP header".into())),
+        };
+        let options = tollgate::dpop::DpopOptions::default();
+        let now = tollgate::clock::unix_now();
+        let checked = tollgate::dpop::check_proof(
+            proof,
+            "POST",
+            &self.token_endpoint(),
+            None,
+            &options,
+            now,
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        match self
+            .dpop_replay
+            .insert(&checked.replay_key(), now, options.replay_until(checked.iat))
+        {
+            Ok(true) => Ok(Some(checked.jkt)),
+            Ok(false) => Err(bad("this DPoP proof was already used; make one per request".into())),
+            Err(e) => Err(bad(e)),
+        }
+    }
+
     pub(crate) fn token_response(
         &self,
         authorization: Option<&str>,
         form: &[(String, String)],
+        dpop: &[&str],
     ) -> Result<Value, OAuthError> {
         let registry = oauth::Registry {
             clients: &self.opts.clients,
@@ -265,13 +309,18 @@ impl Issuer {
             audience: &self.opts.audience,
         };
         let grant = oauth::decide(&registry, authorization, form)?;
+        let jkt = self.token_proof_key(dpop)?;
         self.prune();
         let ring = self.read();
         let aud = match grant.audiences.as_slice() {
             [one] => json!(one),
             many => json!(many),
         };
-        let claims = self.base_claims(&grant.client_id, &grant.client_id, aud, &grant.scopes);
+        let mut claims = self.base_claims(&grant.client_id, &grant.client_id, aud, &grant.scopes);
+        if let Some(jkt) = &jkt {
+            // RFC 9449 section 6.1: the token is bound to the proof's key.
+            claims.insert("cnf".into(), json!({"jkt": jkt}));
+        }
         let header = Issuer::default_header(&ring.current);
         let token = tollgate::jws::sign_raw(
             &Value::Object(header),
@@ -286,7 +335,7 @@ impl Issuer {
         })?;
         let mut body = json!({
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": self.opts.token_ttl.as_secs(),
         });
         if !grant.scopes.is_empty() {

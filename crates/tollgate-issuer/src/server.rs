@@ -201,7 +201,12 @@ async fn token(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> Respon
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match issuer.token_response(authorization, &form) {
+    let proofs: Vec<&str> = headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    match issuer.token_response(authorization, &form, &proofs) {
         Ok(body) => no_store(json_response(StatusCode::OK, &body)),
         Err(e) => oauth_error(&e),
     }

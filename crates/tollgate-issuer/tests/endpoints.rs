@@ -220,3 +220,63 @@ async fn client_secret_post_scope_and_resource() {
     })
     .await;
 }
+
+/// RFC 9449 section 5: a DPoP proof at the token endpoint binds the token to its key
+/// (`token_type: DPoP`, `cnf.jkt`); a replayed or misdirected proof is `invalid_dpop_proof`.
+#[tokio::test]
+async fn a_dpop_proof_at_the_token_endpoint_binds_the_token() {
+    use base64::Engine;
+    bounded(async {
+        let issuer = DevIssuer::start(IssuerOptions::default()).await.unwrap();
+        let key = tollgate::SigningKey::generate(Algorithm::ES256, "c").unwrap();
+        let now = tollgate::clock::unix_now();
+        let basic = base64::engine::general_purpose::STANDARD.encode("dev:dev-secret");
+        let send = |proof: String| {
+            let url = issuer.token_endpoint();
+            let basic = basic.clone();
+            async move {
+                let r = common::client(std::time::Duration::from_secs(10))
+                    .post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("authorization", format!("Basic {basic}"))
+                    .header("dpop", proof)
+                    .body("grant_type=client_credentials")
+                    .send()
+                    .await
+                    .unwrap();
+                common::answer(r).await
+            }
+        };
+        let proof = tollgate::dpop::make_proof(&key, "POST", &issuer.token_endpoint(), None, now).unwrap();
+        let r = send(proof.clone()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let body = r.json();
+        assert_eq!(body["token_type"], "DPoP");
+        let claims = jws::decode(body["access_token"].as_str().unwrap(), 16384)
+            .unwrap()
+            .claims()
+            .unwrap();
+        assert_eq!(
+            claims["cnf"]["jkt"],
+            json!(tollgate::jwk::thumbprint_of(&key.public_jwk()).unwrap())
+        );
+        // Replayed, for another URL, another method: refused.
+        for proof in [
+            proof,
+            tollgate::dpop::make_proof(&key, "POST", "http://127.0.0.1:1/token", None, now).unwrap(),
+            tollgate::dpop::make_proof(&key, "GET", &issuer.token_endpoint(), None, now).unwrap(),
+            "not a proof".into(),
+        ] {
+            let r = send(proof).await;
+            assert_eq!(r.status, 400, "{}", r.body);
+            assert_eq!(r.json()["error"], "invalid_dpop_proof");
+        }
+        let doc = get(&issuer.discovery_url()).await.json();
+        assert!(doc["dpop_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ES256")));
+        issuer.shutdown().await;
+    })
+    .await;
+}

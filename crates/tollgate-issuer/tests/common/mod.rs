@@ -49,7 +49,7 @@ impl Answer {
     }
 }
 
-async fn answer(r: reqwest::Response) -> Answer {
+pub async fn answer(r: reqwest::Response) -> Answer {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let body = r.text().await.unwrap();

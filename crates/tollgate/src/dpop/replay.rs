@@ -91,7 +91,9 @@ impl MemoryReplayCache {
         self.len() == 0
     }
 
-    fn insert(&self, key: &str, now: i64, expires_at: i64) -> Result<bool, String> {
+    /// [`ReplayCache::insert_new`] without a future, for synchronous callers (a token
+    /// endpoint): `Ok(true)` first use, `Ok(false)` a replay, `Err` when full.
+    pub fn insert(&self, key: &str, now: i64, expires_at: i64) -> Result<bool, String> {
         let mut e = self
             .inner
             .lock()
