@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod doctor;
+mod dpop;
 mod input;
 mod issuer;
 mod jwks;
@@ -43,6 +44,8 @@ enum Command {
     Issuer(issuer::Args),
     /// Sign a token with a local key, for scripts and tests.
     Mint(mint::Args),
+    /// Make a DPoP proof (RFC 9449) for one request, to paste into curl's DPoP header.
+    Dpop(dpop::Args),
 }
 
 /// Exit codes shared by every command.
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(a),
         Command::Decode(a) => decode::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Dpop(a) => dpop::run(a),
         Command::Issuer(a) => issuer::run(a),
         Command::Mint(a) => mint::run(a),
     };

@@ -61,6 +61,32 @@ pub struct Args {
     /// Set a header member, NAME=VALUE (repeatable), e.g. typ=JWT or kid=null.
     #[arg(long = "header", value_name = "NAME=VALUE", allow_hyphen_values = true)]
     pub headers: Vec<String>,
+    /// Bind the token to this DPoP key (RFC 9449): `cnf.jkt` = the RFC 7638 thumbprint of
+    /// its public key. The private key file `tollgate dpop --key` signs proofs with.
+    #[arg(long, value_name = "FILE")]
+    pub bind_key: Option<PathBuf>,
+    /// Bind the token to this client certificate (RFC 8705, PEM): `cnf["x5t#S256"]`.
+    #[arg(long, value_name = "FILE")]
+    pub bind_cert: Option<PathBuf>,
+}
+
+/// The `cnf` claim `--bind-key` / `--bind-cert` ask for, if any.
+fn confirmation(args: &Args) -> Result<Option<Value>, String> {
+    let mut cnf = Map::new();
+    if let Some(path) = &args.bind_key {
+        let key = crate::dpop::load_key(path)?;
+        let jkt = tollgate::jwk::thumbprint_of(&key.public_jwk())
+            .map_err(|e| format!("--bind-key {}: {e}", path.display()))?;
+        cnf.insert("jkt".into(), json!(jkt));
+    }
+    if let Some(path) = &args.bind_cert {
+        let pem = read_file(&path.display().to_string())?;
+        let pem = String::from_utf8_lossy(&pem);
+        let der = tollgate::binding::read_client_cert(&pem, tollgate::binding::CertFormat::EscapedPem)
+            .map_err(|e| format!("--bind-cert {}: {e}", path.display()))?;
+        cnf.insert("x5t#S256".into(), json!(tollgate::binding::cert_thumbprint(&der)));
+    }
+    Ok((!cnf.is_empty()).then_some(Value::Object(cnf)))
 }
 
 /// The key, the HMAC secret (from a state directory) and the defaults it brings.
@@ -134,6 +160,9 @@ pub fn mint(args: &Args, now: i64) -> Result<String, String> {
     claims.insert("exp".into(), json!(now.saturating_add(lifetime)));
     claims.insert("jti".into(), json!(token::new_jti()));
     claims.insert("scope".into(), json!(DEFAULT_SCOPES.join(" ")));
+    if let Some(cnf) = confirmation(args)? {
+        claims.insert("cnf".into(), cnf);
+    }
     for (target, items, option) in [
         (&mut header, &args.headers, "--header"),
         (&mut claims, &args.claims, "--claim"),

@@ -334,7 +334,24 @@ curl -s {gw}/orders/42 -H "Authorization: Bearer $VALID" -H "X-Auth-Subject: adm
 # Operations: decisions by code, the issuer's key cache
 curl -s {admin}/metrics | grep tollgate_decisions_total
 curl -s {admin}/keys
+
+3. DPoP (RFC 9449): a token bound to a key the client holds, with a proof per request:
+
+# A client key (created once), and a DPoP-bound token from the dev issuer ("token_type":"DPoP")
+DPOP_TOKEN=$(curl -s -u dev:dev-secret -d grant_type=client_credentials {token_url} \
+  -H "DPoP: $(tollgate dpop --key client-key.pem --new --method POST --url {token_url})" \
+  | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+# With a fresh proof: 200
+curl -s {gw}/orders/42 -H "Authorization: DPoP $DPOP_TOKEN" \
+  -H "DPoP: $(tollgate dpop --key client-key.pem --method GET --url {gw}/orders/42 --token "$DPOP_TOKEN")"
+# The same proof twice: the second is 401, WWW-Authenticate: DPoP ... error="invalid_dpop_proof", error_description="dpop_replayed: ..."
+PROOF=$(tollgate dpop --key client-key.pem --method GET --url {gw}/orders/42 --token "$DPOP_TOKEN")
+curl -s -o /dev/null -w '%{{http_code}}\n' {gw}/orders/42 -H "Authorization: DPoP $DPOP_TOKEN" -H "DPoP: $PROOF"
+curl -i {gw}/orders/42 -H "Authorization: DPoP $DPOP_TOKEN" -H "DPoP: $PROOF"
+# The bound token as a plain Bearer token: 401, error_description="dpop_bound_token_as_bearer: ..."
+curl -i {gw}/orders/42 -H "Authorization: Bearer $DPOP_TOKEN"
 "#,
+            token_url = self.issuer.token_endpoint(),
             upstream = self.upstream.addr(),
             issuer = self.issuer.url(),
             valid = t.valid,
