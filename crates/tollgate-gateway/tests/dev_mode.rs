@@ -114,3 +114,60 @@ async fn the_dev_setup_does_what_its_instructions_say() {
     .await
     .unwrap();
 }
+
+/// The printed DPoP walk-through is true: a proof at the dev issuer's token endpoint gives
+/// a DPoP-bound token; with a fresh proof the gateway lets it through, the same proof twice
+/// is `dpop_replayed`, the token as Bearer is `dpop_bound_token_as_bearer`.
+#[tokio::test]
+async fn the_dev_setup_shows_dpop_working() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let setup = DevSetup::start("127.0.0.1:0".parse().unwrap(), None)
+            .await
+            .unwrap();
+        let text = setup.instructions();
+        let gw = setup.gateway().url();
+        let token_url = setup.issuer().token_endpoint();
+        for needle in [
+            format!("tollgate dpop --key client-key.pem --new --method POST --url {token_url}"),
+            format!("-H \"DPoP: $(tollgate dpop --key client-key.pem --method GET --url {gw}/orders/42 --token \"$DPOP_TOKEN\")\""),
+            "dpop_replayed".to_string(),
+            "dpop_bound_token_as_bearer".to_string(),
+        ] {
+            assert!(text.contains(&needle), "missing {needle:?} in:\n{text}");
+        }
+        let key = tollgate::SigningKey::generate(tollgate::Algorithm::ES256, "").unwrap();
+        let now = tollgate::clock::unix_now();
+        let proof = tollgate::dpop::make_proof(&key, "POST", &token_url, None, now).unwrap();
+        let r = client()
+            .post(&token_url)
+            .basic_auth("dev", Some("dev-secret"))
+            .header("DPoP", proof)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        let body = json_body(r).await;
+        assert_eq!(body["token_type"], "DPoP", "{body}");
+        let token = body["access_token"].as_str().unwrap().to_string();
+        let url = format!("{gw}/orders/42");
+        let proof = tollgate::dpop::make_proof(&key, "GET", &url, Some(&token), now).unwrap();
+        for (scheme, expected, code) in [
+            ("DPoP", 200, ""),
+            ("DPoP", 401, "dpop_replayed"),
+            ("Bearer", 401, "dpop_bound_token_as_bearer"),
+        ] {
+            let r = client()
+                .get(&url)
+                .header("Authorization", format!("{scheme} {token}"))
+                .header("DPoP", &proof)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!((r.status().as_u16(), error_code(&r)), (expected, code.to_string()));
+        }
+        setup.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
