@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 
 use common::proxies::{
-    check_forward_auth, example, example_setup, find_binary, free_port, ChildGuard,
+    check_dpop, check_forward_auth, example, example_setup, find_binary, free_port, ChildGuard,
 };
 use common::{client, error_code, json_body, raw_status, TEST_TIMEOUT};
 use tollgate_gateway::Gateway;
@@ -52,6 +52,7 @@ async fn caddy_forward_auth_in_front_of_the_gateway() {
         proxy.wait_for_port(port).await;
         let base = format!("http://127.0.0.1:{port}");
         let (good, read_only) = check_forward_auth(&base, &keys, &proxy).await;
+        check_dpop(&base, &keys, &proxy).await;
         let http = client();
 
         // Identity-header look-alikes: Caddy strips X-Auth-* and X_Auth_* (the example's

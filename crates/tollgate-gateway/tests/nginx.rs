@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::proxies::{
-    check_forward_auth, example, example_setup, find_binary, free_port, ChildGuard,
+    check_dpop, check_forward_auth, example, example_setup, find_binary, free_port, ChildGuard,
 };
 use common::{challenge, client, json_body, raw_status, Echo, LocalKeys, TEST_TIMEOUT};
 use serde_json::json;
@@ -84,6 +84,7 @@ async fn nginx_auth_request_in_front_of_the_gateway() {
         proxy.wait_for_port(port).await;
         let base = format!("http://127.0.0.1:{port}");
         let (_, read_only) = check_forward_auth(&base, &keys, &proxy).await;
+        check_dpop(&base, &keys, &proxy).await;
         let http = client();
 
         // Identity-header look-alikes never reach the API (nginx drops names with '_').

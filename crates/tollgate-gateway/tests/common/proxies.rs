@@ -201,3 +201,55 @@ pub async fn check_forward_auth(
     assert_eq!(r.status(), 401);
     (good, read_only)
 }
+
+/// DPoP through a forward-auth proxy at `base`: the proxy passes the `DPoP` header and the
+/// scheme and host the client used, so a proof for `{base}/orders/42` passes; a replay, a
+/// proof for another host (also with a client's own `X-Forwarded-Host`) and the bound token
+/// sent as Bearer are refused with their codes and a `DPoP` challenge.
+pub async fn check_dpop(base: &str, keys: &LocalKeys, proxy: &ChildGuard) {
+    let http = client();
+    let client_key = tollgate::SigningKey::generate(tollgate::Algorithm::ES256, "").unwrap();
+    let jkt = tollgate::jwk::thumbprint_of(&client_key.public_jwk()).unwrap();
+    let token = keys.token(json!({"cnf": {"jkt": jkt}, "scope": "orders.read orders.write"}));
+    let proof = |method: &str, url: &str| {
+        tollgate::dpop::make_proof(&client_key, method, url, Some(&token), tollgate::clock::unix_now())
+            .unwrap()
+    };
+    let url = format!("{base}/orders/42");
+    let first = proof("POST", &url);
+    let r = http
+        .post(format!("{url}?x=1"))
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", &first)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", proxy.output());
+    let seen = json_body(r).await;
+    assert_eq!(seen["headers"]["x-auth-subject"], "alice");
+    let other_host = proof("GET", "http://evil.example/orders/42");
+    for (scheme, proof, forged_host, method, code) in [
+        ("DPoP", first.clone(), None, "POST", "dpop_replayed"),
+        ("DPoP", other_host.clone(), None, "GET", "dpop_htu_mismatch"),
+        ("DPoP", other_host, Some("evil.example"), "GET", "dpop_htu_mismatch"),
+        ("DPoP", proof("GET", &url), None, "DELETE", "dpop_htm_mismatch"),
+        ("Bearer", proof("GET", &url), None, "GET", "dpop_bound_token_as_bearer"),
+    ] {
+        let mut req = http
+            .request(method.parse().unwrap(), &url)
+            .header("Authorization", format!("{scheme} {token}"))
+            .header("DPoP", proof);
+        if let Some(host) = forged_host {
+            req = req
+                .header("X-Forwarded-Host", host)
+                .header("X-Forwarded-Proto", "http")
+                .header("X-Original-Host", host);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{code}: {}", proxy.output());
+        let c = challenge(&r);
+        assert!(c.starts_with("DPoP realm="), "{code}: {c}");
+        assert!(c.contains(&format!("error_description=\"{code}: ")), "{c}");
+    }
+}
