@@ -5,6 +5,7 @@
 // tokens (typ at+jwt) for the resources urn:tollgate:api (default) and urn:other:api.
 // Signing key: a fresh RSA key; with KEYFILE, loaded from it when it exists,
 // otherwise generated and saved there (a different KEYFILE = a rotated key).
+// DPoP (RFC 9449) is on: a token request with a DPoP header gets a DPoP-bound token.
 // Prints "READY http://127.0.0.1:PORT" once listening; exits on SIGTERM/SIGINT.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -43,9 +44,14 @@ const provider = new Provider(issuer, {
   scopes: ['read', 'write'],
   jwks: { keys: [await signingKey()] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
+  // DPoP proofs signed with ES256 (the provider's default) and PS256 are accepted.
+  enabledJWA: { dPoPSigningAlgValues: ['ES256', 'PS256', 'EdDSA'] },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // RFC 9449: a DPoP proof at the token endpoint binds the access token (cnf.jkt,
+    // token_type DPoP); without one, tokens stay bearer tokens.
+    dPoP: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => 'urn:tollgate:api',

@@ -25,7 +25,7 @@ if [[ ! -f .venv/.interop-stamp || "$(cat .venv/.interop-stamp)" != "$req_sum" ]
 fi
 
 # Fail loudly if the peers are not importable.
-node --input-type=module -e "await import('jose'); await import('oidc-provider')" >/dev/null 2>&1 \
+node --input-type=module -e "await import('jose'); await import('oidc-provider'); await import('dpop')" >/dev/null 2>&1 \
   || { echo "setup: node peers not importable" >&2; exit 1; }
 .venv/bin/python -c "import jwt, jwcrypto, cryptography" \
   || { echo "setup: python peers not importable" >&2; exit 1; }

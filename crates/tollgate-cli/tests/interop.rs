@@ -977,3 +977,137 @@ fn tollgate_issuer_and_mint_tokens_verify_in_jose_and_pyjwt() {
         failures.join("\n")
     );
 }
+
+/// The DPoP-bound token oidc-provider issues for a proof made by panva's `dpop` package
+/// with `key`: `(token, response)`.
+async fn provider_dpop_token(http: &reqwest::Client, issuer: &str, proof: &str) -> (String, Value) {
+    let response = http
+        .post(format!("{issuer}/token"))
+        .basic_auth("interop", Some("interop-secret"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("dpop", proof)
+        .body("grant_type=client_credentials&scope=read%20write&resource=urn%3Atollgate%3Aapi")
+        .send()
+        .await
+        .expect("token endpoint answers");
+    let status = response.status();
+    let json: Value = serde_json::from_slice(&response.bytes().await.expect("token response"))
+        .expect("token response is JSON");
+    assert!(status.is_success(), "token endpoint: {status} {json}");
+    (json["access_token"].as_str().expect("access_token").to_string(), json)
+}
+
+/// Part 3 (issue 15): DPoP across implementations. oidc-provider, with its DPoP feature,
+/// binds tokens to keys held by panva's `dpop` package (ES256 and PS256); Tollgate accepts
+/// those tokens with the package's proofs (library and `tollgate serve` forward-auth), and
+/// refuses, each with its code, a proof for another URL (`htu`), a proof for another token
+/// (`ath`), a reused proof (`jti`) and the bound token sent as Bearer.
+#[test]
+fn dpop_proofs_from_panva_dpop_and_tokens_bound_by_oidc_provider() {
+    use tollgate::binding::{AuthScheme, RequestContext};
+    use tollgate::validator::TokenValidator;
+
+    let Some(peers) = peers() else { return };
+    eprintln!(
+        "interop: dpop {}, oidc-provider {}",
+        peers.node_version("dpop"),
+        peers.node_version("oidc-provider")
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut attempt = 0;
+    let (port, mut provider) = loop {
+        let port = process::free_port();
+        match peers.oidc_provider(port, &dir.path().join("provider-key.json")) {
+            Ok(p) => break (port, p),
+            Err(e) if attempt >= 2 => panic!("{e}"),
+            Err(_) => attempt += 1,
+        }
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
+    let token_url = format!("{issuer}/token");
+    let rt = runtime();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("HTTP client");
+    let validator = tollgate::Validator::new(vec![tollgate::IssuerConfig::discovery(&issuer)
+        .policy(tollgate::Policy::new().audience(API))])
+    .expect("validator");
+    let api = "https://api.example/orders";
+
+    let mut bound = Vec::new();
+    for alg in ["ES256", "PS256"] {
+        let key = dir.path().join(format!("client-{alg}.json"));
+        let (jkt, proofs) = peers.dpop_proofs(&key, alg, &[("POST", &token_url, None)]);
+        let (token, response) = rt.block_on(provider_dpop_token(&http, &issuer, &proofs[0]));
+        assert_eq!(response["token_type"], "DPoP", "{response}");
+        let claims = jws::decode(&token, 16384).unwrap().claims().unwrap();
+        assert_eq!(claims["cnf"]["jkt"], json!(jkt), "oidc-provider binds to the dpop key");
+
+        // The package keeps the query in htu; Tollgate compares without it.
+        let (_, proofs) = peers.dpop_proofs(
+            &key,
+            alg,
+            &[
+                ("GET", &format!("{api}?page=2"), Some(&token)),
+                ("GET", "https://api.example/other", Some(&token)),
+                ("GET", api, Some("another-token")),
+                ("GET", api, Some(&token)),
+            ],
+        );
+        let check = |scheme: AuthScheme, proof: &str| {
+            let request = RequestContext::new(scheme, &token, "GET", Some(api.to_string()))
+                .dpop_proofs(vec![proof]);
+            rt.block_on(validator.validate_request(&request)).map(|_| ()).map_err(|e| e.code())
+        };
+        assert_eq!(check(AuthScheme::Dpop, &proofs[0]), Ok(()), "{alg}");
+        assert_eq!(check(AuthScheme::Dpop, &proofs[0]), Err("dpop_replayed"), "{alg}: reused jti");
+        assert_eq!(check(AuthScheme::Dpop, &proofs[1]), Err("dpop_htu_mismatch"), "{alg}");
+        assert_eq!(check(AuthScheme::Dpop, &proofs[2]), Err("dpop_ath_mismatch"), "{alg}");
+        assert_eq!(
+            check(AuthScheme::Bearer, &proofs[3]),
+            Err("dpop_bound_token_as_bearer"),
+            "{alg}"
+        );
+        assert_eq!(check(AuthScheme::Dpop, &proofs[3]), Ok(()), "{alg}");
+        bound.push((key, token));
+    }
+
+    // Through `tollgate serve` in forward-auth mode: the proxy names the public URL.
+    let (key, token) = bound.swap_remove(0);
+    let (mut gateway, gateway_url) = start_gateway(dir.path(), &issuer);
+    let (_, proofs) = peers.dpop_proofs(
+        &key,
+        "ES256",
+        &[
+            ("GET", "https://api.example/orders", Some(&token)),
+            ("GET", "https://api.example/elsewhere", Some(&token)),
+        ],
+    );
+    let ask = |proof: &str| {
+        rt.block_on(async {
+            let r = http
+                .get(format!("{gateway_url}/verify"))
+                .header("x-forwarded-method", "GET")
+                .header("x-forwarded-uri", "/orders")
+                .header("x-forwarded-proto", "https")
+                .header("x-forwarded-host", "api.example")
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", proof)
+                .send()
+                .await
+                .expect("the gateway answers");
+            let code = r
+                .headers()
+                .get("x-tollgate-error")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (r.status().as_u16(), code)
+        })
+    };
+    assert_eq!(ask(&proofs[0]), (200, String::new()), "{}", gateway.log());
+    assert_eq!(ask(&proofs[0]), (401, "dpop_replayed".to_string()));
+    assert_eq!(ask(&proofs[1]), (401, "dpop_htu_mismatch".to_string()));
+    gateway.stop();
+    provider.stop();
+}

@@ -137,6 +137,39 @@ impl Peers {
         out.json()
     }
 
+    /// DPoP proofs made by panva's `dpop` package with the key in `key_file` (created for
+    /// `alg` when missing), one per `(htm, htu, token)`: `(jkt, proofs)`.
+    pub fn dpop_proofs(
+        &self,
+        key_file: &Path,
+        alg: &str,
+        requests: &[(&str, &str, Option<&str>)],
+    ) -> (String, Vec<String>) {
+        let list: Vec<Value> = requests
+            .iter()
+            .map(|(htm, htu, token)| serde_json::json!({"htm": htm, "htu": htu, "token": token}))
+            .collect();
+        let out = self
+            .node(
+                "dpop_proof.mjs",
+                &[
+                    key_file.to_str().expect("utf-8"),
+                    alg,
+                    &Value::Array(list).to_string(),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("dpop_proof.mjs: {e}"));
+        assert_eq!(out.code, 0, "dpop_proof.mjs: {}", out.describe());
+        let doc = out.json();
+        let proofs = doc["proofs"]
+            .as_array()
+            .expect("proofs")
+            .iter()
+            .map(|p| p.as_str().expect("proof").to_string())
+            .collect();
+        (doc["jkt"].as_str().expect("jkt").to_string(), proofs)
+    }
+
     /// The OpenID provider on `127.0.0.1:port`, signing with the key in `key_file`.
     pub fn oidc_provider(&self, port: u16, key_file: &Path) -> Result<Server, String> {
         let mut server = Server::start(
