@@ -52,3 +52,44 @@ fn proofs_and_bound_tokens_from_the_command_line() {
     let e = run(&["mint", "--key", key, "--bind-cert", key]).unwrap_err();
     assert!(e.contains("--bind-cert"), "{e}");
 }
+
+/// `tollgate doctor` with a token, its proof and the request names the failing check.
+#[test]
+fn the_doctor_names_the_failing_dpop_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer_key = tollgate::SigningKey::generate(tollgate::Algorithm::ES256, "i1").unwrap();
+    let issuer_pem = dir.path().join("issuer.pem");
+    std::fs::write(&issuer_pem, issuer_key.to_pem().unwrap()).unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, serde_json::json!({"keys": [issuer_key.public_jwk()]}).to_string()).unwrap();
+    let client = dir.path().join("client.pem");
+    let client = client.to_str().unwrap();
+    let public = "https://api.example.com/orders/7";
+    run(&["dpop", "--key", client, "--new", "--thumbprint", "--url", public]).unwrap();
+    let token = run(&["mint", "--key", issuer_pem.to_str().unwrap(), "--kid", "i1", "--bind-key", client]).unwrap();
+    let proof = run(&["dpop", "--key", client, "--url", public, "--token", &token]).unwrap();
+    let doctor = |extra: &[&str]| {
+        let mut args = vec![
+            "doctor", &token, "--offline", "--jwks", jwks.to_str().unwrap(),
+            "--issuer", "http://127.0.0.1:8080", "--audience", "api://default",
+        ];
+        args.extend_from_slice(extra);
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = doctor(&["--dpop", &proof, "--url", public]);
+    assert_eq!(code, 0, "{out}");
+    for (extra, cause) in [
+        (vec![], "dpop_proof_missing"),
+        (vec!["--bearer"], "dpop_bound_token_as_bearer"),
+        (vec!["--dpop", &proof, "--url", "http://10.0.0.5:8080/orders/7"], "dpop_url_rewritten_by_proxy"),
+        (vec!["--dpop", &proof, "--url", public, "--method", "POST"], "dpop_proof_for_other_method"),
+        (vec!["--dpop", &proof, "--url", public, "--dpop-seen", &proof], "dpop_proof_replayed"),
+    ] {
+        let (code, out) = doctor(&extra);
+        assert_eq!(code, 1, "{cause}: {out}");
+        assert!(out.contains(cause), "{cause}: {out}");
+    }
+    let (_, out) = doctor(&["--dpop", &proof, "--url", "http://10.0.0.5:8080/orders/7"]);
+    assert!(out.contains("public_url = \"https://api.example.com\""), "{out}");
+}

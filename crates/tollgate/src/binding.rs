@@ -20,7 +20,8 @@ pub use crate::challenge::AuthScheme;
 
 use crate::b64;
 use crate::crypto::sha256;
-use crate::dpop::{self, DpopMode, DpopOptions, ReplayCache};
+use crate::claims::Claims;
+use crate::dpop::{self, CheckedProof, DpopMode, DpopOptions, ReplayCache};
 use crate::error::ValidationError;
 use crate::json;
 use crate::text::cut;
@@ -223,8 +224,8 @@ pub fn cert_thumbprint(der: &[u8]) -> String {
 }
 
 /// A `cnf` member of the token: `Ok(None)` when absent, an error when not a string.
-fn confirmation<'v>(verified: &'v Verified, member: &str) -> Result<Option<&'v str>, ValidationError> {
-    let Some(cnf) = verified.claims.get("cnf") else {
+fn confirmation<'v>(claims: &'v Claims, member: &str) -> Result<Option<&'v str>, ValidationError> {
+    let Some(cnf) = claims.get("cnf") else {
         return Ok(None);
     };
     let Some(cnf) = cnf.as_object() else {
@@ -248,7 +249,11 @@ fn confirmation<'v>(verified: &'v Verified, member: &str) -> Result<Option<&'v s
 /// Checks the certificate binding (RFC 8705): nothing to do when the token has no
 /// `cnf["x5t#S256"]`.
 pub fn check_certificate(verified: &Verified, request: &RequestContext<'_>) -> Result<(), ValidationError> {
-    let Some(expected) = confirmation(verified, "x5t#S256")? else {
+    check_certificate_of(&verified.claims, request)
+}
+
+fn check_certificate_of(claims: &Claims, request: &RequestContext<'_>) -> Result<(), ValidationError> {
+    let Some(expected) = confirmation(claims, "x5t#S256")? else {
         return Ok(());
     };
     match &request.client_cert {
@@ -281,8 +286,32 @@ pub async fn check_binding(
     replay: &dyn ReplayCache,
     now: i64,
 ) -> Result<(), ValidationError> {
-    check_certificate(verified, request)?;
-    let jkt = confirmation(verified, "jkt")?;
+    let Some(checked) = check_binding_now(&verified.claims, request, issuer, options, now)? else {
+        return Ok(());
+    };
+    let key = checked.replay_key();
+    match replay
+        .insert_new(&key, now, options.replay_until(checked.iat))
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ValidationError::DpopReplayed { jti: checked.jti }),
+        Err(reason) => Err(ValidationError::ReplayCacheUnavailable { reason }),
+    }
+}
+
+/// [`check_binding`] without the replay cache: every check that needs no state. `Ok(None)`
+/// when no proof was needed (a bearer token), `Ok(Some(proof))` when the proof passed and
+/// only its `jti` remains to be recorded. The doctor runs this.
+pub fn check_binding_now(
+    claims: &Claims,
+    request: &RequestContext<'_>,
+    issuer: &str,
+    options: &DpopOptions,
+    now: i64,
+) -> Result<Option<CheckedProof>, ValidationError> {
+    check_certificate_of(claims, request)?;
+    let jkt = confirmation(claims, "jkt")?;
     if request.scheme == AuthScheme::Bearer {
         if let Some(jkt) = jkt {
             return Err(ValidationError::BoundTokenAsBearer {
@@ -294,7 +323,7 @@ pub async fn check_binding(
                 issuer: issuer.to_string(),
             });
         }
-        return Ok(());
+        return Ok(None);
     }
     if options.mode == DpopMode::Off {
         return Err(ValidationError::DpopNotAccepted {
@@ -304,7 +333,8 @@ pub async fn check_binding(
     let proof = match request.dpop_proofs.as_slice() {
         [] => {
             return Err(ValidationError::DpopProofMissing {
-                reason: "the token came with the DPoP scheme and the request has no DPoP header".into(),
+                reason: "the token came with the DPoP scheme and the request has no DPoP header"
+                    .into(),
             })
         }
         [one] => *one,
@@ -332,22 +362,11 @@ pub async fn check_binding(
         now,
     )?;
     match jkt {
-        Some(jkt) if jkt == checked.jkt => {}
-        other => {
-            return Err(ValidationError::DpopKeyMismatch {
-                expected: other.map(str::to_string),
-                found: checked.jkt,
-            })
-        }
-    }
-    let key = checked.replay_key();
-    match replay
-        .insert_new(&key, now, options.replay_until(checked.iat))
-        .await
-    {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ValidationError::DpopReplayed { jti: checked.jti }),
-        Err(reason) => Err(ValidationError::ReplayCacheUnavailable { reason }),
+        Some(jkt) if jkt == checked.jkt => Ok(Some(checked)),
+        other => Err(ValidationError::DpopKeyMismatch {
+            expected: other.map(str::to_string),
+            found: checked.jkt,
+        }),
     }
 }
 
@@ -358,7 +377,7 @@ pub fn check_binding_without_dpop(
     request: &RequestContext<'_>,
 ) -> Result<(), ValidationError> {
     check_certificate(verified, request)?;
-    if let Some(jkt) = confirmation(verified, "jkt")? {
+    if let Some(jkt) = confirmation(&verified.claims, "jkt")? {
         if request.scheme == AuthScheme::Bearer {
             return Err(ValidationError::BoundTokenAsBearer {
                 jkt: jkt.to_string(),

@@ -745,8 +745,76 @@ fn case(id: &str) -> Context {
             c.api_keys = Some(src("jwks.json", &[&k]));
             c
         }
+        id if id.starts_with("dpop_") => dpop_case(id),
         other => panic!("no case for cause {other}"),
     }
+}
+
+/// A DPoP-bound token (valid in itself) with the request it came with, made to fail the
+/// check the cause `id` names.
+fn dpop_case(id: &str) -> Context {
+    use tollgate::binding::AuthScheme;
+    use tollgate::dpop::make_proof;
+    let issuer_key = key(Algorithm::ES256, "issuer");
+    let client = key(Algorithm::ES256, "");
+    let jkt = tollgate::jwk::thumbprint_of(&client.public_jwk()).unwrap();
+    let token = sign(
+        json!({"typ": "at+jwt"}),
+        with(lifetime(), json!({"iss": "https://idp.example.com", "aud": "orders", "cnf": {"jkt": jkt}})),
+        &issuer_key,
+    );
+    let mut c = ctx(&token, Policy::new().issuer("https://idp.example.com").audience("orders"));
+    c.api_keys = Some(src("jwks.json", &[&issuer_key]));
+    // The API sits behind a TLS-terminating proxy: it sees http://10.0.0.5:8080.
+    let seen_url = "http://10.0.0.5:8080/orders/7";
+    let public = "https://api.example.com/orders/7";
+    let proof = |k: &SigningKey, m: &str, u: &str, t: &str, iat: i64| make_proof(k, m, u, Some(t), iat).unwrap();
+    let mut request = doctor::DpopRequest {
+        scheme: AuthScheme::Dpop,
+        method: "GET".into(),
+        url: Some(public.into()),
+        ..Default::default()
+    };
+    let good = proof(&client, "GET", public, &token, NOW);
+    match id {
+        "dpop_proof_missing" => {}
+        "dpop_bound_token_as_bearer" => request.scheme = AuthScheme::Bearer,
+        "dpop_url_rewritten_by_proxy" => {
+            request.url = Some(seen_url.into());
+            request.proofs = vec![good];
+        }
+        "dpop_proof_for_other_url" => request.proofs = vec![proof(&client, "GET", "https://api.example.com/orders/8", &token, NOW)],
+        "dpop_proof_for_other_method" => request.proofs = vec![proof(&client, "DELETE", public, &token, NOW)],
+        "dpop_proof_for_other_token" => request.proofs = vec![proof(&client, "GET", public, "an older token", NOW)],
+        "dpop_key_mismatch" => request.proofs = vec![proof(&key(Algorithm::ES256, ""), "GET", public, &token, NOW)],
+        "dpop_proof_clock" => request.proofs = vec![proof(&client, "GET", public, &token, NOW - 3600)],
+        "dpop_proof_replayed" => {
+            request.proofs = vec![good.clone()];
+            request.seen = vec![good];
+        }
+        "dpop_proof_invalid" => request.proofs = vec!["not.a.proof".into()],
+        other => panic!("no case for cause {other}"),
+    }
+    c.dpop = Some(request);
+    c
+}
+
+#[test]
+fn dpop_causes_name_the_failing_check() {
+    // The proxy case names the setting to change, with the public URL.
+    let r = doctor::diagnose(&dpop_case("dpop_url_rewritten_by_proxy"));
+    let top = &r.causes[0];
+    assert!(top.fix.contains("public_url = \"https://api.example.com\""), "{}", top.fix);
+    assert!(!r.valid);
+    // The proof that was "rewritten" is good for the public URL: with it, the token is valid.
+    let mut c = dpop_case("dpop_url_rewritten_by_proxy");
+    c.dpop.as_mut().unwrap().url = Some("https://API.example.com:443/orders/7".into());
+    let r = doctor::diagnose(&c);
+    assert!(r.valid, "{}", show(&r));
+    // From the gateway's side: the error alone is enough to name the cause.
+    let err = tollgate::ValidationError::DpopReplayed { jti: "j".into() };
+    let causes = doctor::explain(&err, &c.token, &c.settings);
+    assert_eq!(causes[0].id, "dpop_proof_replayed");
 }
 
 fn show(r: &Report) -> String {

@@ -158,6 +158,49 @@ fn hmac_verifies(secret: &[u8], alg: Algorithm, d: &jws::Decoded<'_>) -> bool {
     Jwk::from_secret(secret, &[alg]).is_ok_and(|k| k.verify(alg, d.signing_input, &d.signature))
 }
 
+/// The sender-constraint check of a valid token (DPoP, certificate), when the doctor was
+/// told the request, or the token is bound: the proof checks, then the proofs the server
+/// already accepted (a replay).
+#[cfg(feature = "remote")]
+fn binding_error(ctx: &Context, verified: &validate::Verified) -> Result<(), ValidationError> {
+    use crate::binding::{AuthScheme, RequestContext};
+    let bound = verified
+        .claims
+        .get("cnf")
+        .and_then(|c| c.get("jkt"))
+        .is_some();
+    let default = super::DpopRequest {
+        scheme: AuthScheme::Dpop,
+        ..super::DpopRequest::default()
+    };
+    let input = match &ctx.dpop {
+        Some(input) => input,
+        None if bound => &default,
+        None => return Ok(()),
+    };
+    let request = RequestContext::new(input.scheme, &ctx.token, input.method.as_str(), input.url.clone())
+        .dpop_proofs(input.proofs.iter().map(String::as_str).collect());
+    let issuer = verified.claims.issuer().unwrap_or_default();
+    let now = ctx.settings.now;
+    match crate::binding::check_binding_now(&verified.claims, &request, issuer, &input.options, now)? {
+        Some(checked)
+            if input
+                .seen
+                .iter()
+                .filter_map(|p| crate::dpop::replay_key_of(p))
+                .any(|k| k == checked.replay_key()) =>
+        {
+            Err(ValidationError::DpopReplayed { jti: checked.jti })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(feature = "remote"))]
+fn binding_error(_: &Context, _: &validate::Verified) -> Result<(), ValidationError> {
+    Ok(())
+}
+
 impl<'a> Facts<'a> {
     fn empty(settings: &'a Settings, insp: Inspected) -> Facts<'a> {
         let header_str = |n: &str| insp.header_str(n).map(str::to_string);
@@ -285,7 +328,7 @@ impl<'a> Facts<'a> {
             (Ok(_), Some(e)) => Err(e),
             (Ok(d), None) if f.keys_known => {
                 match validate::verify_decoded(&d, &set, policy, settings.now) {
-                    Ok(_) => Ok(()),
+                    Ok(verified) => binding_error(ctx, &verified),
                     Err(e) if e.is_unavailable() => Err(claims_error(&d, settings).unwrap_or(e)),
                     Err(e) => Err(e),
                 }

@@ -174,6 +174,29 @@ pub struct Context {
     pub app_keys: Option<(String, KeySource)>,
     /// Notes for the report (how the input was read, where the issuer came from...).
     pub notes: Vec<String>,
+    /// The request the token came with, for sender-constrained tokens (DPoP, RFC 9449):
+    /// when set (or when the token is DPoP-bound), a valid token is also checked against it
+    /// (feature `remote`).
+    #[cfg(feature = "remote")]
+    pub dpop: Option<DpopRequest>,
+}
+
+/// The request a DPoP-bound token came with, as the doctor is told it.
+#[cfg(feature = "remote")]
+#[derive(Clone, Debug, Default)]
+pub struct DpopRequest {
+    /// `Authorization: Bearer` or `DPoP`.
+    pub scheme: crate::binding::AuthScheme,
+    /// The `DPoP` header values.
+    pub proofs: Vec<String>,
+    /// The request's method.
+    pub method: String,
+    /// The URL the server sees (behind a proxy: the public URL it is configured with).
+    pub url: Option<String>,
+    /// Proofs the server already accepted (a proof among them is a replay).
+    pub seen: Vec<String>,
+    /// How the server checks proofs.
+    pub options: crate::dpop::DpopOptions,
 }
 
 impl fmt::Debug for Context {
@@ -201,6 +224,8 @@ impl Context {
             live_unusable: None,
             app_keys: None,
             notes: Vec::new(),
+            #[cfg(feature = "remote")]
+            dpop: None,
         }
     }
 }

@@ -392,6 +392,16 @@ pub fn check_proof(
     })
 }
 
+/// The replay cache key ([`replay_key`]) of a proof, read without checking it: for the
+/// doctor, which is told which proofs a server already accepted. `None` when the proof has
+/// no readable `jwk` or `jti`.
+pub fn replay_key_of(proof: &str) -> Option<String> {
+    let decoded = jws::decode(proof.trim(), DEFAULT_MAX_PROOF_SIZE).ok()?;
+    let jkt = crate::jwk::thumbprint_of(decoded.header.raw().get("jwk")?).ok()?;
+    let claims = decoded.claims().ok()?;
+    Some(replay_key(&jkt, claims.get("jti")?.as_str()?))
+}
+
 /// Makes a proof with `key` for a request (`method`, `url`; the query and fragment are
 /// left out of `htu`), with `ath` when `access_token` is given, `iat` = `now` and a random
 /// `jti`: for clients, `tollgate dpop` and tests.
