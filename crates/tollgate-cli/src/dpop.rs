@@ -68,7 +68,9 @@ fn proof(args: &Args) -> Result<String, String> {
     }
     let key = load_key(&args.key)?;
     if key.alg().is_symmetric() {
-        return Err("a DPoP key is an asymmetric key (EC, RSA, Ed25519), not a shared secret".into());
+        return Err(
+            "a DPoP key is an asymmetric key (EC, RSA, Ed25519), not a shared secret".into(),
+        );
     }
     if args.thumbprint {
         return tollgate::jwk::thumbprint_of(&key.public_jwk()).map_err(|e| e.to_string());
@@ -76,8 +78,14 @@ fn proof(args: &Args) -> Result<String, String> {
     tollgate::dpop::normalize_htu(&args.url).map_err(|e| format!("--url {:?}: {e}", args.url))?;
     let token = args.token.as_deref().map(tollgate::jws::strip_bearer);
     let token = token.map(|t| t.strip_prefix("DPoP ").unwrap_or(t).trim());
-    tollgate::dpop::make_proof(&key, &args.method, &args.url, token, tollgate::clock::unix_now())
-        .map_err(|e| e.to_string())
+    tollgate::dpop::make_proof(
+        &key,
+        &args.method,
+        &args.url,
+        token,
+        tollgate::clock::unix_now(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Runs the command.

@@ -82,9 +82,13 @@ fn confirmation(args: &Args) -> Result<Option<Value>, String> {
     if let Some(path) = &args.bind_cert {
         let pem = read_file(&path.display().to_string())?;
         let pem = String::from_utf8_lossy(&pem);
-        let der = tollgate::binding::read_client_cert(&pem, tollgate::binding::CertFormat::EscapedPem)
-            .map_err(|e| format!("--bind-cert {}: {e}", path.display()))?;
-        cnf.insert("x5t#S256".into(), json!(tollgate::binding::cert_thumbprint(&der)));
+        let der =
+            tollgate::binding::read_client_cert(&pem, tollgate::binding::CertFormat::EscapedPem)
+                .map_err(|e| format!("--bind-cert {}: {e}", path.display()))?;
+        cnf.insert(
+            "x5t#S256".into(),
+            json!(tollgate::binding::cert_thumbprint(&der)),
+        );
     }
     Ok((!cnf.is_empty()).then_some(Value::Object(cnf)))
 }

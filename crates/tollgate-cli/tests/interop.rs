@@ -994,7 +994,13 @@ async fn provider_dpop_token(http: &reqwest::Client, issuer: &str, proof: &str) 
     let json: Value = serde_json::from_slice(&response.bytes().await.expect("token response"))
         .expect("token response is JSON");
     assert!(status.is_success(), "token endpoint: {status} {json}");
-    (json["access_token"].as_str().expect("access_token").to_string(), json)
+    (
+        json["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string(),
+        json,
+    )
 }
 
 /// Part 3 (issue 15): DPoP across implementations. oidc-provider, with its DPoP feature,
@@ -1030,9 +1036,10 @@ fn dpop_proofs_from_panva_dpop_and_tokens_bound_by_oidc_provider() {
         .timeout(Duration::from_secs(20))
         .build()
         .expect("HTTP client");
-    let validator = tollgate::Validator::new(vec![tollgate::IssuerConfig::discovery(&issuer)
-        .policy(tollgate::Policy::new().audience(API))])
-    .expect("validator");
+    let validator =
+        tollgate::Validator::new(vec![tollgate::IssuerConfig::discovery(&issuer)
+            .policy(tollgate::Policy::new().audience(API))])
+        .expect("validator");
     let api = "https://api.example/orders";
 
     let mut bound = Vec::new();
@@ -1042,7 +1049,11 @@ fn dpop_proofs_from_panva_dpop_and_tokens_bound_by_oidc_provider() {
         let (token, response) = rt.block_on(provider_dpop_token(&http, &issuer, &proofs[0]));
         assert_eq!(response["token_type"], "DPoP", "{response}");
         let claims = jws::decode(&token, 16384).unwrap().claims().unwrap();
-        assert_eq!(claims["cnf"]["jkt"], json!(jkt), "oidc-provider binds to the dpop key");
+        assert_eq!(
+            claims["cnf"]["jkt"],
+            json!(jkt),
+            "oidc-provider binds to the dpop key"
+        );
 
         // The package keeps the query in htu; Tollgate compares without it.
         let (_, proofs) = peers.dpop_proofs(
@@ -1058,12 +1069,26 @@ fn dpop_proofs_from_panva_dpop_and_tokens_bound_by_oidc_provider() {
         let check = |scheme: AuthScheme, proof: &str| {
             let request = RequestContext::new(scheme, &token, "GET", Some(api.to_string()))
                 .dpop_proofs(vec![proof]);
-            rt.block_on(validator.validate_request(&request)).map(|_| ()).map_err(|e| e.code())
+            rt.block_on(validator.validate_request(&request))
+                .map(|_| ())
+                .map_err(|e| e.code())
         };
         assert_eq!(check(AuthScheme::Dpop, &proofs[0]), Ok(()), "{alg}");
-        assert_eq!(check(AuthScheme::Dpop, &proofs[0]), Err("dpop_replayed"), "{alg}: reused jti");
-        assert_eq!(check(AuthScheme::Dpop, &proofs[1]), Err("dpop_htu_mismatch"), "{alg}");
-        assert_eq!(check(AuthScheme::Dpop, &proofs[2]), Err("dpop_ath_mismatch"), "{alg}");
+        assert_eq!(
+            check(AuthScheme::Dpop, &proofs[0]),
+            Err("dpop_replayed"),
+            "{alg}: reused jti"
+        );
+        assert_eq!(
+            check(AuthScheme::Dpop, &proofs[1]),
+            Err("dpop_htu_mismatch"),
+            "{alg}"
+        );
+        assert_eq!(
+            check(AuthScheme::Dpop, &proofs[2]),
+            Err("dpop_ath_mismatch"),
+            "{alg}"
+        );
         assert_eq!(
             check(AuthScheme::Bearer, &proofs[3]),
             Err("dpop_bound_token_as_bearer"),

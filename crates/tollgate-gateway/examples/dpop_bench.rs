@@ -72,7 +72,11 @@ async fn main() {
     let client_key = SigningKey::generate(Algorithm::ES256, "").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, json!({"keys": [issuer_key.public_jwk()]}).to_string()).unwrap();
+    std::fs::write(
+        &jwks,
+        json!({"keys": [issuer_key.public_jwk()]}).to_string(),
+    )
+    .unwrap();
     let config = Config::from_toml_str(&format!(
         "listen = \"127.0.0.1:0\"\nadmin_listen = \"\"\n[[issuer]]\nissuer = \"https://idp.example\"\njwks_file = \"{}\"\naudiences = [\"api\"]\n[[route]]\npath = \"/\"\n[headers]\nX-Auth-Subject = \"sub\"\n[log]\nlevel = \"warn\"\n",
         jwks.display()
@@ -82,7 +86,8 @@ async fn main() {
     let url = format!("{}/verify", gw.url());
     let now = tollgate::clock::unix_now();
     let claims = |cnf: Option<String>| {
-        let mut c = json!({"iss": "https://idp.example", "aud": "api", "sub": "alice", "exp": now + 3600});
+        let mut c =
+            json!({"iss": "https://idp.example", "aud": "api", "sub": "alice", "exp": now + 3600});
         if let Some(jkt) = cnf {
             c["cnf"] = json!({"jkt": jkt});
         }
@@ -107,8 +112,14 @@ async fn main() {
         let now = tollgate::clock::unix_now();
         let proofs: Vec<String> = (0..requests)
             .map(|_| {
-                tollgate::dpop::make_proof(&client_key, "GET", "https://api.example.com/orders/42", Some(&bound), now)
-                    .unwrap()
+                tollgate::dpop::make_proof(
+                    &client_key,
+                    "GET",
+                    "https://api.example.com/orders/42",
+                    Some(&bound),
+                    now,
+                )
+                .unwrap()
             })
             .collect();
         let dpop_headers = |i: usize| {

@@ -453,7 +453,10 @@ impl Decider {
 
         let identity = self.identity_of(token).await;
         let identity = match identity {
-            Ok(identity) => match self.check_binding(&identity, scheme, token, method, target, headers, sender).await {
+            Ok(identity) => match self
+                .check_binding(&identity, scheme, token, method, target, headers, sender)
+                .await
+            {
                 Ok(()) => identity,
                 Err(err) => {
                     let description = err.to_string();

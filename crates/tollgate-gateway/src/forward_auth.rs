@@ -23,7 +23,10 @@ const URI_HEADERS: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
 
 /// Reads one of `names`; present in several with different values, or repeated, is an
 /// error: a client could have added one that the proxy did not overwrite.
-pub(crate) fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h str>, Refused> {
+pub(crate) fn forwarded<'h>(
+    headers: &'h HeaderMap,
+    names: &[&str],
+) -> Result<Option<&'h str>, Refused> {
     let conflict = |d: String| Refused::new(Violation::ConflictingForwardedHeaders, d);
     let mut found: Option<(&str, &str)> = None;
     for name in names {

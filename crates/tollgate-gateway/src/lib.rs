@@ -36,10 +36,10 @@ mod listener;
 pub mod metrics;
 mod proxy;
 pub mod refusals;
+pub mod replay;
 pub mod request_policy;
 pub mod routes;
 pub mod sender;
-pub mod replay;
 mod server;
 
 pub use config::{Config, ConfigError};

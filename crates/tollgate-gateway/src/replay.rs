@@ -40,8 +40,12 @@ impl std::fmt::Debug for RedisReplayCache {
 impl RedisReplayCache {
     /// A cache at `url` (`redis://host:port[/db]`); connects on first use.
     pub fn new(url: &str, timeout: Duration) -> Result<RedisReplayCache, String> {
-        let client = redis::Client::open(url)
-            .map_err(|e| format!("[replay] redis {:?}: {e}", tollgate::text::cut(url).to_string()))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            format!(
+                "[replay] redis {:?}: {e}",
+                tollgate::text::cut(url).to_string()
+            )
+        })?;
         Ok(RedisReplayCache {
             client,
             connection: Mutex::new(None),

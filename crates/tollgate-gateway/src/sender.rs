@@ -47,7 +47,12 @@ impl Sender {
     }
 }
 
-fn base_url(config: &Config, headers: &HeaderMap, trusted: bool, reverse_proxy: bool) -> Option<String> {
+fn base_url(
+    config: &Config,
+    headers: &HeaderMap,
+    trusted: bool,
+    reverse_proxy: bool,
+) -> Option<String> {
     if let Some(url) = &config.public_url {
         return Some(url.clone());
     }
@@ -102,7 +107,10 @@ fn client_cert(config: &Config, headers: &HeaderMap, trusted: bool) -> ClientCer
         ));
     }
     let Ok(value) = value.to_str() else {
-        return ClientCert::Absent(format!("the {} header is not visible ASCII", settings.header));
+        return ClientCert::Absent(format!(
+            "the {} header is not visible ASCII",
+            settings.header
+        ));
     };
     match read_client_cert(value, settings.format) {
         Ok(der) => ClientCert::Der(der),

@@ -36,7 +36,13 @@ impl Client {
         make_proof(&self.key, method, url, Some(token), unix_now()).unwrap()
     }
     /// A proof with these claims replacing the usual ones.
-    fn proof_with(&self, method: &str, url: &str, token: &str, claims: serde_json::Value) -> String {
+    fn proof_with(
+        &self,
+        method: &str,
+        url: &str,
+        token: &str,
+        claims: serde_json::Value,
+    ) -> String {
         let mut jwk = self.key.public_jwk();
         jwk.as_object_mut().unwrap().remove("kid");
         let mut base = json!({"jti": format!("j{}", rand_id()), "htm": method, "htu": url,
@@ -71,7 +77,11 @@ fn escaped(pem: &str) -> String {
 }
 
 fn cert_thumbprint(pem: &str) -> String {
-    let der = tollgate::binding::read_client_cert(&escaped(pem), tollgate::binding::CertFormat::EscapedPem).unwrap();
+    let der = tollgate::binding::read_client_cert(
+        &escaped(pem),
+        tollgate::binding::CertFormat::EscapedPem,
+    )
+    .unwrap();
     tollgate::binding::cert_thumbprint(&der)
 }
 
@@ -144,18 +154,73 @@ async fn reverse_proxy_checks_each_part_of_the_proof() {
         // Each way of failing, with its code.
         let other = Client::new();
         let cases: Vec<(&str, String, Vec<String>, &str)> = vec![
-            ("bound token as Bearer", "Bearer".into(), vec![c.proof("GET", &url, &token)], "dpop_bound_token_as_bearer"),
+            (
+                "bound token as Bearer",
+                "Bearer".into(),
+                vec![c.proof("GET", &url, &token)],
+                "dpop_bound_token_as_bearer",
+            ),
             ("no proof", "DPoP".into(), vec![], "dpop_proof_missing"),
-            ("two proofs", "DPoP".into(), vec![c.proof("GET", &url, &token), c.proof("GET", &url, &token)], "dpop_proof_invalid"),
-            ("htm", "DPoP".into(), vec![c.proof("POST", &url, &token)], "dpop_htm_mismatch"),
-            ("htu host", "DPoP".into(), vec![c.proof("GET", "http://evil.example/orders/42", &token)], "dpop_htu_mismatch"),
-            ("htu path", "DPoP".into(), vec![c.proof("GET", &format!("{}/orders/43", gw.url()), &token)], "dpop_htu_mismatch"),
-            ("htu scheme", "DPoP".into(), vec![c.proof("GET", &url.replace("http://", "https://"), &token)], "dpop_htu_mismatch"),
-            ("ath", "DPoP".into(), vec![c.proof("GET", &url, "another token")], "dpop_ath_mismatch"),
-            ("iat past", "DPoP".into(), vec![c.proof_with("GET", &url, &token, json!({"iat": unix_now() - 3600}))], "dpop_iat_outside_window"),
-            ("iat future", "DPoP".into(), vec![c.proof_with("GET", &url, &token, json!({"iat": unix_now() + 3600}))], "dpop_iat_outside_window"),
-            ("other key", "DPoP".into(), vec![other.proof("GET", &url, &token)], "dpop_key_mismatch"),
-            ("not a proof", "DPoP".into(), vec!["x.y.z".into()], "dpop_proof_invalid"),
+            (
+                "two proofs",
+                "DPoP".into(),
+                vec![c.proof("GET", &url, &token), c.proof("GET", &url, &token)],
+                "dpop_proof_invalid",
+            ),
+            (
+                "htm",
+                "DPoP".into(),
+                vec![c.proof("POST", &url, &token)],
+                "dpop_htm_mismatch",
+            ),
+            (
+                "htu host",
+                "DPoP".into(),
+                vec![c.proof("GET", "http://evil.example/orders/42", &token)],
+                "dpop_htu_mismatch",
+            ),
+            (
+                "htu path",
+                "DPoP".into(),
+                vec![c.proof("GET", &format!("{}/orders/43", gw.url()), &token)],
+                "dpop_htu_mismatch",
+            ),
+            (
+                "htu scheme",
+                "DPoP".into(),
+                vec![c.proof("GET", &url.replace("http://", "https://"), &token)],
+                "dpop_htu_mismatch",
+            ),
+            (
+                "ath",
+                "DPoP".into(),
+                vec![c.proof("GET", &url, "another token")],
+                "dpop_ath_mismatch",
+            ),
+            (
+                "iat past",
+                "DPoP".into(),
+                vec![c.proof_with("GET", &url, &token, json!({"iat": unix_now() - 3600}))],
+                "dpop_iat_outside_window",
+            ),
+            (
+                "iat future",
+                "DPoP".into(),
+                vec![c.proof_with("GET", &url, &token, json!({"iat": unix_now() + 3600}))],
+                "dpop_iat_outside_window",
+            ),
+            (
+                "other key",
+                "DPoP".into(),
+                vec![other.proof("GET", &url, &token)],
+                "dpop_key_mismatch",
+            ),
+            (
+                "not a proof",
+                "DPoP".into(),
+                vec!["x.y.z".into()],
+                "dpop_proof_invalid",
+            ),
         ];
         for (name, scheme, proofs, expected) in cases {
             let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
@@ -164,8 +229,17 @@ async fn reverse_proxy_checks_each_part_of_the_proof() {
             assert!(w.starts_with("DPoP "), "{name}: {w}");
         }
         // Spelling variants of the same URL pass.
-        let host_upper = url.replace("127.0.0.1", "127.0.0.1").replace("http://", "HTTP://");
-        let (status, code, _) = send(&url, "DPoP", &token, &[&c.proof("GET", &host_upper, &token)], &[]).await;
+        let host_upper = url
+            .replace("127.0.0.1", "127.0.0.1")
+            .replace("http://", "HTTP://");
+        let (status, code, _) = send(
+            &url,
+            "DPoP",
+            &token,
+            &[&c.proof("GET", &host_upper, &token)],
+            &[],
+        )
+        .await;
         assert_eq!((status, code.as_str()), (200, ""));
 
         // An unbound token keeps working as Bearer (dpop = "allowed", the default), and the
@@ -185,7 +259,10 @@ async fn public_url_and_modes() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let keys = LocalKeys::new();
         let echo = Echo::start().await;
-        let top = format!("upstream = \"{}\"\npublic_url = \"https://API.example.com:443/\"", echo.url());
+        let top = format!(
+            "upstream = \"{}\"\npublic_url = \"https://API.example.com:443/\"",
+            echo.url()
+        );
         let gw = start(&keys, &top, "dpop = \"required\"").await;
         let c = Client::new();
         let token = keys.token(json!({"cnf": {"jkt": c.jkt()}}));
@@ -203,11 +280,20 @@ async fn public_url_and_modes() {
         assert!(w.starts_with("DPoP "), "{w}");
         let r = client().get(&url).send().await.unwrap();
         assert_eq!(r.status(), 401);
-        assert!(challenge(&r).starts_with("DPoP realm=\"tollgate\", algs="), "{}", challenge(&r));
+        assert!(
+            challenge(&r).starts_with("DPoP realm=\"tollgate\", algs="),
+            "{}",
+            challenge(&r)
+        );
         gw.shutdown().await;
 
         // dpop = "off": the DPoP scheme is refused.
-        let gw = start(&keys, &format!("upstream = \"{}\"", echo.url()), "dpop = \"off\"").await;
+        let gw = start(
+            &keys,
+            &format!("upstream = \"{}\"", echo.url()),
+            "dpop = \"off\"",
+        )
+        .await;
         let url = format!("{}/orders/42", gw.url());
         let proof = c.proof("GET", &url, &token);
         let (status, code, _) = send(&url, "DPoP", &token, &[&proof], &[]).await;
@@ -232,11 +318,23 @@ fn configuration_is_checked() {
     let parse = |s: String| tollgate_gateway::Config::from_toml_str(&s);
     for (top, issuer, expected) in [
         ("", "dpop = \"sometimes\"", "dpop must be"),
-        ("", "dpop_algorithms = [\"HS256\"]", "not an asymmetric algorithm"),
+        (
+            "",
+            "dpop_algorithms = [\"HS256\"]",
+            "not an asymmetric algorithm",
+        ),
         ("public_url = \"https://api.example.com/v1\"", "", "no path"),
         ("public_url = \"ftp://api.example.com\"", "", "public_url"),
-        ("[client_cert]\nheader = \"X-SSL-Client-Cert\"\nformat = \"pem\"", "", "escaped_pem"),
-        ("[replay]\nredis = \"http://127.0.0.1:6379\"", "", "redis://"),
+        (
+            "[client_cert]\nheader = \"X-SSL-Client-Cert\"\nformat = \"pem\"",
+            "",
+            "escaped_pem",
+        ),
+        (
+            "[replay]\nredis = \"http://127.0.0.1:6379\"",
+            "",
+            "redis://",
+        ),
     ] {
         let e = parse(base(top, issuer)).unwrap_err().to_string();
         assert!(e.contains(expected), "{top} {issuer}: {e}");
@@ -259,10 +357,24 @@ async fn verify(
     proof: &str,
     forwarded: &[(&str, &str)],
 ) -> (u16, String, String) {
-    let mut extra = vec![("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", "/orders/42?x=1")];
+    let mut extra = vec![
+        ("X-Forwarded-Method", "GET"),
+        ("X-Forwarded-Uri", "/orders/42?x=1"),
+    ];
     extra.extend_from_slice(forwarded);
-    let proofs: Vec<&str> = if proof.is_empty() { vec![] } else { vec![proof] };
-    send(&format!("{}/verify", gw.url()), "DPoP", token, &proofs, &extra).await
+    let proofs: Vec<&str> = if proof.is_empty() {
+        vec![]
+    } else {
+        vec![proof]
+    };
+    send(
+        &format!("{}/verify", gw.url()),
+        "DPoP",
+        token,
+        &proofs,
+        &extra,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -273,27 +385,59 @@ async fn forward_auth_takes_the_url_from_the_trusted_proxy() {
         let c = Client::new();
         let token = keys.token(json!({"cnf": {"jkt": c.jkt()}}));
         let public = "https://shop.example/orders/42";
-        let fwd = [("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "shop.example")];
-        assert_eq!(verify(&gw, &token, &c.proof("GET", public, &token), &fwd).await.0, 200);
+        let fwd = [
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "shop.example"),
+        ];
+        assert_eq!(
+            verify(&gw, &token, &c.proof("GET", public, &token), &fwd)
+                .await
+                .0,
+            200
+        );
         // nginx spelling.
-        let nginx = [("X-Original-Proto", "https"), ("X-Original-Host", "SHOP.example:443")];
-        assert_eq!(verify(&gw, &token, &c.proof("GET", public, &token), &nginx).await.0, 200);
+        let nginx = [
+            ("X-Original-Proto", "https"),
+            ("X-Original-Host", "SHOP.example:443"),
+        ];
+        assert_eq!(
+            verify(&gw, &token, &c.proof("GET", public, &token), &nginx)
+                .await
+                .0,
+            200
+        );
         // The proof names another host than the proxy says.
-        let (status, code, _) = verify(&gw, &token, &c.proof("GET", "https://evil.example/orders/42", &token), &fwd).await;
+        let (status, code, _) = verify(
+            &gw,
+            &token,
+            &c.proof("GET", "https://evil.example/orders/42", &token),
+            &fwd,
+        )
+        .await;
         assert_eq!((status, code.as_str()), (401, "dpop_htu_mismatch"));
         // No scheme/host forwarded and no public_url: the URL cannot be told; refused.
         let (status, code, _) = verify(&gw, &token, &c.proof("GET", public, &token), &[]).await;
         assert_eq!((status, code.as_str()), (401, "dpop_htu_mismatch"));
         // Disagreeing spellings: refused rather than guessed.
-        let both = [("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "shop.example"), ("X-Original-Host", "evil.example")];
+        let both = [
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "shop.example"),
+            ("X-Original-Host", "evil.example"),
+        ];
         let (status, code, _) = verify(&gw, &token, &c.proof("GET", public, &token), &both).await;
         assert_eq!((status, code.as_str()), (401, "dpop_htu_mismatch"));
         // Each check answers with its code in this mode too.
         for (proof, expected) in [
             (c.proof("POST", public, &token), "dpop_htm_mismatch"),
             (c.proof("GET", public, "other"), "dpop_ath_mismatch"),
-            (c.proof_with("GET", public, &token, json!({"iat": unix_now() - 3600})), "dpop_iat_outside_window"),
-            (Client::new().proof("GET", public, &token), "dpop_key_mismatch"),
+            (
+                c.proof_with("GET", public, &token, json!({"iat": unix_now() - 3600})),
+                "dpop_iat_outside_window",
+            ),
+            (
+                Client::new().proof("GET", public, &token),
+                "dpop_key_mismatch",
+            ),
             (String::new(), "dpop_proof_missing"),
         ] {
             let (status, code, _) = verify(&gw, &token, &proof, &fwd).await;
@@ -382,11 +526,25 @@ impl Redis {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cmd = Command::new(bin);
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir"])
-            .arg(dir.path());
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+        ])
+        .arg(dir.path());
         let mut guard = ChildGuard::spawn(cmd, dir.path().join("redis.log"));
         guard.wait_for_port(port).await;
-        Some(Redis { guard, port, _dir: dir })
+        Some(Redis {
+            guard,
+            port,
+            _dir: dir,
+        })
     }
     fn stop(&mut self) {
         let _ = self.guard.child.kill();

@@ -278,21 +278,18 @@ impl Issuer {
         };
         let options = tollgate::dpop::DpopOptions::default();
         let now = tollgate::clock::unix_now();
-        let checked = tollgate::dpop::check_proof(
-            proof,
-            "POST",
-            &self.token_endpoint(),
-            None,
-            &options,
+        let checked =
+            tollgate::dpop::check_proof(proof, "POST", &self.token_endpoint(), None, &options, now)
+                .map_err(|e| bad(e.to_string()))?;
+        match self.dpop_replay.insert(
+            &checked.replay_key(),
             now,
-        )
-        .map_err(|e| bad(e.to_string()))?;
-        match self
-            .dpop_replay
-            .insert(&checked.replay_key(), now, options.replay_until(checked.iat))
-        {
+            options.replay_until(checked.iat),
+        ) {
             Ok(true) => Ok(Some(checked.jkt)),
-            Ok(false) => Err(bad("this DPoP proof was already used; make one per request".into())),
+            Ok(false) => Err(bad(
+                "this DPoP proof was already used; make one per request".into(),
+            )),
             Err(e) => Err(bad(e)),
         }
     }

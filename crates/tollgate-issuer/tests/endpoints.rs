@@ -247,7 +247,8 @@ async fn a_dpop_proof_at_the_token_endpoint_binds_the_token() {
                 common::answer(r).await
             }
         };
-        let proof = tollgate::dpop::make_proof(&key, "POST", &issuer.token_endpoint(), None, now).unwrap();
+        let proof =
+            tollgate::dpop::make_proof(&key, "POST", &issuer.token_endpoint(), None, now).unwrap();
         let r = send(proof.clone()).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let body = r.json();
@@ -263,7 +264,8 @@ async fn a_dpop_proof_at_the_token_endpoint_binds_the_token() {
         // Replayed, for another URL, another method: refused.
         for proof in [
             proof,
-            tollgate::dpop::make_proof(&key, "POST", "http://127.0.0.1:1/token", None, now).unwrap(),
+            tollgate::dpop::make_proof(&key, "POST", "http://127.0.0.1:1/token", None, now)
+                .unwrap(),
             tollgate::dpop::make_proof(&key, "GET", &issuer.token_endpoint(), None, now).unwrap(),
             "not a proof".into(),
         ] {

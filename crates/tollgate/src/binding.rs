@@ -19,8 +19,8 @@ use serde_json::Value;
 pub use crate::challenge::AuthScheme;
 
 use crate::b64;
-use crate::crypto::sha256;
 use crate::claims::Claims;
+use crate::crypto::sha256;
 use crate::dpop::{self, CheckedProof, DpopMode, DpopOptions, ReplayCache};
 use crate::error::ValidationError;
 use crate::json;
@@ -248,11 +248,17 @@ fn confirmation<'v>(claims: &'v Claims, member: &str) -> Result<Option<&'v str>,
 
 /// Checks the certificate binding (RFC 8705): nothing to do when the token has no
 /// `cnf["x5t#S256"]`.
-pub fn check_certificate(verified: &Verified, request: &RequestContext<'_>) -> Result<(), ValidationError> {
+pub fn check_certificate(
+    verified: &Verified,
+    request: &RequestContext<'_>,
+) -> Result<(), ValidationError> {
     check_certificate_of(&verified.claims, request)
 }
 
-fn check_certificate_of(claims: &Claims, request: &RequestContext<'_>) -> Result<(), ValidationError> {
+fn check_certificate_of(
+    claims: &Claims,
+    request: &RequestContext<'_>,
+) -> Result<(), ValidationError> {
     let Some(expected) = confirmation(claims, "x5t#S256")? else {
         return Ok(());
     };

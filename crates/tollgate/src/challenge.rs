@@ -191,7 +191,11 @@ impl ChallengeOptions {
     }
     /// Sets the `algs` of `DPoP` challenges.
     pub fn dpop_algs(mut self, algs: &[Algorithm]) -> ChallengeOptions {
-        self.dpop_algs = algs.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" ");
+        self.dpop_algs = algs
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         self
     }
 
@@ -317,7 +321,9 @@ impl ChallengeOptions {
     /// Turns a `Bearer realm="..."...` challenge into its `DPoP` form, with `algs`.
     fn dpop_header(&self, bearer: &str) -> String {
         let rest = bearer.strip_prefix("Bearer ").unwrap_or(bearer);
-        let (realm, params) = rest.split_once(", ").map_or((rest, None), |(r, p)| (r, Some(p)));
+        let (realm, params) = rest
+            .split_once(", ")
+            .map_or((rest, None), |(r, p)| (r, Some(p)));
         let mut out = format!("DPoP {realm}, algs=\"{}\"", scope_value(&self.dpop_algs));
         if let Some(p) = params {
             out.push_str(", ");
@@ -334,7 +340,9 @@ impl ChallengeOptions {
             c.www_authenticate = Some(self.dpop_header(&w));
         }
         if self.expose_details {
-            c.body["fix"] = "send the access token as Authorization: DPoP <token> with a DPoP proof header".into();
+            c.body["fix"] =
+                "send the access token as Authorization: DPoP <token> with a DPoP proof header"
+                    .into();
         }
         c
     }

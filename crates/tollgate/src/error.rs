@@ -506,7 +506,8 @@ impl ValidationError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            ValidationError::KeysUnavailable { .. } | ValidationError::ReplayCacheUnavailable { .. }
+            ValidationError::KeysUnavailable { .. }
+                | ValidationError::ReplayCacheUnavailable { .. }
         )
     }
 
@@ -591,7 +592,9 @@ impl ValidationError {
                 now,
                 window,
                 leeway,
-            } => json!({"iat": iat, "now": now, "window": window, "leeway": leeway, "age": now - iat}),
+            } => {
+                json!({"iat": iat, "now": now, "window": window, "leeway": leeway, "age": now - iat})
+            }
             DpopReplayed { jti } => json!({"jti": jti}),
             DpopAthMismatch { expected, found } => json!({"expected": expected, "found": found}),
             DpopKeyMismatch { expected, found } => json!({"expected": expected, "found": found}),

@@ -20,8 +20,8 @@ use serde_json::Value;
 
 use crate::binding::{self, RequestContext};
 use crate::claims::Policy;
-use crate::dpop::{MemoryReplayCache, ReplayCache};
 use crate::clock::{Clock, SystemClock};
+use crate::dpop::{MemoryReplayCache, ReplayCache};
 use crate::error::ValidationError;
 use crate::json;
 use crate::jws;
@@ -360,7 +360,11 @@ impl Validator {
                 })?;
             }
         }
-        Ok(Validator::build(issuers, Arc::new(SystemClock), default_replay()))
+        Ok(Validator::build(
+            issuers,
+            Arc::new(SystemClock),
+            default_replay(),
+        ))
     }
 
     fn build(
@@ -411,7 +415,11 @@ impl Validator {
     /// cooldown, retries, staleness). Call it right after [`Validator::new`]: the key caches
     /// are rebuilt empty.
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Validator {
-        Validator::build(self.configs.as_ref().clone(), clock, self.shared.replay.clone())
+        Validator::build(
+            self.configs.as_ref().clone(),
+            clock,
+            self.shared.replay.clone(),
+        )
     }
 
     /// Uses another DPoP replay cache (default: a [`MemoryReplayCache`] of
@@ -419,7 +427,11 @@ impl Validator {
     /// serve one API, so a proof accepted by one is refused by the others. Call it right
     /// after [`Validator::new`]: the key caches are rebuilt empty.
     pub fn with_replay_cache(self, replay: Arc<dyn ReplayCache>) -> Validator {
-        Validator::build(self.configs.as_ref().clone(), self.shared.clock.clone(), replay)
+        Validator::build(
+            self.configs.as_ref().clone(),
+            self.shared.clock.clone(),
+            replay,
+        )
     }
 
     /// The configured issuers, in configuration order.

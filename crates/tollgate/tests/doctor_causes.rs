@@ -760,15 +760,25 @@ fn dpop_case(id: &str) -> Context {
     let jkt = tollgate::jwk::thumbprint_of(&client.public_jwk()).unwrap();
     let token = sign(
         json!({"typ": "at+jwt"}),
-        with(lifetime(), json!({"iss": "https://idp.example.com", "aud": "orders", "cnf": {"jkt": jkt}})),
+        with(
+            lifetime(),
+            json!({"iss": "https://idp.example.com", "aud": "orders", "cnf": {"jkt": jkt}}),
+        ),
         &issuer_key,
     );
-    let mut c = ctx(&token, Policy::new().issuer("https://idp.example.com").audience("orders"));
+    let mut c = ctx(
+        &token,
+        Policy::new()
+            .issuer("https://idp.example.com")
+            .audience("orders"),
+    );
     c.api_keys = Some(src("jwks.json", &[&issuer_key]));
     // The API sits behind a TLS-terminating proxy: it sees http://10.0.0.5:8080.
     let seen_url = "http://10.0.0.5:8080/orders/7";
     let public = "https://api.example.com/orders/7";
-    let proof = |k: &SigningKey, m: &str, u: &str, t: &str, iat: i64| make_proof(k, m, u, Some(t), iat).unwrap();
+    let proof = |k: &SigningKey, m: &str, u: &str, t: &str, iat: i64| {
+        make_proof(k, m, u, Some(t), iat).unwrap()
+    };
     let mut request = doctor::DpopRequest {
         scheme: AuthScheme::Dpop,
         method: "GET".into(),
@@ -783,11 +793,33 @@ fn dpop_case(id: &str) -> Context {
             request.url = Some(seen_url.into());
             request.proofs = vec![good];
         }
-        "dpop_proof_for_other_url" => request.proofs = vec![proof(&client, "GET", "https://api.example.com/orders/8", &token, NOW)],
-        "dpop_proof_for_other_method" => request.proofs = vec![proof(&client, "DELETE", public, &token, NOW)],
-        "dpop_proof_for_other_token" => request.proofs = vec![proof(&client, "GET", public, "an older token", NOW)],
-        "dpop_key_mismatch" => request.proofs = vec![proof(&key(Algorithm::ES256, ""), "GET", public, &token, NOW)],
-        "dpop_proof_clock" => request.proofs = vec![proof(&client, "GET", public, &token, NOW - 3600)],
+        "dpop_proof_for_other_url" => {
+            request.proofs = vec![proof(
+                &client,
+                "GET",
+                "https://api.example.com/orders/8",
+                &token,
+                NOW,
+            )]
+        }
+        "dpop_proof_for_other_method" => {
+            request.proofs = vec![proof(&client, "DELETE", public, &token, NOW)]
+        }
+        "dpop_proof_for_other_token" => {
+            request.proofs = vec![proof(&client, "GET", public, "an older token", NOW)]
+        }
+        "dpop_key_mismatch" => {
+            request.proofs = vec![proof(
+                &key(Algorithm::ES256, ""),
+                "GET",
+                public,
+                &token,
+                NOW,
+            )]
+        }
+        "dpop_proof_clock" => {
+            request.proofs = vec![proof(&client, "GET", public, &token, NOW - 3600)]
+        }
         "dpop_proof_replayed" => {
             request.proofs = vec![good.clone()];
             request.seen = vec![good];
@@ -804,7 +836,11 @@ fn dpop_causes_name_the_failing_check() {
     // The proxy case names the setting to change, with the public URL.
     let r = doctor::diagnose(&dpop_case("dpop_url_rewritten_by_proxy"));
     let top = &r.causes[0];
-    assert!(top.fix.contains("public_url = \"https://api.example.com\""), "{}", top.fix);
+    assert!(
+        top.fix.contains("public_url = \"https://api.example.com\""),
+        "{}",
+        top.fix
+    );
     assert!(!r.valid);
     // The proof that was "rewritten" is good for the public URL: with it, the token is valid.
     let mut c = dpop_case("dpop_url_rewritten_by_proxy");

@@ -88,12 +88,13 @@ impl Setup {
         url: &str,
         proofs: Vec<&str>,
     ) -> Result<(), ValidationError> {
-        let request = RequestContext::new(scheme, token, method, Some(url.to_string()))
-            .dpop_proofs(proofs);
+        let request =
+            RequestContext::new(scheme, token, method, Some(url.to_string())).dpop_proofs(proofs);
         self.validator.validate_request(&request).await.map(|_| ())
     }
     async fn dpop(&self, token: &str, proof: &str) -> Result<(), ValidationError> {
-        self.send(AuthScheme::Dpop, token, "GET", URL, vec![proof]).await
+        self.send(AuthScheme::Dpop, token, "GET", URL, vec![proof])
+            .await
     }
 }
 
@@ -244,12 +245,19 @@ async fn htu_is_compared_after_normalisation() {
     // The request's own query is ignored too.
     let proof = s.proof("GET", URL, &token);
     let r = s
-        .send(AuthScheme::Dpop, &token, "GET", &format!("{URL}?a=1"), vec![&proof])
+        .send(
+            AuthScheme::Dpop,
+            &token,
+            "GET",
+            &format!("{URL}?a=1"),
+            vec![&proof],
+        )
         .await;
     assert_eq!(code(r), "ok");
     // A front end that cannot tell its public URL refuses rather than guesses.
     let proof = s.proof("GET", URL, &token);
-    let request = RequestContext::new(AuthScheme::Dpop, &token, "GET", None).dpop_proofs(vec![&proof]);
+    let request =
+        RequestContext::new(AuthScheme::Dpop, &token, "GET", None).dpop_proofs(vec![&proof]);
     let e = s.validator.validate_request(&request).await.unwrap_err();
     assert_eq!(e.code(), "dpop_htu_mismatch");
 }
@@ -331,7 +339,8 @@ async fn unsigned_symmetric_and_unlisted_algorithms_are_refused() {
         assert!(e.to_string().contains("unsigned"), "{e}");
     }
     // HS256 with the public key's bytes as the secret (algorithm confusion).
-    let secret = SigningKey::hmac(Algorithm::HS256, b"0123456789abcdef0123456789abcdef", "").unwrap();
+    let secret =
+        SigningKey::hmac(Algorithm::HS256, b"0123456789abcdef0123456789abcdef", "").unwrap();
     let mut header = s.default_header();
     header["alg"] = json!("HS256");
     let proof = s.custom_proof(header, s.default_claims(&token), &secret);
@@ -429,7 +438,11 @@ async fn huge_and_malformed_proofs_are_refused_without_panic() {
     let e = s.dpop(&token, &"a".repeat(1_000_000)).await.unwrap_err();
     assert!(e.to_string().len() < 2_000, "the message is bounded");
     for junk in ["", ".", "..", "a.b.c", "eyJ.eyJ.", "\u{e9}\u{e9}.x.y"] {
-        assert_eq!(code(s.dpop(&token, junk).await), "dpop_proof_invalid", "{junk:?}");
+        assert_eq!(
+            code(s.dpop(&token, junk).await),
+            "dpop_proof_invalid",
+            "{junk:?}"
+        );
     }
 }
 
@@ -465,14 +478,20 @@ async fn refusals_answer_with_a_dpop_challenge() {
     let e = s.dpop(&token, &proof).await.unwrap_err();
     let c = tollgate::challenge::ChallengeOptions::new().error_for(&e, AuthScheme::Dpop);
     let w = c.www_authenticate.unwrap();
-    assert!(w.starts_with("DPoP realm=\"tollgate\", algs=\"RS256 "), "{w}");
+    assert!(
+        w.starts_with("DPoP realm=\"tollgate\", algs=\"RS256 "),
+        "{w}"
+    );
     assert!(w.contains("error=\"invalid_dpop_proof\""), "{w}");
     let e = s
         .send(AuthScheme::Bearer, &token, "GET", URL, vec![])
         .await
         .unwrap_err();
     let c = tollgate::challenge::ChallengeOptions::new().error_for(&e, AuthScheme::Bearer);
-    assert!(c.www_authenticate.unwrap().contains("DPoP realm=\"tollgate\", algs="));
+    assert!(c
+        .www_authenticate
+        .unwrap()
+        .contains("DPoP realm=\"tollgate\", algs="));
 }
 
 // Certificate-bound tokens (RFC 8705).
@@ -514,18 +533,28 @@ fn client_certificates_are_read_in_each_proxy_format() {
     assert_eq!(read_client_cert(&b64, CertFormat::DerBase64).unwrap(), der);
     // Two XFCC elements (a client's own plus the proxy's), no Cert, two Certs, junk.
     let two = format!("{xfcc},{xfcc}");
-    assert!(read_client_cert(&two, CertFormat::Xfcc).unwrap_err().contains("2 elements"));
-    assert!(read_client_cert("Hash=abc", CertFormat::Xfcc).unwrap_err().contains("no Cert"));
+    assert!(read_client_cert(&two, CertFormat::Xfcc)
+        .unwrap_err()
+        .contains("2 elements"));
+    assert!(read_client_cert("Hash=abc", CertFormat::Xfcc)
+        .unwrap_err()
+        .contains("no Cert"));
     let twice = format!("Cert=\"{0}\";Cert=\"{0}\"", escaped(CLIENT_PEM));
     assert!(read_client_cert(&twice, CertFormat::Xfcc).is_err());
     for junk in ["", "%", "%ZZ", "-----BEGIN CERTIFICATE-----", "AAAA"] {
-        for format in [CertFormat::EscapedPem, CertFormat::Xfcc, CertFormat::DerBase64] {
+        for format in [
+            CertFormat::EscapedPem,
+            CertFormat::Xfcc,
+            CertFormat::DerBase64,
+        ] {
             assert!(read_client_cert(junk, format).is_err(), "{junk} {format:?}");
         }
     }
-    assert!(read_client_cert(&"A".repeat(100_000), CertFormat::DerBase64)
-        .unwrap_err()
-        .contains("over the limit"));
+    assert!(
+        read_client_cert(&"A".repeat(100_000), CertFormat::DerBase64)
+            .unwrap_err()
+            .contains("over the limit")
+    );
 }
 
 #[tokio::test]

@@ -675,8 +675,9 @@ async fn dpop_bound_tokens_through_the_layer() {
     let issuer_key = SigningKey::generate(Algorithm::ES256, "i").unwrap();
     let client_key = SigningKey::generate(Algorithm::ES256, "c").unwrap();
     let keys = JwkSet::from_value(&json!({"keys": [issuer_key.public_jwk()]})).unwrap();
-    let validator = Validator::new(vec![IssuerConfig::static_keys("https://idp", keys)
-        .policy(Policy::new().audience("api"))])
+    let validator = Validator::new(vec![
+        IssuerConfig::static_keys("https://idp", keys).policy(Policy::new().audience("api"))
+    ])
     .unwrap();
     let app = Router::new()
         .route("/orders/{id}", get(|| async { "ok" }))
@@ -702,8 +703,16 @@ async fn dpop_bound_tokens_through_the_layer() {
     assert_eq!(r.status(), StatusCode::OK);
     for (scheme, proof, code) in [
         ("DPoP", proof.clone(), "dpop_replayed"),
-        ("DPoP", make_proof(&client_key, "POST", url, Some(&token), now).unwrap(), "dpop_htm_mismatch"),
-        ("Bearer", make_proof(&client_key, "GET", url, Some(&token), now).unwrap(), "dpop_bound_token_as_bearer"),
+        (
+            "DPoP",
+            make_proof(&client_key, "POST", url, Some(&token), now).unwrap(),
+            "dpop_htm_mismatch",
+        ),
+        (
+            "Bearer",
+            make_proof(&client_key, "GET", url, Some(&token), now).unwrap(),
+            "dpop_bound_token_as_bearer",
+        ),
     ] {
         let r = app.clone().oneshot(send(scheme, &proof)).await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);

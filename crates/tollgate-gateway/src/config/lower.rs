@@ -307,11 +307,19 @@ impl Ctx<'_> {
                 let at = c.span().start;
                 let c = c.get_ref();
                 let header = HeaderName::from_bytes(c.header.as_bytes()).map_err(|_| {
-                    self.err(at, format!("[client_cert] header {:?} is not a valid HTTP header name", c.header))
+                    self.err(
+                        at,
+                        format!(
+                            "[client_cert] header {:?} is not a valid HTTP header name",
+                            c.header
+                        ),
+                    )
                 })?;
                 let format = match &c.format {
                     None => tollgate::binding::CertFormat::EscapedPem,
-                    Some(f) => f.parse().map_err(|e: String| self.err(at, format!("[client_cert] {e}")))?,
+                    Some(f) => f
+                        .parse()
+                        .map_err(|e: String| self.err(at, format!("[client_cert] {e}")))?,
                 };
                 Some(super::ClientCertSettings { header, format })
             }
@@ -321,8 +329,14 @@ impl Ctx<'_> {
                 None => None,
                 Some(v) => {
                     let url = v.get_ref();
-                    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
-                        return Err(self.err(v.span().start, format!("[replay] redis {url:?} must be a redis://host:port URL")));
+                    if !(url.starts_with("redis://")
+                        || url.starts_with("rediss://")
+                        || url.starts_with("unix://"))
+                    {
+                        return Err(self.err(
+                            v.span().start,
+                            format!("[replay] redis {url:?} must be a redis://host:port URL"),
+                        ));
                     }
                     Some(url.clone())
                 }

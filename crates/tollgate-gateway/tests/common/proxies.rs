@@ -212,8 +212,14 @@ pub async fn check_dpop(base: &str, keys: &LocalKeys, proxy: &ChildGuard) {
     let jkt = tollgate::jwk::thumbprint_of(&client_key.public_jwk()).unwrap();
     let token = keys.token(json!({"cnf": {"jkt": jkt}, "scope": "orders.read orders.write"}));
     let proof = |method: &str, url: &str| {
-        tollgate::dpop::make_proof(&client_key, method, url, Some(&token), tollgate::clock::unix_now())
-            .unwrap()
+        tollgate::dpop::make_proof(
+            &client_key,
+            method,
+            url,
+            Some(&token),
+            tollgate::clock::unix_now(),
+        )
+        .unwrap()
     };
     let url = format!("{base}/orders/42");
     let first = proof("POST", &url);
@@ -232,9 +238,27 @@ pub async fn check_dpop(base: &str, keys: &LocalKeys, proxy: &ChildGuard) {
     for (scheme, proof, forged_host, method, code) in [
         ("DPoP", first.clone(), None, "POST", "dpop_replayed"),
         ("DPoP", other_host.clone(), None, "GET", "dpop_htu_mismatch"),
-        ("DPoP", other_host, Some("evil.example"), "GET", "dpop_htu_mismatch"),
-        ("DPoP", proof("GET", &url), None, "DELETE", "dpop_htm_mismatch"),
-        ("Bearer", proof("GET", &url), None, "GET", "dpop_bound_token_as_bearer"),
+        (
+            "DPoP",
+            other_host,
+            Some("evil.example"),
+            "GET",
+            "dpop_htu_mismatch",
+        ),
+        (
+            "DPoP",
+            proof("GET", &url),
+            None,
+            "DELETE",
+            "dpop_htm_mismatch",
+        ),
+        (
+            "Bearer",
+            proof("GET", &url),
+            None,
+            "GET",
+            "dpop_bound_token_as_bearer",
+        ),
     ] {
         let mut req = http
             .request(method.parse().unwrap(), &url)

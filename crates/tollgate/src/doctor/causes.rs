@@ -1342,7 +1342,9 @@ fn origin_and_path(url: &str) -> Option<(String, String)> {
 }
 
 fn dpop_proof_missing(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopProofMissing { reason }) = &f.core else { return None };
+    let Err(ValidationError::DpopProofMissing { reason }) = &f.core else {
+        return None;
+    };
     found(
         "The token is DPoP-bound (or came with the DPoP scheme) and no DPoP proof came with it.",
         format!("{reason}; the token's cnf.jkt binds it to a key only the client holds"),
@@ -1351,7 +1353,9 @@ fn dpop_proof_missing(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn dpop_bound_as_bearer(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::BoundTokenAsBearer { jkt }) = &f.core else { return None };
+    let Err(ValidationError::BoundTokenAsBearer { jkt }) = &f.core else {
+        return None;
+    };
     found(
         "A DPoP-bound token was sent as a plain Bearer token.",
         format!("Authorization: Bearer, and the token's cnf.jkt is \"{jkt}\""),
@@ -1360,7 +1364,13 @@ fn dpop_bound_as_bearer(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn dpop_url_rewritten(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopUrlMismatch { expected, found: htu }) = &f.core else { return None };
+    let Err(ValidationError::DpopUrlMismatch {
+        expected,
+        found: htu,
+    }) = &f.core
+    else {
+        return None;
+    };
     let (want_origin, want_path) = origin_and_path(expected)?;
     let (got_origin, got_path) = origin_and_path(htu)?;
     (want_path == got_path && want_origin != got_origin).then_some(())?;
@@ -1373,7 +1383,13 @@ fn dpop_url_rewritten(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn dpop_other_url(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopUrlMismatch { expected, found: htu }) = &f.core else { return None };
+    let Err(ValidationError::DpopUrlMismatch {
+        expected,
+        found: htu,
+    }) = &f.core
+    else {
+        return None;
+    };
     found(
         "The proof was made for another URL than the request's.",
         format!("htu \"{htu}\"; the request: \"{expected}\" (compared without query and fragment, scheme and host ignoring case, default ports dropped)"),
@@ -1382,16 +1398,30 @@ fn dpop_other_url(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn dpop_other_method(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopMethodMismatch { expected, found: htm }) = &f.core else { return None };
+    let Err(ValidationError::DpopMethodMismatch {
+        expected,
+        found: htm,
+    }) = &f.core
+    else {
+        return None;
+    };
     found(
         "The proof was made for another HTTP method.",
-        format!("htm \"{htm}\"; the request is {expected} (htm is compared exactly, case included)"),
+        format!(
+            "htm \"{htm}\"; the request is {expected} (htm is compared exactly, case included)"
+        ),
         "Make a new proof for each request with htm set to the request's method.",
     )
 }
 
 fn dpop_other_token(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopAthMismatch { expected, found: ath }) = &f.core else { return None };
+    let Err(ValidationError::DpopAthMismatch {
+        expected,
+        found: ath,
+    }) = &f.core
+    else {
+        return None;
+    };
     found(
         "The proof was made for another access token.",
         match ath {
@@ -1403,7 +1433,13 @@ fn dpop_other_token(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn dpop_key_mismatch(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopKeyMismatch { expected, found: jkt }) = &f.core else { return None };
+    let Err(ValidationError::DpopKeyMismatch {
+        expected,
+        found: jkt,
+    }) = &f.core
+    else {
+        return None;
+    };
     found(
         "The proof is signed by another key than the one the token is bound to.",
         match expected {
@@ -1415,7 +1451,15 @@ fn dpop_key_mismatch(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn dpop_proof_clock(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopProofTime { iat, now, window, leeway }) = &f.core else { return None };
+    let Err(ValidationError::DpopProofTime {
+        iat,
+        now,
+        window,
+        leeway,
+    }) = &f.core
+    else {
+        return None;
+    };
     let (summary, fix) = if iat > now {
         ("The proof claims to be made in the future: the client's clock runs ahead of the server's.", "Synchronise the client's clock with NTP (or raise dpop_leeway a little).")
     } else {
@@ -1429,7 +1473,9 @@ fn dpop_proof_clock(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn dpop_proof_replayed(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopReplayed { jti }) = &f.core else { return None };
+    let Err(ValidationError::DpopReplayed { jti }) = &f.core else {
+        return None;
+    };
     found(
         "The same proof was sent twice.",
         format!("jti \"{jti}\" was already used with this key"),
@@ -1438,7 +1484,9 @@ fn dpop_proof_replayed(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn dpop_proof_invalid(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopProofInvalid { reason }) = &f.core else { return None };
+    let Err(ValidationError::DpopProofInvalid { reason }) = &f.core else {
+        return None;
+    };
     found(
         "The DPoP proof itself cannot be accepted.",
         reason.clone(),

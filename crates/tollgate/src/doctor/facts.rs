@@ -178,11 +178,22 @@ fn binding_error(ctx: &Context, verified: &validate::Verified) -> Result<(), Val
         None if bound => &default,
         None => return Ok(()),
     };
-    let request = RequestContext::new(input.scheme, &ctx.token, input.method.as_str(), input.url.clone())
-        .dpop_proofs(input.proofs.iter().map(String::as_str).collect());
+    let request = RequestContext::new(
+        input.scheme,
+        &ctx.token,
+        input.method.as_str(),
+        input.url.clone(),
+    )
+    .dpop_proofs(input.proofs.iter().map(String::as_str).collect());
     let issuer = verified.claims.issuer().unwrap_or_default();
     let now = ctx.settings.now;
-    match crate::binding::check_binding_now(&verified.claims, &request, issuer, &input.options, now)? {
+    match crate::binding::check_binding_now(
+        &verified.claims,
+        &request,
+        issuer,
+        &input.options,
+        now,
+    )? {
         Some(checked)
             if input
                 .seen

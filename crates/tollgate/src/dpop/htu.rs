@@ -20,7 +20,10 @@ use url::Url;
 pub fn normalize_htu(input: &str) -> Result<String, String> {
     let mut url = Url::parse(input).map_err(|e| format!("not an absolute URL ({e})"))?;
     if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(format!("the scheme {:?} is not http or https", url.scheme()));
+        return Err(format!(
+            "the scheme {:?} is not http or https",
+            url.scheme()
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("it holds user information (user:password@)".into());
@@ -49,7 +52,11 @@ fn normalize_percent(path: &str) -> String {
                 if value.is_ascii_alphanumeric() || b"-._~".contains(&value) {
                     out.push(value);
                 } else {
-                    out.extend_from_slice(&[b'%', hi.to_ascii_uppercase(), lo.to_ascii_uppercase()]);
+                    out.extend_from_slice(&[
+                        b'%',
+                        hi.to_ascii_uppercase(),
+                        lo.to_ascii_uppercase(),
+                    ]);
                 }
                 i += 3;
                 continue;
@@ -99,13 +106,7 @@ mod tests {
             normalize_htu("http://h/a%2fb").unwrap(),
             normalize_htu("http://h/a%2Fb").unwrap()
         );
-        for bad in [
-            "",
-            "/orders",
-            "ftp://h/",
-            "https://user:pw@h/",
-            "data:,x",
-        ] {
+        for bad in ["", "/orders", "ftp://h/", "https://user:pw@h/", "data:,x"] {
             assert!(normalize_htu(bad).is_err(), "{bad}");
         }
         // A lone or truncated percent sign is kept as it is.

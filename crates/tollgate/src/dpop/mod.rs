@@ -29,9 +29,7 @@ mod htu;
 mod replay;
 
 pub use htu::normalize_htu;
-pub use replay::{
-    replay_key, MemoryReplayCache, ReplayCache, ReplayFuture, DEFAULT_MAX_ENTRIES,
-};
+pub use replay::{replay_key, MemoryReplayCache, ReplayCache, ReplayFuture, DEFAULT_MAX_ENTRIES};
 
 use serde_json::{json, Value};
 
@@ -269,7 +267,11 @@ pub fn check_proof(
                 cut(t).to_string()
             )))
         }
-        None => return Err(invalid(format!("it has no typ; a proof has typ \"{PROOF_TYP}\""))),
+        None => {
+            return Err(invalid(format!(
+                "it has no typ; a proof has typ \"{PROOF_TYP}\""
+            )))
+        }
     }
     let alg = match header.alg.parse::<Algorithm>() {
         Ok(a) if !a.is_symmetric() && options.algorithms.contains(&a) => a,
@@ -282,9 +284,9 @@ pub fn check_proof(
         }
     };
     let raw = header.raw();
-    let jwk_value = raw
-        .get("jwk")
-        .ok_or_else(|| invalid("it has no jwk header; a proof carries the client's public key in jwk"))?;
+    let jwk_value = raw.get("jwk").ok_or_else(|| {
+        invalid("it has no jwk header; a proof carries the client's public key in jwk")
+    })?;
     let jwk_object = jwk_value
         .as_object()
         .ok_or_else(|| invalid("its jwk header is not a JSON object"))?;
@@ -296,8 +298,8 @@ pub fn check_proof(
             "its jwk holds the private member {private:?}; a proof carries only the public key (the private key has leaked: replace it)"
         )));
     }
-    let key = Jwk::from_value(jwk_value)
-        .map_err(|e| invalid(format!("its jwk cannot be used: {e}")))?;
+    let key =
+        Jwk::from_value(jwk_value).map_err(|e| invalid(format!("its jwk cannot be used: {e}")))?;
     if !key.fits(alg) {
         return Err(invalid(format!(
             "its algorithm {alg} does not fit its jwk ({})",
@@ -343,7 +345,10 @@ pub fn check_proof(
         });
     }
     let expected_url = normalize_htu(url).map_err(|why| ValidationError::DpopUrlMismatch {
-        expected: format!("(the request URL {:?} cannot be read: {why})", cut(url).to_string()),
+        expected: format!(
+            "(the request URL {:?} cannot be read: {why})",
+            cut(url).to_string()
+        ),
         found: htu.to_string(),
     })?;
     match normalize_htu(htu) {
@@ -357,8 +362,7 @@ pub fn check_proof(
     }
     let leeway = i64::try_from(options.leeway).unwrap_or(i64::MAX);
     let window = i64::try_from(options.window).unwrap_or(i64::MAX);
-    if iat > now.saturating_add(leeway) || iat < now.saturating_sub(window.saturating_add(leeway))
-    {
+    if iat > now.saturating_add(leeway) || iat < now.saturating_sub(window.saturating_add(leeway)) {
         return Err(ValidationError::DpopProofTime {
             iat,
             now,
@@ -382,7 +386,12 @@ pub fn check_proof(
                     found: Some(crate::json::preview(other, 40)),
                 })
             }
-            None => return Err(ValidationError::DpopAthMismatch { expected, found: None }),
+            None => {
+                return Err(ValidationError::DpopAthMismatch {
+                    expected,
+                    found: None,
+                })
+            }
         }
     }
     Ok(CheckedProof {
@@ -430,5 +439,9 @@ pub fn make_proof(
     if let Some(token) = access_token {
         claims["ath"] = json!(access_token_hash(token));
     }
-    jws::sign(&json!({"typ": PROOF_TYP, "jwk": jwk, "kid": null}), &claims, key)
+    jws::sign(
+        &json!({"typ": PROOF_TYP, "jwk": jwk, "kid": null}),
+        &claims,
+        key,
+    )
 }

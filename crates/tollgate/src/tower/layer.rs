@@ -416,7 +416,14 @@ fn request_url(
 async fn authenticate<B>(shared: &Arc<Shared>, req: &mut Request<B>) -> Result<(), Response> {
     let context = LayerContext(shared.clone());
     let outcome = match shared.sources.find(req.headers(), req.uri()) {
-        Found::Token(token, source, scheme) => match validate(shared, (req.method(), req.uri(), req.headers()), &token, scheme).await {
+        Found::Token(token, source, scheme) => match validate(
+            shared,
+            (req.method(), req.uri(), req.headers()),
+            &token,
+            scheme,
+        )
+        .await
+        {
             Ok(verified) => Ok(verified),
             Err(err) => {
                 let challenge = shared.challenges.error_for(&err, scheme);

@@ -65,7 +65,11 @@ impl Sources {
             ));
         }
         if let Some(Ok((scheme, token))) = header {
-            return Found::Token(Cow::Borrowed(token), TokenSource::AuthorizationHeader, scheme);
+            return Found::Token(
+                Cow::Borrowed(token),
+                TokenSource::AuthorizationHeader,
+                scheme,
+            );
         }
         if let (Some(token), Some(name)) = (query, &self.query) {
             return Found::Token(token, TokenSource::Query(name.clone()), AuthScheme::Bearer);
@@ -73,7 +77,11 @@ impl Sources {
         if let Some(name) = &self.cookie {
             match cookie_value(headers, name) {
                 Ok(Some(token)) => {
-                    return Found::Token(token, TokenSource::Cookie(name.clone()), AuthScheme::Bearer)
+                    return Found::Token(
+                        token,
+                        TokenSource::Cookie(name.clone()),
+                        AuthScheme::Bearer,
+                    )
                 }
                 Ok(None) => {}
                 Err(conflict) => return Found::Conflict(conflict),
@@ -183,13 +191,21 @@ mod tests {
         let h = headers(&[("authorization", "BEARER abc")]);
         assert_eq!(
             Sources::default().find(&h, &uri),
-            Found::Token("abc".into(), TokenSource::AuthorizationHeader, AuthScheme::Bearer)
+            Found::Token(
+                "abc".into(),
+                TokenSource::AuthorizationHeader,
+                AuthScheme::Bearer
+            )
         );
 
         let q: Uri = "/a?x=1&access_token=a%2Eb.c".parse().unwrap();
         assert_eq!(
             all().find(&HeaderMap::new(), &q),
-            Found::Token("a.b.c".into(), TokenSource::Query("access_token".into()), AuthScheme::Bearer)
+            Found::Token(
+                "a.b.c".into(),
+                TokenSource::Query("access_token".into()),
+                AuthScheme::Bearer
+            )
         );
         // Not configured: the query parameter is not looked at.
         assert!(matches!(
@@ -200,18 +216,30 @@ mod tests {
         let c = headers(&[("cookie", "theme=dark; at=\"t.o.k\"")]);
         assert_eq!(
             all().find(&c, &uri),
-            Found::Token("t.o.k".into(), TokenSource::Cookie("at".into()), AuthScheme::Bearer)
+            Found::Token(
+                "t.o.k".into(),
+                TokenSource::Cookie("at".into()),
+                AuthScheme::Bearer
+            )
         );
         // The header wins over the cookie; a Basic header does not hide the cookie.
         let hc = headers(&[("cookie", "at=c"), ("authorization", "Bearer h")]);
         assert_eq!(
             all().find(&hc, &uri),
-            Found::Token("h".into(), TokenSource::AuthorizationHeader, AuthScheme::Bearer)
+            Found::Token(
+                "h".into(),
+                TokenSource::AuthorizationHeader,
+                AuthScheme::Bearer
+            )
         );
         let bc = headers(&[("cookie", "at=c"), ("authorization", "Basic eA==")]);
         assert_eq!(
             all().find(&bc, &uri),
-            Found::Token("c".into(), TokenSource::Cookie("at".into()), AuthScheme::Bearer)
+            Found::Token(
+                "c".into(),
+                TokenSource::Cookie("at".into()),
+                AuthScheme::Bearer
+            )
         );
     }
 
