@@ -333,8 +333,36 @@ async fn entra_shaped_tenants_through_tollgate_serve() {
             let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
             (out.status.code(), v["code"].as_str().map(str::to_string))
         };
+        // `tollgate doctor` names the cause, in Entra's terms.
+        let (template, jwks_url) = (idp.template.clone(), idp.jwks.clone());
+        let doctor = move |token: &str| {
+            let out = tollgate()
+                .args(["doctor", "--json", "--issuer", &template, "--jwks", &jwks_url])
+                .args(["--audience", &format!("api://{CLIENT}"), "--tenant", CONTOSO])
+                .arg(token)
+                .output()
+                .unwrap();
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            v["causes"][0]["id"].as_str().unwrap_or_default().to_string()
+        };
         let (contoso, other, forged) = (contoso.clone(), other.clone(), forged.clone());
+        let (personal, no_tid) = (personal.clone(), no_tid.clone());
         let results = tokio::task::spawn_blocking(move || {
+            let causes = [
+                doctor(&other),
+                doctor(&forged),
+                doctor(&personal),
+                doctor(&no_tid),
+            ];
+            assert_eq!(
+                causes,
+                [
+                    "tenant_not_allowed",
+                    "key_issuer_mismatch",
+                    "personal_account_to_organizations_api",
+                    "tenant_missing"
+                ]
+            );
             [
                 cli(&contoso, &[CONTOSO]),
                 cli(&other, &[CONTOSO]),
