@@ -65,7 +65,12 @@ fn banner_value(banner: &str, label: &str) -> String {
     banner
         .lines()
         .find_map(|l| l.trim().strip_prefix(label))
-        .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_string())
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
         .unwrap_or_else(|| panic!("no {label:?} line in:\n{banner}"))
 }
 
@@ -81,7 +86,12 @@ struct Issuer {
 fn start_issuer() -> Issuer {
     let mut child = tollgate()
         .args(["issuer", "--listen", "127.0.0.1:0", "--multi-tenant"])
-        .args(["--audience", &format!("api://{CLIENT}"), "--audience", CLIENT])
+        .args([
+            "--audience",
+            &format!("api://{CLIENT}"),
+            "--audience",
+            CLIENT,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -119,7 +129,10 @@ impl Issuer {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, serde_json::from_str(&r.text().await.unwrap()).unwrap())
+        (
+            status,
+            serde_json::from_str(&r.text().await.unwrap()).unwrap(),
+        )
     }
 
     async fn access_token(&self, http: &reqwest::Client, form: &str) -> String {
@@ -218,16 +231,34 @@ async fn entra_shaped_tenants_through_tollgate_serve() {
             .build()
             .unwrap();
         let idp = start_issuer();
-        assert!(idp.template.ends_with("/{tenantid}/v2.0"), "{}", idp.template);
+        assert!(
+            idp.template.ends_with("/{tenantid}/v2.0"),
+            "{}",
+            idp.template
+        );
 
         // The dev issuer looks like Entra's common endpoint.
         let doc: Value = serde_json::from_str(
-            &http.get(&idp.discovery).send().await.unwrap().text().await.unwrap(),
+            &http
+                .get(&idp.discovery)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(doc["issuer"], idp.template.as_str());
         let jwks: Value = serde_json::from_str(
-            &http.get(&idp.jwks).send().await.unwrap().text().await.unwrap(),
+            &http
+                .get(&idp.jwks)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
         )
         .unwrap();
         let issuers: Vec<&str> = jwks["keys"]
@@ -250,23 +281,41 @@ async fn entra_shaped_tenants_through_tollgate_serve() {
         // The token endpoint: a tenant per request, only a tenant id; unknown audiences granted.
         let contoso = idp.access_token(&http, &format!("&tenant={CONTOSO}")).await;
         let (status, body) = idp.token(&http, "&tenant=x%2F..%2Fevil").await;
-        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request"))
+        );
         let other_api = idp
-            .access_token(&http, &format!("&tenant={CONTOSO}&audience=api://somewhere-else"))
+            .access_token(
+                &http,
+                &format!("&tenant={CONTOSO}&audience=api://somewhere-else"),
+            )
             .await;
 
         let dir = tempfile::tempdir().unwrap();
         let (_gw, addr, log) = start_gateway(&gateway_config(&idp), dir.path());
         assert!(!log.contains("every tenant is accepted"), "{log}");
 
-        let fabrikam = idp.access_token(&http, &format!("&tenant={FABRIKAM}")).await;
+        let fabrikam = idp
+            .access_token(&http, &format!("&tenant={FABRIKAM}"))
+            .await;
         let other = idp.access_token(&http, &format!("&tenant={OTHER}")).await;
-        let personal = idp.access_token(&http, &format!("&tenant={PERSONAL}")).await;
+        let personal = idp
+            .access_token(&http, &format!("&tenant={PERSONAL}"))
+            .await;
         let no_tid = idp
-            .mint(&http, json!({}), json!({"iss": idp.iss(CONTOSO), "tid": null, "aud": CLIENT}))
+            .mint(
+                &http,
+                json!({}),
+                json!({"iss": idp.iss(CONTOSO), "tid": null, "aud": CLIENT}),
+            )
             .await;
         let crossed = idp
-            .mint(&http, json!({}), json!({"iss": idp.iss(FABRIKAM), "tid": CONTOSO}))
+            .mint(
+                &http,
+                json!({}),
+                json!({"iss": idp.iss(FABRIKAM), "tid": CONTOSO}),
+            )
             .await;
         let forged = idp
             .mint(
@@ -293,38 +342,91 @@ async fn entra_shaped_tenants_through_tollgate_serve() {
             .await;
 
         let cases = [
-            ("right tenant (v2, api:// audience)", &contoso, 200, "", CONTOSO),
+            (
+                "right tenant (v2, api:// audience)",
+                &contoso,
+                200,
+                "",
+                CONTOSO,
+            ),
             ("another allowed tenant", &fabrikam, 200, "", FABRIKAM),
             ("v1 token, bare client id audience", &v1, 200, "", CONTOSO),
-            ("a tenant not allowed", &other, 401, "tenant_not_allowed", ""),
-            ("v1, a tenant not allowed", &v1_wrong_tenant, 401, "tenant_not_allowed", ""),
-            ("personal account to an organisations API", &personal, 401, "tenant_not_allowed", ""),
+            (
+                "a tenant not allowed",
+                &other,
+                401,
+                "tenant_not_allowed",
+                "",
+            ),
+            (
+                "v1, a tenant not allowed",
+                &v1_wrong_tenant,
+                401,
+                "tenant_not_allowed",
+                "",
+            ),
+            (
+                "personal account to an organisations API",
+                &personal,
+                401,
+                "tenant_not_allowed",
+                "",
+            ),
             ("no tid", &no_tid, 401, "tenant_missing", ""),
-            ("iss names another tenant than tid", &crossed, 401, "issuer_mismatch", ""),
-            ("personal-account key, organisation iss", &forged, 401, "key_issuer_mismatch", ""),
-            ("another API's audience", &other_api, 401, "audience_mismatch", ""),
+            (
+                "iss names another tenant than tid",
+                &crossed,
+                401,
+                "issuer_mismatch",
+                "",
+            ),
+            (
+                "personal-account key, organisation iss",
+                &forged,
+                401,
+                "key_issuer_mismatch",
+                "",
+            ),
+            (
+                "another API's audience",
+                &other_api,
+                401,
+                "audience_mismatch",
+                "",
+            ),
         ];
         for (what, token, status, code, tenant) in cases {
             let got = verify(&http, &addr, token).await;
-            assert_eq!(got, (status, code.to_string(), tenant.to_string()), "{what}");
+            assert_eq!(
+                got,
+                (status, code.to_string(), tenant.to_string()),
+                "{what}"
+            );
         }
 
         // Without `tenants`, every tenant passes and the gateway says so once at start.
-        let open = gateway_config(&idp).replace(
-            &format!("tenants = [\"{CONTOSO}\", \"{FABRIKAM}\"]\n"),
-            "",
-        );
+        let open = gateway_config(&idp)
+            .replace(&format!("tenants = [\"{CONTOSO}\", \"{FABRIKAM}\"]\n"), "");
         let (_gw2, addr2, log2) = start_gateway(&open, dir.path());
-        assert_eq!(log2.matches("every tenant is accepted").count(), 1, "{log2}");
+        assert_eq!(
+            log2.matches("every tenant is accepted").count(),
+            1,
+            "{log2}"
+        );
         assert_eq!(verify(&http, &addr2, &other).await.0, 200);
         assert_eq!(verify(&http, &addr2, &personal).await.0, 200);
-        assert_eq!(verify(&http, &addr2, &forged).await.1, "key_issuer_mismatch");
+        assert_eq!(
+            verify(&http, &addr2, &forged).await.1,
+            "key_issuer_mismatch"
+        );
 
         // `tollgate verify` with the same template, keys and tenants.
         let (template, jwks_url) = (idp.template.clone(), idp.jwks.clone());
         let cli = move |token: &str, tenants: &[&str]| {
             let mut c = tollgate();
-            c.args(["verify", "--json", "--issuer", &template, "--jwks", &jwks_url]);
+            c.args([
+                "verify", "--json", "--issuer", &template, "--jwks", &jwks_url,
+            ]);
             c.args(["--audience", &format!("api://{CLIENT}")]);
             for t in tenants {
                 c.args(["--tenant", t]);
@@ -337,13 +439,23 @@ async fn entra_shaped_tenants_through_tollgate_serve() {
         let (template, jwks_url) = (idp.template.clone(), idp.jwks.clone());
         let doctor = move |token: &str| {
             let out = tollgate()
-                .args(["doctor", "--json", "--issuer", &template, "--jwks", &jwks_url])
-                .args(["--audience", &format!("api://{CLIENT}"), "--tenant", CONTOSO])
+                .args([
+                    "doctor", "--json", "--issuer", &template, "--jwks", &jwks_url,
+                ])
+                .args([
+                    "--audience",
+                    &format!("api://{CLIENT}"),
+                    "--tenant",
+                    CONTOSO,
+                ])
                 .arg(token)
                 .output()
                 .unwrap();
             let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-            v["causes"][0]["id"].as_str().unwrap_or_default().to_string()
+            v["causes"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
         };
         let (contoso, other, forged) = (contoso.clone(), other.clone(), forged.clone());
         let (personal, no_tid) = (personal.clone(), no_tid.clone());
@@ -372,8 +484,16 @@ async fn entra_shaped_tenants_through_tollgate_serve() {
         .await
         .unwrap();
         assert_eq!(results[0].0, Some(0), "{results:?}");
-        assert_eq!(results[1].1.as_deref(), Some("tenant_not_allowed"), "{results:?}");
-        assert_eq!(results[2].1.as_deref(), Some("key_issuer_mismatch"), "{results:?}");
+        assert_eq!(
+            results[1].1.as_deref(),
+            Some("tenant_not_allowed"),
+            "{results:?}"
+        );
+        assert_eq!(
+            results[2].1.as_deref(),
+            Some("key_issuer_mismatch"),
+            "{results:?}"
+        );
     })
     .await
     .unwrap();

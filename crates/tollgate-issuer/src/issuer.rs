@@ -233,7 +233,16 @@ impl Issuer {
 
     pub(crate) fn discovery_document(&self) -> Value {
         let alg = self.read().current.alg();
-        let mut claims = vec!["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"];
+        let mut claims = vec![
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "jti",
+            "client_id",
+            "scope",
+        ];
         if self.tenancy.is_some() {
             claims.extend(["tid", "ver"]);
         }

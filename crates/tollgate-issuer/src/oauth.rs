@@ -383,21 +383,46 @@ mod tests {
             "resource=".to_string(),
             format!("resource={}", "a".repeat(513)),
             "resource=a%0Ab".to_string(),
-            (0..9).map(|i| format!("audience=a{i}")).collect::<Vec<_>>().join("&"),
+            (0..9)
+                .map(|i| format!("audience=a{i}"))
+                .collect::<Vec<_>>()
+                .join("&"),
         ] {
-            let e = decide(&r, Some(&auth), &form(&format!("grant_type=client_credentials&{bad}")))
-                .unwrap_err();
+            let e = decide(
+                &r,
+                Some(&auth),
+                &form(&format!("grant_type=client_credentials&{bad}")),
+            )
+            .unwrap_err();
             assert_eq!(e.error, "invalid_target", "{bad}");
         }
         // A tenant only on a multi-tenant issuer, and only a tenant id.
         let tenant = "grant_type=client_credentials&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47";
-        assert_eq!(decide(&r, Some(&auth), &form(tenant)).unwrap_err().error, "invalid_request");
-        let multi = Registry { multi_tenant: true, ..r };
+        assert_eq!(
+            decide(&r, Some(&auth), &form(tenant)).unwrap_err().error,
+            "invalid_request"
+        );
+        let multi = Registry {
+            multi_tenant: true,
+            ..r
+        };
         let g = decide(&multi, Some(&auth), &form(tenant)).unwrap();
-        assert_eq!(g.tenant.as_deref(), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
-        for bad in ["x/../evil", "72F988BF-86F1-41AF-91AB-2D7CD011DB47", "common", "a%3Fb"] {
-            let e = decide(&multi, Some(&auth), &form(&format!("grant_type=client_credentials&tenant={bad}")))
-                .unwrap_err();
+        assert_eq!(
+            g.tenant.as_deref(),
+            Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
+        );
+        for bad in [
+            "x/../evil",
+            "72F988BF-86F1-41AF-91AB-2D7CD011DB47",
+            "common",
+            "a%3Fb",
+        ] {
+            let e = decide(
+                &multi,
+                Some(&auth),
+                &form(&format!("grant_type=client_credentials&tenant={bad}")),
+            )
+            .unwrap_err();
             assert_eq!(e.error, "invalid_request", "{bad}");
         }
         let g = decide(

@@ -90,7 +90,13 @@ fn multi_tenant(claims: Value, personal_signer: bool, tenants: &[&str]) -> Conte
     let signer = if personal_signer { &msa } else { &org };
     let t = sign(
         json!({"typ": "JWT"}),
-        with(lifetime(), with(json!({"aud": API_CLIENT, "ver": "2.0", "scp": "access_as_user"}), claims)),
+        with(
+            lifetime(),
+            with(
+                json!({"aud": API_CLIENT, "ver": "2.0", "scp": "access_as_user"}),
+                claims,
+            ),
+        ),
         signer,
     );
     let mut c = ctx(
@@ -100,7 +106,10 @@ fn multi_tenant(claims: Value, personal_signer: bool, tenants: &[&str]) -> Conte
             .audience(API_CLIENT)
             .tenants(tenants.iter().copied()),
     );
-    c.api_keys = Some(entra_keys(&[(&org, TEMPLATE), (&msa, &entra_v2(PERSONAL_TID))]));
+    c.api_keys = Some(entra_keys(&[
+        (&org, TEMPLATE),
+        (&msa, &entra_v2(PERSONAL_TID)),
+    ]));
     c
 }
 
@@ -126,9 +135,7 @@ fn case(id: &str) -> Context {
             c.api_keys = Some(src("jwks.json", &[&k]));
             c
         }
-        "key_issuer_mismatch" => {
-            multi_tenant(json!({"iss": entra_v2(TID), "tid": TID}), true, &[])
-        }
+        "key_issuer_mismatch" => multi_tenant(json!({"iss": entra_v2(TID), "tid": TID}), true, &[]),
         "personal_account_to_organizations_api" => multi_tenant(
             json!({"iss": entra_v2(PERSONAL_TID), "tid": PERSONAL_TID}),
             true,

@@ -13,8 +13,7 @@ use support::TestIdp;
 use tollgate::keys::Discovery;
 use tollgate::validate::select_key;
 use tollgate::{
-    jws, Algorithm, FixedClock, IssuerConfig, JwkSet, LocalValidator, Policy, SigningKey,
-    Validator,
+    jws, Algorithm, FixedClock, IssuerConfig, JwkSet, LocalValidator, Policy, SigningKey, Validator,
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -57,7 +56,11 @@ impl Entra {
         let mut b = personal.public_jwk();
         b["issuer"] = json!(v2(PERSONAL));
         let keys = JwkSet::from_value(&json!({"keys": [a, b]})).unwrap();
-        Entra { org, personal, keys }
+        Entra {
+            org,
+            personal,
+            keys,
+        }
     }
 
     fn token(&self, key: &SigningKey, claims: Value) -> String {
@@ -99,7 +102,10 @@ async fn tenants_of_a_template() {
     assert_eq!(code(&v, &org(CONTOSO, &v2(CONTOSO))).await, "ok");
     assert_eq!(code(&v, &org(FABRIKAM, &v2(FABRIKAM))).await, "ok");
     // Another tenant, not allowed.
-    assert_eq!(code(&v, &org(OTHER, &v2(OTHER))).await, "tenant_not_allowed");
+    assert_eq!(
+        code(&v, &org(OTHER, &v2(OTHER))).await,
+        "tenant_not_allowed"
+    );
     // The same tenant accepted when every tenant is.
     let all = e.validator(&[]);
     assert_eq!(code(&all, &org(OTHER, &v2(OTHER))).await, "ok");
@@ -230,17 +236,20 @@ fn templates_are_configured_with_care() {
     let bad = |c: IssuerConfig| Validator::new(vec![c]).unwrap_err().to_string();
     // Discovery derived from a template would fetch a URL holding the placeholder.
     assert!(bad(IssuerConfig::discovery(V2)).contains("discovery URL explicitly"));
-    assert!(bad(
-        IssuerConfig::discovery_url(V2, "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration")
-            .policy(Policy::new().tenant("contoso.onmicrosoft.com"))
+    assert!(bad(IssuerConfig::discovery_url(
+        V2,
+        "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration"
     )
+    .policy(Policy::new().tenant("contoso.onmicrosoft.com")))
     .contains("not a tenant id"));
     assert!(bad(
         IssuerConfig::discovery("https://idp.example").policy(Policy::new().tenant(CONTOSO))
     )
     .contains("not one"));
-    assert!(bad(IssuerConfig::discovery("https://idp.example").alias("https://idp.example"))
-        .contains("twice"));
+    assert!(
+        bad(IssuerConfig::discovery("https://idp.example").alias("https://idp.example"))
+            .contains("twice")
+    );
     assert!(bad(IssuerConfig::static_keys(
         "https://a/{tenantid}/{tenantid}",
         JwkSet::new()

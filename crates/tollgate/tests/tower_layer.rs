@@ -694,8 +694,12 @@ async fn multi_tenant_issuer_behind_the_layer() {
     )])
     .unwrap();
     let (app, seen) = app(JwtLayer::new(validator));
-    let for_tenant =
-        |tid: &str| issuer.mint(json!({}), json!({"iss": issuer.issuer_for(tid), "tid": tid}));
+    let for_tenant = |tid: &str| {
+        issuer.mint(
+            json!({}),
+            json!({"iss": issuer.issuer_for(tid), "tid": tid}),
+        )
+    };
 
     for tid in [CONTOSO, FABRIKAM] {
         let a = send(&app, get_with("/raw", Some(&for_tenant(tid)))).await;

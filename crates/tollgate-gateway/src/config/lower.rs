@@ -419,7 +419,11 @@ impl Ctx<'_> {
             ));
         }
         let mut policy = Policy::new().issuer(name.clone());
-        if let Some(t) = raw.tenants.iter().find(|t| !tollgate::claims::is_tenant_id(&t.to_ascii_lowercase())) {
+        if let Some(t) = raw
+            .tenants
+            .iter()
+            .find(|t| !tollgate::claims::is_tenant_id(&t.to_ascii_lowercase()))
+        {
             return Err(self.err(at, format!("issuer {name:?}: tenant {t:?} is not a tenant id; write the directory (tenant) id as Entra shows it, a GUID in lower case such as \"72f988bf-86f1-41af-91ab-2d7cd011db47\"")));
         }
         policy = policy.tenants(raw.tenants.iter().cloned());

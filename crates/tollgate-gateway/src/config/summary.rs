@@ -41,7 +41,9 @@ impl Config {
             }
             if i.names().any(|n| tollgate::claims::is_template(n)) {
                 if i.policy.tenants.is_empty() {
-                    out.push_str("  tenants: every tenant (authorize by tid in the API, or set tenants)\n");
+                    out.push_str(
+                        "  tenants: every tenant (authorize by tid in the API, or set tenants)\n",
+                    );
                 } else {
                     out.push_str(&format!("  tenants: {}\n", i.policy.tenants.join(", ")));
                 }

@@ -319,18 +319,35 @@ fn templates_tenants_and_aliases() {
         "discovery_url = \"https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration\"\naudiences",
     );
     // Tenants must be tenant ids; upper case is accepted and stored in lower case.
-    let e = err(&with_url.replace("audiences", "tenants = [\"contoso.onmicrosoft.com\"]\naudiences"));
+    let e = err(&with_url.replace(
+        "audiences",
+        "tenants = [\"contoso.onmicrosoft.com\"]\naudiences",
+    ));
     assert!(e.to_string().contains("not a tenant id"), "{e}");
     let c = Config::from_toml_str(&with_url.replace(
         "audiences",
         "tenants = [\"72F988BF-86F1-41AF-91AB-2D7CD011DB47\"]\naliases = [\"https://sts.windows.net/{tenantid}/\"]\naudiences",
     ))
     .unwrap();
-    assert_eq!(c.issuers[0].policy.tenants, ["72f988bf-86f1-41af-91ab-2d7cd011db47"]);
-    assert_eq!(c.issuers[0].aliases, ["https://sts.windows.net/{tenantid}/"]);
-    assert!(c.summary().contains("tenants: 72f988bf-86f1-41af-91ab-2d7cd011db47"), "{}", c.summary());
+    assert_eq!(
+        c.issuers[0].policy.tenants,
+        ["72f988bf-86f1-41af-91ab-2d7cd011db47"]
+    );
+    assert_eq!(
+        c.issuers[0].aliases,
+        ["https://sts.windows.net/{tenantid}/"]
+    );
+    assert!(
+        c.summary()
+            .contains("tenants: 72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        "{}",
+        c.summary()
+    );
     // Tenants on a literal issuer, and an alias repeated, are refused when the validator is built.
     let literal = "[[issuer]]\nissuer = \"https://idp.example.com/\"\ntenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\naudiences = [\"api\"]\n[[route]]\npath = \"/\"\n";
     let c = Config::from_toml_str(literal).unwrap();
-    assert!(crate::validator_for(&c).unwrap_err().to_string().contains("template"));
+    assert!(crate::validator_for(&c)
+        .unwrap_err()
+        .to_string()
+        .contains("template"));
 }

@@ -265,16 +265,29 @@ mod tests {
             "",
         ] {
             assert!(!is_tenant_id(bad), "{bad:?}");
-            assert_eq!(template_tenant(t, &substitute_tenant(t, bad)), None, "{bad:?}");
+            assert_eq!(
+                template_tenant(t, &substitute_tenant(t, bad)),
+                None,
+                "{bad:?}"
+            );
         }
         // A template with two placeholders never matches.
         assert_eq!(
-            template_tenant("https://a/{tenantid}/{tenantid}", &format!("https://a/{tid}/{tid}")),
+            template_tenant(
+                "https://a/{tenantid}/{tenantid}",
+                &format!("https://a/{tid}/{tid}")
+            ),
             None
         );
         // The host and the version are part of the match.
-        assert_eq!(template_tenant(t, &format!("https://login.microsoftonline.us/{tid}/v2.0")), None);
-        assert_eq!(template_tenant(t, &format!("https://login.microsoftonline.com/{tid}/v2.0/")), None);
+        assert_eq!(
+            template_tenant(t, &format!("https://login.microsoftonline.us/{tid}/v2.0")),
+            None
+        );
+        assert_eq!(
+            template_tenant(t, &format!("https://login.microsoftonline.com/{tid}/v2.0/")),
+            None
+        );
         assert!(is_template(t) && !is_template(&iss));
     }
 }

@@ -3,7 +3,9 @@
 pub(crate) mod issuer;
 mod policy;
 
-pub use issuer::{is_template, is_tenant_id, substitute_tenant, template_tenant, TENANT_PLACEHOLDER};
+pub use issuer::{
+    is_template, is_tenant_id, substitute_tenant, template_tenant, TENANT_PLACEHOLDER,
+};
 pub use policy::{Policy, TypPolicy, DEFAULT_LEEWAY};
 
 use std::fmt;

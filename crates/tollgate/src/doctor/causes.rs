@@ -622,7 +622,8 @@ fn entra_common_issuer(f: &Facts<'_>) -> Option<Found> {
             .find(|e| first.eq_ignore_ascii_case(e))
             .map(|e| (i, e))
     })?;
-    let template = entra_template(configured).unwrap_or("https://login.microsoftonline.com/{tenantid}/v2.0");
+    let template =
+        entra_template(configured).unwrap_or("https://login.microsoftonline.com/{tenantid}/v2.0");
     let tid = f.claim_str("tid").unwrap_or("<tenant id>");
     let evidence = match f.iss.as_deref() {
         Some(iss) => format!("the API accepts issuer \"{configured}\"; the token's iss is \"{iss}\" (tid {tid}). \"{endpoint}\" is a sign-in endpoint, not a tenant: Entra always puts the signing tenant in iss"),
@@ -641,7 +642,12 @@ fn entra_common_issuer(f: &Facts<'_>) -> Option<Found> {
 }
 
 fn key_issuer_mismatch(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::KeyIssuerMismatch { kid, key_issuer, found: iss }) = &f.core else {
+    let Err(ValidationError::KeyIssuerMismatch {
+        kid,
+        key_issuer,
+        found: iss,
+    }) = &f.core
+    else {
         return None;
     };
     let iss = iss.as_deref().unwrap_or("(absent)");
@@ -663,7 +669,8 @@ fn personal_account_to_organizations_api(f: &Facts<'_>) -> Option<Found> {
     if f.claim_str("tid") != Some(PERSONAL_TENANT) {
         return None;
     }
-    let refused = matches!(f.core, Err(ValidationError::TenantNotAllowed { .. })) || f.iss_mismatch();
+    let refused =
+        matches!(f.core, Err(ValidationError::TenantNotAllowed { .. })) || f.iss_mismatch();
     if !refused {
         return None;
     }
