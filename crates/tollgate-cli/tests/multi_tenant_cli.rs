@@ -204,6 +204,11 @@ fn start_gateway(config: &str, dir: &std::path::Path) -> (Stopped, String, Strin
     (child, addr, log)
 }
 
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    let text = http.get(url).send().await.unwrap().text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"))
+}
+
 async fn verify(http: &reqwest::Client, addr: &str, token: &str) -> (u16, String, String) {
     let r = http
         .get(format!("http://{addr}/verify"))
@@ -238,29 +243,9 @@ async fn entra_shaped_tenants_through_tollgate_serve() {
         );
 
         // The dev issuer looks like Entra's common endpoint.
-        let doc: Value = serde_json::from_str(
-            &http
-                .get(&idp.discovery)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let doc: Value = get_json(&http, &idp.discovery).await;
         assert_eq!(doc["issuer"], idp.template.as_str());
-        let jwks: Value = serde_json::from_str(
-            &http
-                .get(&idp.jwks)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let jwks: Value = get_json(&http, &idp.jwks).await;
         let issuers: Vec<&str> = jwks["keys"]
             .as_array()
             .unwrap()

@@ -113,19 +113,25 @@ fn multi_tenant(claims: Value, personal_signer: bool, tenants: &[&str]) -> Conte
     c
 }
 
+/// An Entra ID v2.0 access token of tenant `tid` for the API, and the key that signed it.
+fn entra_v2_token(tid: &str) -> (SigningKey, String) {
+    let k = key(Algorithm::RS256, "nOo3ZDrODXEK1jKWhXslHR_KXEg");
+    let t = sign(
+        json!({"typ": "JWT"}),
+        with(
+            lifetime(),
+            json!({"iss": entra_v2(tid), "aud": API_CLIENT, "tid": tid, "ver": "2.0", "scp": "access_as_user"}),
+        ),
+        &k,
+    );
+    (k, t)
+}
+
 /// Builds the context for one cause id.
 fn case(id: &str) -> Context {
     match id {
         "entra_common_issuer" => {
-            let k = key(Algorithm::RS256, "nOo3ZDrODXEK1jKWhXslHR_KXEg");
-            let t = sign(
-                json!({"typ": "JWT"}),
-                with(
-                    lifetime(),
-                    json!({"iss": entra_v2(TID), "aud": API_CLIENT, "tid": TID, "ver": "2.0", "scp": "access_as_user"}),
-                ),
-                &k,
-            );
+            let (k, t) = entra_v2_token(TID);
             let mut c = ctx(
                 &t,
                 Policy::new()
@@ -149,15 +155,7 @@ fn case(id: &str) -> Context {
         "tenant_missing" => multi_tenant(json!({"iss": entra_v2(TID)}), false, &[]),
         "token_from_other_issuer" => {
             // Entra: all tenants share keys, only the issuer differs.
-            let k = key(Algorithm::RS256, "nOo3ZDrODXEK1jKWhXslHR_KXEg");
-            let t = sign(
-                json!({"typ": "JWT"}),
-                with(
-                    lifetime(),
-                    json!({"iss": entra_v2(OTHER_TID), "aud": API_CLIENT, "tid": OTHER_TID, "ver": "2.0", "scp": "access_as_user"}),
-                ),
-                &k,
-            );
+            let (k, t) = entra_v2_token(OTHER_TID);
             let mut c = ctx(&t, Policy::new().issuer(entra_v2(TID)).audience(API_CLIENT));
             live(
                 &mut c,
@@ -597,15 +595,7 @@ fn case(id: &str) -> Context {
             c
         }
         "discovery_issuer_mismatch" => {
-            let k = key(Algorithm::RS256, "nOo3ZDrODXEK1jKWhXslHR_KXEg");
-            let t = sign(
-                json!({"typ": "JWT"}),
-                with(
-                    lifetime(),
-                    json!({"iss": entra_v2(TID), "aud": API_CLIENT, "tid": TID, "ver": "2.0", "scp": "access_as_user"}),
-                ),
-                &k,
-            );
+            let (k, t) = entra_v2_token(TID);
             let common = "https://login.microsoftonline.com/common/v2.0";
             let mut c = ctx(&t, Policy::new().issuer(common).audience(API_CLIENT));
             live(
