@@ -171,6 +171,7 @@ audiences = ["api://{CLIENT}", "{CLIENT}"]
 
 [[route]]
 path = "/"
+issuers = ["{template}"]   # a route names a templated issuer like any other
 
 [headers]
 X-Auth-Tenant = "tid"

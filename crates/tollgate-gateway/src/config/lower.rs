@@ -525,7 +525,7 @@ impl Ctx<'_> {
             Access::Anonymous
         } else {
             for i in &raw.issuers {
-                if !issuers.iter().any(|c| &c.issuer == i) {
+                if !issuers.iter().any(|c| c.names().any(|n| n == i)) {
                     return Err(self.err(
                         at,
                         format!("[[route]] {path:?}: issuer {i:?} is not configured; the [[issuer]] entries are: {}",
@@ -544,7 +544,13 @@ impl Ctx<'_> {
                 }
             }
             Access::Token(Requirements {
-                issuers: raw.issuers.clone(),
+                // A route names an issuer by any of its names; it then accepts them all.
+                issuers: raw
+                    .issuers
+                    .iter()
+                    .filter_map(|i| issuers.iter().find(|c| c.names().any(|n| n == i)))
+                    .flat_map(|c| c.names().cloned())
+                    .collect(),
                 scopes: raw.scopes.clone(),
                 roles: raw.roles.clone(),
                 claims_equal: raw

@@ -44,6 +44,25 @@ pub fn substitute_tenant(template: &str, tenant: &str) -> String {
     template.replacen(TENANT_PLACEHOLDER, tenant, 1)
 }
 
+/// True when a token whose `iss` is `iss` is accepted by the configured issuer `accepted`:
+/// equal to it exactly (a template is never matched by its own spelling), or a tenant of
+/// it (see [`template_tenant`]; the token's `tid` must then still name the same tenant).
+///
+/// ```
+/// use tollgate::claims::issuer_accepts;
+/// let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
+/// assert!(issuer_accepts(t, "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"));
+/// assert!(!issuer_accepts(t, t));
+/// assert!(issuer_accepts("https://idp.example", "https://idp.example"));
+/// ```
+pub fn issuer_accepts(accepted: &str, iss: &str) -> bool {
+    if is_template(accepted) {
+        template_tenant(accepted, iss).is_some()
+    } else {
+        accepted == iss
+    }
+}
+
 /// The tenant id `iss` names when it is `template` with a tenant id (see [`is_tenant_id`])
 /// in place of the placeholder, exactly; `None` otherwise (and for a template with more or
 /// less than one placeholder).

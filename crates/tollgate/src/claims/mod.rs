@@ -4,7 +4,8 @@ pub(crate) mod issuer;
 mod policy;
 
 pub use issuer::{
-    is_template, is_tenant_id, substitute_tenant, template_tenant, TENANT_PLACEHOLDER,
+    is_template, is_tenant_id, issuer_accepts, substitute_tenant, template_tenant,
+    TENANT_PLACEHOLDER,
 };
 pub use policy::{Policy, TypPolicy, DEFAULT_LEEWAY};
 
