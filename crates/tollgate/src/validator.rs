@@ -1,6 +1,10 @@
 //! The remote validator: several issuers, each chosen by the token's exact `iss`, each with
 //! its own key cache and policy (feature `remote`).
 //!
+//! An issuer is found by its exact name or one of its aliases, else by a `{tenantid}`
+//! template the `iss` matches with a tenant id in place (Entra ID's multi-tenant issuers; the
+//! policy then checks `tid` and the allowed tenants, and the keys' `issuer` members).
+//!
 //! token -> [`crate::jws::decode`] -> unverified `iss` -> that issuer's configuration (an
 //! unconfigured `iss` is rejected and nothing is fetched) -> its keys
 //! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded_owned`] with its policy.

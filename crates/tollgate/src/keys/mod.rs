@@ -9,7 +9,7 @@
 //! - [`status`]: a snapshot of each cache for admin views and metrics.
 //!
 //! The [`Validator`](crate::Validator) ties them together: several issuers, each chosen by
-//! the token's exact `iss`. Nothing is ever fetched from a URL named in a token.
+//! the token's exact `iss` (an alias, or a `{tenantid}` template with a tenant id in place). Nothing is ever fetched from a URL named in a token.
 
 mod cache;
 pub mod discovery;
