@@ -174,10 +174,10 @@ impl Found {
 }
 
 macro_rules! cause {
-    ($id:ident, $title:literal, $rule:ident) => {
+    ($id:ident, $title:literal, $rule:expr) => {
         cause!($id, $title, $rule, [])
     };
-    ($id:ident, $title:literal, $rule:ident, [$($sup:ident),*]) => {
+    ($id:ident, $title:literal, $rule:expr, [$($sup:ident),*]) => {
         CauseSpec {
             id: CauseId::$id,
             title: $title,
@@ -227,16 +227,16 @@ pub const CAUSES: &[CauseSpec] = &[
     cause!(AudienceNearMiss, "the audience differs only by api://, a trailing slash, case or whitespace", audience_near_miss, [AudienceOtherApi]),
     cause!(AudienceOtherApi, "the token was issued for another API", audience_other_api),
     cause!(TypNotAccepted, "the token's typ header is not accepted", typ_not_accepted),
-    cause!(DpopProofMissing, "a DPoP-bound token came without a DPoP proof", dpop_proof_missing),
-    cause!(DpopBoundTokenAsBearer, "a DPoP-bound token was sent as a plain Bearer token", dpop_bound_as_bearer),
-    cause!(DpopUrlRewrittenByProxy, "the proof names the URL the client used; a proxy changed scheme, host or port", dpop_url_rewritten, [DpopProofForOtherUrl]),
-    cause!(DpopProofForOtherUrl, "the proof was made for another URL", dpop_other_url),
-    cause!(DpopProofForOtherMethod, "the proof was made for another HTTP method", dpop_other_method),
-    cause!(DpopProofForOtherToken, "the proof was made for another access token (ath)", dpop_other_token),
-    cause!(DpopKeyMismatch, "the proof key is not the key the token is bound to (cnf.jkt)", dpop_key_mismatch),
-    cause!(DpopProofClock, "the proof's iat is outside the window: an old proof or a clock difference", dpop_proof_clock),
-    cause!(DpopProofReplayed, "the proof was already used (a replay, or a client reusing proofs)", dpop_proof_replayed),
-    cause!(DpopProofInvalid, "the proof itself is not acceptable (typ, alg, jwk, claims)", dpop_proof_invalid),
+    cause!(DpopProofMissing, "a DPoP-bound token came without a DPoP proof", |f| dpop(f, CauseId::DpopProofMissing)),
+    cause!(DpopBoundTokenAsBearer, "a DPoP-bound token was sent as a plain Bearer token", |f| dpop(f, CauseId::DpopBoundTokenAsBearer)),
+    cause!(DpopUrlRewrittenByProxy, "the proof names the URL the client used; a proxy changed scheme, host or port", |f| dpop(f, CauseId::DpopUrlRewrittenByProxy), [DpopProofForOtherUrl]),
+    cause!(DpopProofForOtherUrl, "the proof was made for another URL", |f| dpop(f, CauseId::DpopProofForOtherUrl)),
+    cause!(DpopProofForOtherMethod, "the proof was made for another HTTP method", |f| dpop(f, CauseId::DpopProofForOtherMethod)),
+    cause!(DpopProofForOtherToken, "the proof was made for another access token (ath)", |f| dpop(f, CauseId::DpopProofForOtherToken)),
+    cause!(DpopKeyMismatch, "the proof key is not the key the token is bound to (cnf.jkt)", |f| dpop(f, CauseId::DpopKeyMismatch)),
+    cause!(DpopProofClock, "the proof's iat is outside the window: an old proof or a clock difference", |f| dpop(f, CauseId::DpopProofClock)),
+    cause!(DpopProofReplayed, "the proof was already used (a replay, or a client reusing proofs)", |f| dpop(f, CauseId::DpopProofReplayed)),
+    cause!(DpopProofInvalid, "the proof itself is not acceptable (typ, alg, jwk, claims)", |f| dpop(f, CauseId::DpopProofInvalid)),
 ];
 
 /// Finds the causes that apply, most likely first. When no rule applies to a failure, the
@@ -1479,157 +1479,84 @@ fn origin_and_path(url: &str) -> Option<(String, String)> {
     Some((format!("{scheme}://{host}"), path.to_string()))
 }
 
-fn dpop_proof_missing(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopProofMissing { reason }) = &f.core else {
-        return None;
-    };
-    found(
-        "The token is DPoP-bound (or came with the DPoP scheme) and no DPoP proof came with it.",
-        format!("{reason}; the token's cnf.jkt binds it to a key only the client holds"),
-        "Send a fresh proof with every request in the DPoP header (tollgate dpop makes one for curl), and check that every proxy on the way passes the DPoP header through.",
-    )
-}
-
-fn dpop_bound_as_bearer(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::BoundTokenAsBearer { jkt }) = &f.core else {
-        return None;
-    };
-    found(
-        "A DPoP-bound token was sent as a plain Bearer token.",
-        format!("Authorization: Bearer, and the token's cnf.jkt is \"{jkt}\""),
-        "Send it as Authorization: DPoP <token> with a DPoP proof header; a bound token is never accepted as Bearer (if the client did not mean to use DPoP, someone else may hold its token).",
-    )
-}
-
-fn dpop_url_rewritten(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopUrlMismatch {
-        expected,
-        found: htu,
-    }) = &f.core
-    else {
-        return None;
-    };
-    let (want_origin, want_path) = origin_and_path(expected)?;
-    let (got_origin, got_path) = origin_and_path(htu)?;
-    (want_path == got_path && want_origin != got_origin).then_some(())?;
-    found(
-        format!("The proof was made for {got_origin}, the URL the client used, and the API sees {want_origin}: a proxy in front changed the scheme, host or port."),
-        format!("htu \"{htu}\"; the request as the API sees it: \"{expected}\""),
-        format!("Tell the gateway the URL clients use: public_url = \"{got_origin}\" (tollgate serve), JwtLayer::public_url (tower), or have the proxy forward X-Forwarded-Proto and X-Forwarded-Host from a trusted_proxies address."),
-    )
-    .map(|x| x.var("public_url", got_origin))
-}
-
-fn dpop_other_url(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopUrlMismatch {
-        expected,
-        found: htu,
-    }) = &f.core
-    else {
-        return None;
-    };
-    found(
-        "The proof was made for another URL than the request's.",
-        format!("htu \"{htu}\"; the request: \"{expected}\" (compared without query and fragment, scheme and host ignoring case, default ports dropped)"),
-        "Make a new proof for each request with htu set to the exact URL requested (without its query).",
-    )
-}
-
-fn dpop_other_method(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopMethodMismatch {
-        expected,
-        found: htm,
-    }) = &f.core
-    else {
-        return None;
-    };
-    found(
-        "The proof was made for another HTTP method.",
-        format!(
-            "htm \"{htm}\"; the request is {expected} (htm is compared exactly, case included)"
+/// The DPoP causes, one match: the refusal (from the gateway, or the doctor's own check of
+/// the request it was given) and the cause asked about.
+fn dpop(f: &Facts<'_>, id: CauseId) -> Option<Found> {
+    use CauseId as C;
+    use ValidationError as E;
+    let Err(err) = &f.core else { return None };
+    match (id, err) {
+        (C::DpopProofMissing, E::DpopProofMissing { reason }) => found(
+            "The token is DPoP-bound (or came with the DPoP scheme) and no DPoP proof came with it.",
+            format!("{reason}; the token's cnf.jkt binds it to a key only the client holds"),
+            "Send a fresh proof with every request in the DPoP header (tollgate dpop makes one for curl), and check that every proxy on the way passes the DPoP header through.",
         ),
-        "Make a new proof for each request with htm set to the request's method.",
-    )
-}
-
-fn dpop_other_token(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopAthMismatch {
-        expected,
-        found: ath,
-    }) = &f.core
-    else {
-        return None;
-    };
-    found(
-        "The proof was made for another access token.",
-        match ath {
-            Some(ath) => format!("ath \"{ath}\"; this token's hash is \"{expected}\""),
-            None => format!("the proof has no ath; this token's hash is \"{expected}\""),
-        },
-        "Make the proof for the token it is sent with (ath = base64url(SHA-256(access token))); after refreshing a token, make new proofs.",
-    )
-}
-
-fn dpop_key_mismatch(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopKeyMismatch {
-        expected,
-        found: jkt,
-    }) = &f.core
-    else {
-        return None;
-    };
-    found(
-        "The proof is signed by another key than the one the token is bound to.",
-        match expected {
-            Some(e) => format!("proof key thumbprint \"{jkt}\"; the token's cnf.jkt \"{e}\""),
-            None => format!("the token has no cnf.jkt (it is not DPoP-bound); proof key thumbprint \"{jkt}\""),
-        },
-        "Sign proofs with the key the token was requested with (the key of the proof sent to the token endpoint); a client that makes a new key must get a new token.",
-    )
-}
-
-fn dpop_proof_clock(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopProofTime {
-        iat,
-        now,
-        window,
-        leeway,
-    }) = &f.core
-    else {
-        return None;
-    };
-    let (summary, fix) = if iat > now {
-        ("The proof claims to be made in the future: the client's clock runs ahead of the server's.", "Synchronise the client's clock with NTP (or raise dpop_leeway a little).")
-    } else {
-        ("The proof is older than the window: it was stored and reused, or the client's clock runs behind.", "Make a new proof for each request, right before sending it, and synchronise the clocks with NTP.")
-    };
-    found(
-        summary,
-        format!("iat {iat}, now {now}: {} s apart; accepted: up to {window} s old, {leeway} s of leeway", (now - iat).abs()),
-        fix,
-    )
-}
-
-fn dpop_proof_replayed(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopReplayed { jti }) = &f.core else {
-        return None;
-    };
-    found(
-        "The same proof was sent twice.",
-        format!("jti \"{jti}\" was already used with this key"),
-        "Make a new proof (new jti) for every request, retries included; if the client did not resend it, someone replayed a captured request.",
-    )
-}
-
-fn dpop_proof_invalid(f: &Facts<'_>) -> Option<Found> {
-    let Err(ValidationError::DpopProofInvalid { reason }) = &f.core else {
-        return None;
-    };
-    found(
-        "The DPoP proof itself cannot be accepted.",
-        reason.clone(),
-        "Make proofs with typ dpop+jwt, an asymmetric algorithm the API accepts, the public key (only) in jwk, and jti, htm, htu, iat (plus ath with a token); a maintained DPoP library does this.",
-    )
+        (C::DpopBoundTokenAsBearer, E::BoundTokenAsBearer { jkt }) => found(
+            "A DPoP-bound token was sent as a plain Bearer token.",
+            format!("Authorization: Bearer, and the token's cnf.jkt is \"{jkt}\""),
+            "Send it as Authorization: DPoP <token> with a DPoP proof header; a bound token is never accepted as Bearer (if the client did not mean to use DPoP, someone else may hold its token).",
+        ),
+        (C::DpopUrlRewrittenByProxy, E::DpopUrlMismatch { expected, found: htu }) => {
+            let (want_origin, want_path) = origin_and_path(expected)?;
+            let (got_origin, got_path) = origin_and_path(htu)?;
+            (want_path == got_path && want_origin != got_origin).then_some(())?;
+            found(
+                format!("The proof was made for {got_origin}, the URL the client used, and the API sees {want_origin}: a proxy in front changed the scheme, host or port."),
+                format!("htu \"{htu}\"; the request as the API sees it: \"{expected}\""),
+                format!("Tell the gateway the URL clients use: public_url = \"{got_origin}\" (tollgate serve), JwtLayer::public_url (tower), or have the proxy forward X-Forwarded-Proto and X-Forwarded-Host from a trusted_proxies address."),
+            )
+            .map(|x| x.var("public_url", got_origin))
+        }
+        (C::DpopProofForOtherUrl, E::DpopUrlMismatch { expected, found: htu }) => found(
+            "The proof was made for another URL than the request's.",
+            format!("htu \"{htu}\"; the request: \"{expected}\" (compared without query and fragment, scheme and host ignoring case, default ports dropped)"),
+            "Make a new proof for each request with htu set to the exact URL requested (without its query).",
+        ),
+        (C::DpopProofForOtherMethod, E::DpopMethodMismatch { expected, found: htm }) => found(
+            "The proof was made for another HTTP method.",
+            format!("htm \"{htm}\"; the request is {expected} (htm is compared exactly, case included)"),
+            "Make a new proof for each request with htm set to the request's method.",
+        ),
+        (C::DpopProofForOtherToken, E::DpopAthMismatch { expected, found: ath }) => found(
+            "The proof was made for another access token.",
+            match ath {
+                Some(ath) => format!("ath \"{ath}\"; this token's hash is \"{expected}\""),
+                None => format!("the proof has no ath; this token's hash is \"{expected}\""),
+            },
+            "Make the proof for the token it is sent with (ath = base64url(SHA-256(access token))); after refreshing a token, make new proofs.",
+        ),
+        (C::DpopKeyMismatch, E::DpopKeyMismatch { expected, found: jkt }) => found(
+            "The proof is signed by another key than the one the token is bound to.",
+            match expected {
+                Some(e) => format!("proof key thumbprint \"{jkt}\"; the token's cnf.jkt \"{e}\""),
+                None => format!("the token has no cnf.jkt (it is not DPoP-bound); proof key thumbprint \"{jkt}\""),
+            },
+            "Sign proofs with the key the token was requested with (the key of the proof sent to the token endpoint); a client that makes a new key must get a new token.",
+        ),
+        (C::DpopProofClock, E::DpopProofTime { iat, now, window, leeway }) => {
+            let (summary, fix) = if iat > now {
+                ("The proof claims to be made in the future: the client's clock runs ahead of the server's.", "Synchronise the client's clock with NTP (or raise dpop_leeway a little).")
+            } else {
+                ("The proof is older than the window: it was stored and reused, or the client's clock runs behind.", "Make a new proof for each request, right before sending it, and synchronise the clocks with NTP.")
+            };
+            found(
+                summary,
+                format!("iat {iat}, now {now}: {} s apart; accepted: up to {window} s old, {leeway} s of leeway", (now - iat).abs()),
+                fix,
+            )
+        }
+        (C::DpopProofReplayed, E::DpopReplayed { jti }) => found(
+            "The same proof was sent twice.",
+            format!("jti \"{jti}\" was already used with this key"),
+            "Make a new proof (new jti) for every request, retries included; if the client did not resend it, someone replayed a captured request.",
+        ),
+        (C::DpopProofInvalid, E::DpopProofInvalid { reason }) => found(
+            "The DPoP proof itself cannot be accepted.",
+            reason.clone(),
+            "Make proofs with typ dpop+jwt, an asymmetric algorithm the API accepts, the public key (only) in jwk, and jti, htm, htu, iat (plus ath with a token); a maintained DPoP library does this.",
+        ),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
