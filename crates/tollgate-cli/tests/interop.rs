@@ -417,16 +417,34 @@ const API: &str = "urn:tollgate:api";
 const OTHER_API: &str = "urn:other:api";
 
 /// An access token from the provider's token endpoint (client_credentials, resource
-/// indicator), as `(token, response)`.
+/// indicator).
 async fn provider_token(http: &reqwest::Client, issuer: &str, resource: &str) -> String {
+    token_response(http, issuer, resource, None).await["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// The provider's token response (client_credentials, resource indicator), with a DPoP
+/// proof when given (the token is then bound to its key).
+async fn token_response(
+    http: &reqwest::Client,
+    issuer: &str,
+    resource: &str,
+    dpop: Option<&str>,
+) -> Value {
     let body = format!(
         "grant_type=client_credentials&scope=read%20write&resource={}",
         resource.replace(':', "%3A")
     );
-    let response = http
+    let mut request = http
         .post(format!("{issuer}/token"))
         .basic_auth("interop", Some("interop-secret"))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(proof) = dpop {
+        request = request.header("dpop", proof);
+    }
+    let response = request
         .body(body)
         .send()
         .await
@@ -435,10 +453,7 @@ async fn provider_token(http: &reqwest::Client, issuer: &str, resource: &str) ->
     let json: Value = serde_json::from_slice(&response.bytes().await.expect("token response"))
         .expect("token response is JSON");
     assert!(status.is_success(), "token endpoint: {status} {json}");
-    json["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string()
+    json
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -978,31 +993,6 @@ fn tollgate_issuer_and_mint_tokens_verify_in_jose_and_pyjwt() {
     );
 }
 
-/// The DPoP-bound token oidc-provider issues for a proof made by panva's `dpop` package
-/// with `key`: `(token, response)`.
-async fn provider_dpop_token(http: &reqwest::Client, issuer: &str, proof: &str) -> (String, Value) {
-    let response = http
-        .post(format!("{issuer}/token"))
-        .basic_auth("interop", Some("interop-secret"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("dpop", proof)
-        .body("grant_type=client_credentials&scope=read%20write&resource=urn%3Atollgate%3Aapi")
-        .send()
-        .await
-        .expect("token endpoint answers");
-    let status = response.status();
-    let json: Value = serde_json::from_slice(&response.bytes().await.expect("token response"))
-        .expect("token response is JSON");
-    assert!(status.is_success(), "token endpoint: {status} {json}");
-    (
-        json["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string(),
-        json,
-    )
-}
-
 /// Part 3 (issue 15): DPoP across implementations. oidc-provider, with its DPoP feature,
 /// binds tokens to keys held by panva's `dpop` package (ES256 and PS256); Tollgate accepts
 /// those tokens with the package's proofs (library and `tollgate serve` forward-auth), and
@@ -1046,7 +1036,11 @@ fn dpop_proofs_from_panva_dpop_and_tokens_bound_by_oidc_provider() {
     for alg in ["ES256", "PS256"] {
         let key = dir.path().join(format!("client-{alg}.json"));
         let (jkt, proofs) = peers.dpop_proofs(&key, alg, &[("POST", &token_url, None)]);
-        let (token, response) = rt.block_on(provider_dpop_token(&http, &issuer, &proofs[0]));
+        let response = rt.block_on(token_response(&http, &issuer, API, Some(&proofs[0])));
+        let token = response["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string();
         assert_eq!(response["token_type"], "DPoP", "{response}");
         let claims = jws::decode(&token, 16384).unwrap().claims().unwrap();
         assert_eq!(
