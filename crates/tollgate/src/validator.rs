@@ -515,6 +515,11 @@ impl Validator {
 
     /// Validates a token (a leading `Bearer ` is accepted).
     ///
+    /// This checks the token alone. A sender-constrained token (DPoP `cnf.jkt`, certificate
+    /// `cnf["x5t#S256"]`) is bound to something the request must present: use
+    /// [`TokenValidator::validate_request`] (or [`TokenValidator::check_binding`] after this
+    /// call), as the gateway and the tower layer do.
+    ///
     /// The unverified `iss` picks the issuer; an unconfigured or missing `iss` is
     /// `issuer_mismatch` listing the configured issuers, and nothing is fetched for it.
     /// Waits at most the issuer's `max_wait` for keys; `keys_unavailable` when there are none.

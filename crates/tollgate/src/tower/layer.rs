@@ -267,6 +267,9 @@ impl JwtLayer {
     /// Sets the URL clients use to reach the service, `scheme://host[:port]`: DPoP proofs
     /// (RFC 9449) name the URL the client saw, which a TLS-terminating proxy in front
     /// changes. Default: the request's own URI, else `http://` and its `Host` header.
+    ///
+    /// The layer sees no client certificate: certificate-bound tokens (RFC 8705,
+    /// `cnf["x5t#S256"]`) are refused (`client_cert_missing`); check them where TLS ends.
     pub fn public_url(self, url: impl Into<String>) -> JwtLayer {
         let url = url.into();
         self.with(|s| s.public_url = Some(url))
