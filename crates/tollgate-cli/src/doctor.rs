@@ -36,23 +36,9 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// The DPoP proof the request carried (its `DPoP` header; repeat it if the request had
-    /// several). The token is then taken as sent with `Authorization: DPoP`.
-    #[arg(long, value_name = "PROOF")]
-    pub dpop: Vec<String>,
-    /// The token was sent with `Authorization: Bearer` (to check a DPoP-bound token sent
-    /// that way).
-    #[arg(long, conflicts_with = "dpop")]
-    pub bearer: bool,
-    /// The request's method (the proof's `htm` must equal it).
-    #[arg(long, value_name = "METHOD", default_value = "GET")]
-    pub method: String,
-    /// The URL the API sees (behind a proxy: its configured public URL).
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-    /// A proof the API already accepted (repeatable): the same proof again is a replay.
-    #[arg(long, value_name = "PROOF")]
-    pub dpop_seen: Vec<String>,
+    /// What the request presented besides the token (DPoP proof, method, URL, certificate).
+    #[command(flatten)]
+    pub request: crate::policy::RequestArgs,
 }
 
 /// Reads the token argument: the value itself, or standard input for `-` or when absent.
@@ -136,19 +122,8 @@ fn prepare(args: &Args) -> Result<doctor::Context, String> {
         .block_on(gather(&normalized.token, settings, &sources))
         .map_err(|e| e.to_string())?;
     ctx.notes.splice(0..0, normalized.notes);
-    if !args.dpop.is_empty() || args.bearer || args.url.is_some() {
-        ctx.dpop = Some(doctor::DpopRequest {
-            scheme: if args.bearer {
-                tollgate::binding::AuthScheme::Bearer
-            } else {
-                tollgate::binding::AuthScheme::Dpop
-            },
-            proofs: args.dpop.iter().map(|p| p.trim().to_string()).collect(),
-            method: args.method.clone(),
-            url: args.url.clone(),
-            seen: args.dpop_seen.clone(),
-            options: tollgate::dpop::DpopOptions::default(),
-        });
+    if args.request.given() {
+        ctx.dpop = Some(args.request.request()?);
     }
     Ok(ctx)
 }

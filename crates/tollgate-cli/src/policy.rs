@@ -93,3 +93,78 @@ impl PolicyArgs {
         self.now.unwrap_or_else(tollgate::clock::unix_now)
     }
 }
+
+/// What the request presented besides its token (sender-constrained tokens: DPoP, RFC 9449;
+/// client certificates, RFC 8705), shared by `verify` and `doctor`. Given any of these
+/// flags, a valid token is also checked against the request.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct RequestArgs {
+    /// The DPoP proof the request carried (its `DPoP` header; repeat it if the request had
+    /// several). The token is then taken as sent with `Authorization: DPoP`.
+    #[arg(long, value_name = "PROOF")]
+    pub dpop: Vec<String>,
+    /// The token was sent with `Authorization: Bearer` (to check a bound token sent that way).
+    #[arg(long, conflicts_with = "dpop")]
+    pub bearer: bool,
+    /// The request's method (the proof's `htm` must equal it).
+    #[arg(long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+    /// The URL the API sees (behind a proxy: its configured public URL).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// A proof the API already accepted (repeatable): the same proof again is a replay.
+    #[arg(long, value_name = "PROOF")]
+    pub dpop_seen: Vec<String>,
+    /// The issuer's DPoP mode: `off`, `allowed` (default) or `required`.
+    #[arg(long, value_name = "MODE", default_value = "allowed")]
+    pub dpop_mode: String,
+    /// The client certificate (PEM) the request came with, for certificate-bound tokens.
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+}
+
+impl RequestArgs {
+    /// True when any request flag was given.
+    pub fn given(&self) -> bool {
+        !self.dpop.is_empty()
+            || self.bearer
+            || self.url.is_some()
+            || !self.dpop_seen.is_empty()
+            || self.client_cert.is_some()
+            || self.dpop_mode != "allowed"
+    }
+
+    /// The request these flags describe.
+    pub fn request(&self) -> Result<tollgate::doctor::DpopRequest, String> {
+        use tollgate::binding::{AuthScheme, CertFormat, ClientCert};
+        let mode = self
+            .dpop_mode
+            .parse()
+            .map_err(|e| format!("--dpop-mode: {e}"))?;
+        let client_cert = match &self.client_cert {
+            None => ClientCert::default(),
+            Some(path) => {
+                let pem = crate::input::read_file(&path.display().to_string())?;
+                let der = tollgate::binding::read_client_cert(
+                    &String::from_utf8_lossy(&pem),
+                    CertFormat::EscapedPem,
+                )
+                .map_err(|e| format!("--client-cert {}: {e}", path.display()))?;
+                ClientCert::Der(der)
+            }
+        };
+        Ok(tollgate::doctor::DpopRequest {
+            scheme: if self.bearer {
+                AuthScheme::Bearer
+            } else {
+                AuthScheme::Dpop
+            },
+            proofs: self.dpop.iter().map(|p| p.trim().to_string()).collect(),
+            method: self.method.clone(),
+            url: self.url.clone(),
+            seen: self.dpop_seen.clone(),
+            options: tollgate::dpop::DpopOptions::default().mode(mode),
+            client_cert,
+        })
+    }
+}

@@ -25,6 +25,15 @@ pub struct Args {
     /// Print one JSON object: {"valid", "code", "message", "header", "claims", "details"}.
     #[arg(long)]
     pub json: bool,
+    /// What the request presented besides the token (DPoP proof, method, URL, certificate):
+    /// a valid token is then also checked against it.
+    #[command(flatten)]
+    pub request: crate::policy::RequestArgs,
+    /// Record the proof's `jti` in this Redis replay cache (`redis://host:port`), as the
+    /// gateway does: a proof seen before is `dpop_replayed`; Redis not answering is
+    /// `replay_cache_unavailable` (exit 3).
+    #[arg(long, value_name = "URL")]
+    pub replay_redis: Option<String>,
 }
 
 /// A usage or configuration problem (exit 2).
@@ -125,7 +134,49 @@ pub fn run(args: Args) -> u8 {
         Ok(r) => r,
         Err(UsageError(e)) => return usage(&args, &e),
     };
+    let result = match result {
+        Ok(verified) if args.request.given() => match check_request(&args, &token, &verified) {
+            Ok(Ok(())) => Ok(verified),
+            Ok(Err(e)) => Err(e),
+            Err(UsageError(e)) => return usage(&args, &e),
+        },
+        other => other,
+    };
     report(&args, &token, result)
+}
+
+/// The sender-constraint checks of a valid token against the request the flags describe,
+/// then (with `--replay-redis`) the replay cache, as the gateway runs them.
+fn check_request(
+    args: &Args,
+    token: &str,
+    verified: &tollgate::Verified,
+) -> Result<Result<(), ValidationError>, UsageError> {
+    let request = args.request.request().map_err(UsageError)?;
+    let now = args.policy.now.unwrap_or_else(tollgate::clock::unix_now);
+    let checked = match request.check(tollgate::jws::strip_bearer(token), &verified.claims, now) {
+        Ok(Some(checked)) => checked,
+        Ok(None) => return Ok(Ok(())),
+        Err(e) => return Ok(Err(e)),
+    };
+    let Some(url) = &args.replay_redis else {
+        return Ok(Ok(()));
+    };
+    let cache = tollgate_gateway::replay::RedisReplayCache::new(
+        url,
+        std::time::Duration::from_millis(tollgate_gateway::config::DEFAULT_REPLAY_TIMEOUT_MS),
+    )
+    .map_err(UsageError)?;
+    let rt = crate::jwks::runtime().map_err(UsageError)?;
+    use tollgate::dpop::ReplayCache;
+    let until = request.options.replay_until(checked.iat);
+    Ok(
+        match rt.block_on(cache.insert_new(&checked.replay_key(), now, until)) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ValidationError::DpopReplayed { jti: checked.jti }),
+            Err(reason) => Err(ValidationError::ReplayCacheUnavailable { reason }),
+        },
+    )
 }
 
 fn usage(args: &Args, message: &str) -> u8 {

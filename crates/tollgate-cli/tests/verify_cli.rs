@@ -473,3 +473,171 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Sender-constrained tokens through `tollgate verify` with the request's flags (`--dpop`,
+/// `--method`, `--url`, `--bearer`, `--dpop-seen`, `--dpop-mode`, `--client-cert`,
+/// `--replay-redis`): every DPoP and certificate-binding code.
+#[test]
+fn dpop_and_certificate_codes() {
+    use tollgate::dpop::make_proof;
+    let fx = Fixture::new();
+    let client = SigningKey::generate(Algorithm::ES256, "").unwrap();
+    let jkt = tollgate::jwk::thumbprint_of(&client.public_jwk()).unwrap();
+    let bound = fx.token(&fx.rs, json!({}), json!({"cnf": {"jkt": jkt}}));
+    let plain = fx.token(&fx.rs, json!({}), json!({}));
+    let url = "https://api.example.com/orders/1";
+    let proof = |key: &SigningKey, method: &str, u: &str, token: &str, iat: i64| {
+        make_proof(key, method, u, Some(token), iat).unwrap()
+    };
+    let good = proof(&client, "GET", url, &bound, NOW);
+    let ok = verify(
+        &["--dpop", &good, "--url", url],
+        &bound,
+        &fx.path("jwks.json"),
+    );
+    assert_eq!(ok.status, 0, "{}", ok.stdout);
+    let other_key = SigningKey::generate(Algorithm::ES256, "").unwrap();
+    let cases: Vec<(Vec<String>, &str, &str)> = vec![
+        (
+            vec!["--url".into(), url.into()],
+            &bound,
+            "dpop_proof_missing",
+        ),
+        (
+            vec!["--dpop".into(), "x.y.z".into(), "--url".into(), url.into()],
+            &bound,
+            "dpop_proof_invalid",
+        ),
+        (
+            vec![
+                "--dpop".into(),
+                proof(&client, "POST", url, &bound, NOW),
+                "--url".into(),
+                url.into(),
+            ],
+            &bound,
+            "dpop_htm_mismatch",
+        ),
+        (
+            vec![
+                "--dpop".into(),
+                good.clone(),
+                "--url".into(),
+                "http://10.0.0.5/orders/1".into(),
+            ],
+            &bound,
+            "dpop_htu_mismatch",
+        ),
+        (
+            vec![
+                "--dpop".into(),
+                proof(&client, "GET", url, &bound, NOW - 3600),
+                "--url".into(),
+                url.into(),
+            ],
+            &bound,
+            "dpop_iat_outside_window",
+        ),
+        (
+            vec![
+                "--dpop".into(),
+                good.clone(),
+                "--dpop-seen".into(),
+                good.clone(),
+                "--url".into(),
+                url.into(),
+            ],
+            &bound,
+            "dpop_replayed",
+        ),
+        (
+            vec![
+                "--dpop".into(),
+                proof(&client, "GET", url, "another", NOW),
+                "--url".into(),
+                url.into(),
+            ],
+            &bound,
+            "dpop_ath_mismatch",
+        ),
+        (
+            vec![
+                "--dpop".into(),
+                proof(&other_key, "GET", url, &bound, NOW),
+                "--url".into(),
+                url.into(),
+            ],
+            &bound,
+            "dpop_key_mismatch",
+        ),
+        (
+            vec!["--bearer".into()],
+            &bound,
+            "dpop_bound_token_as_bearer",
+        ),
+        (
+            vec!["--bearer".into(), "--dpop-mode".into(), "required".into()],
+            &plain,
+            "dpop_required",
+        ),
+        (
+            vec![
+                "--dpop".into(),
+                proof(&client, "GET", url, &plain, NOW),
+                "--url".into(),
+                url.into(),
+                "--dpop-mode".into(),
+                "off".into(),
+            ],
+            &plain,
+            "dpop_not_accepted",
+        ),
+    ];
+    for (args, token, code) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_code(&fx, &args, token, code);
+    }
+
+    // Certificate-bound tokens (RFC 8705).
+    let pem = include_str!("../../tollgate/tests/fixtures/mtls/client.pem");
+    let other_pem = include_str!("../../tollgate/tests/fixtures/mtls/other.pem");
+    std::fs::write(fx.path("client.pem"), pem).unwrap();
+    std::fs::write(fx.path("other.pem"), other_pem).unwrap();
+    let x5t = "Xb67WRTEESxzqzm2tA8ap1q2vwfagIerNDK48_Uzajs";
+    let cert_bound = fx.token(&fx.rs, json!({}), json!({"cnf": {"x5t#S256": x5t}}));
+    let client_pem = fx.path("client.pem").display().to_string();
+    let other = fx.path("other.pem").display().to_string();
+    let ok = verify(
+        &["--bearer", "--client-cert", &client_pem],
+        &cert_bound,
+        &fx.path("jwks.json"),
+    );
+    assert_eq!(ok.status, 0, "{}", ok.stdout);
+    assert_code(&fx, &["--bearer"], &cert_bound, "client_cert_missing");
+    assert_code(
+        &fx,
+        &["--bearer", "--client-cert", &other],
+        &cert_bound,
+        "client_cert_mismatch",
+    );
+
+    // The replay cache cannot answer (nothing listens on port 1): cannot verify now, exit 3.
+    let out = verify(
+        &[
+            "--dpop",
+            &good,
+            "--url",
+            url,
+            "--replay-redis",
+            "redis://127.0.0.1:1",
+        ],
+        &bound,
+        &fx.path("jwks.json"),
+    );
+    assert_eq!(
+        out.json["code"], "replay_cache_unavailable",
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.status, 3);
+}

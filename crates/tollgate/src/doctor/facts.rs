@@ -163,14 +163,13 @@ fn hmac_verifies(secret: &[u8], alg: Algorithm, d: &jws::Decoded<'_>) -> bool {
 /// already accepted (a replay).
 #[cfg(feature = "remote")]
 fn binding_error(ctx: &Context, verified: &validate::Verified) -> Result<(), ValidationError> {
-    use crate::binding::{AuthScheme, RequestContext};
     let bound = verified
         .claims
         .get("cnf")
         .and_then(|c| c.get("jkt"))
         .is_some();
     let default = super::DpopRequest {
-        scheme: AuthScheme::Dpop,
+        scheme: crate::binding::AuthScheme::Dpop,
         ..super::DpopRequest::default()
     };
     let input = match &ctx.dpop {
@@ -178,33 +177,9 @@ fn binding_error(ctx: &Context, verified: &validate::Verified) -> Result<(), Val
         None if bound => &default,
         None => return Ok(()),
     };
-    let request = RequestContext::new(
-        input.scheme,
-        &ctx.token,
-        input.method.as_str(),
-        input.url.clone(),
-    )
-    .dpop_proofs(input.proofs.iter().map(String::as_str).collect());
-    let issuer = verified.claims.issuer().unwrap_or_default();
-    let now = ctx.settings.now;
-    match crate::binding::check_binding_now(
-        &verified.claims,
-        &request,
-        issuer,
-        &input.options,
-        now,
-    )? {
-        Some(checked)
-            if input
-                .seen
-                .iter()
-                .filter_map(|p| crate::dpop::replay_key_of(p))
-                .any(|k| k == checked.replay_key()) =>
-        {
-            Err(ValidationError::DpopReplayed { jti: checked.jti })
-        }
-        _ => Ok(()),
-    }
+    input
+        .check(&ctx.token, &verified.claims, ctx.settings.now)
+        .map(|_| ())
 }
 
 #[cfg(not(feature = "remote"))]

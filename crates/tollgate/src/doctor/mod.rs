@@ -197,6 +197,44 @@ pub struct DpopRequest {
     pub seen: Vec<String>,
     /// How the server checks proofs.
     pub options: crate::dpop::DpopOptions,
+    /// The client certificate the request came with (certificate-bound tokens).
+    pub client_cert: crate::binding::ClientCert,
+}
+
+#[cfg(feature = "remote")]
+impl DpopRequest {
+    /// Checks what this request presents for a valid token (`token`, its `claims`) at
+    /// `now`, without a replay cache: every check of [`crate::binding::check_binding_now`],
+    /// then the proofs the server already accepted ([`DpopRequest::seen`]). `Ok(Some(proof))`:
+    /// the proof passed and only its `jti` remains to be recorded.
+    pub fn check(
+        &self,
+        token: &str,
+        claims: &crate::Claims,
+        now: i64,
+    ) -> Result<Option<crate::dpop::CheckedProof>, ValidationError> {
+        let request = crate::binding::RequestContext::new(
+            self.scheme,
+            token,
+            self.method.as_str(),
+            self.url.clone(),
+        )
+        .dpop_proofs(self.proofs.iter().map(String::as_str).collect())
+        .client_cert(self.client_cert.clone());
+        let issuer = claims.issuer().unwrap_or_default();
+        match crate::binding::check_binding_now(claims, &request, issuer, &self.options, now)? {
+            Some(checked)
+                if self
+                    .seen
+                    .iter()
+                    .filter_map(|p| crate::dpop::replay_key_of(p))
+                    .any(|k| k == checked.replay_key()) =>
+            {
+                Err(ValidationError::DpopReplayed { jti: checked.jti })
+            }
+            other => Ok(other),
+        }
+    }
 }
 
 impl fmt::Debug for Context {
