@@ -17,6 +17,7 @@ use crate::codes::GatewayCode;
 use crate::config::{Access, Config};
 use crate::diagnosis::CauseCache;
 use crate::metrics::{outcome_of, Metrics};
+use crate::recent::{Kept, RecentRefusal, RecentRefusals};
 use crate::refusals::{Prepared, RefusalCache};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
 use crate::routes::{check_access, claim_by, RouteTable};
@@ -174,6 +175,8 @@ pub struct Decision {
     /// situation, or [`crate::diagnosis::NOT_DIAGNOSED`] when the second's budget of
     /// diagnoses is spent (see [`crate::diagnosis`]).
     pub cause: Option<&'static str>,
+    /// For a rejected token, when recent refusals are kept: its header and claims.
+    pub(crate) kept: Option<Box<Kept>>,
 }
 
 impl Decision {
@@ -208,6 +211,8 @@ pub struct Decider {
     leeway: u64,
     /// The answers to rejected tokens, per code and sentence.
     refusals: RefusalCache,
+    /// The last refused requests, for the doctor page (see [`crate::recent`]).
+    recent: RecentRefusals,
 }
 
 impl std::fmt::Debug for Decider {
@@ -242,6 +247,7 @@ impl Decider {
             any_issuer: Policy::new().issuers(config.issuers.iter().map(|i| i.issuer.clone())),
             causes: CauseCache::new(),
             refusals: RefusalCache::default(),
+            recent: RecentRefusals::new(config.recent_refusals),
             leeway: config
                 .issuers
                 .iter()
@@ -291,6 +297,18 @@ impl Decider {
                     .zip(name.bytes())
                     .all(|(a, b)| a == fold(b))
         })
+    }
+
+    /// The last refused requests (see [`crate::recent`]).
+    pub fn recent(&self) -> &RecentRefusals {
+        &self.recent
+    }
+
+    /// The policy the doctor uses for a token from `iss`: the issuer's own, or one naming
+    /// every configured issuer when `iss` is not configured.
+    pub fn policy_for(&self, iss: Option<&str>) -> &Policy {
+        iss.and_then(|i| self.policies.get(i))
+            .unwrap_or(&self.any_issuer)
     }
 
     /// The verified-token cache.
@@ -367,8 +385,48 @@ impl Decider {
                 reason = %tollgate::text::cut_to(&decision.description, 400),
                 cause = decision.cause.unwrap_or(""),
             );
+            if self.recent.enabled() {
+                self.keep_refusal(
+                    &decision,
+                    route,
+                    &method.to_string(),
+                    &path.to_string(),
+                    &subject.to_string(),
+                );
+            }
         }
         decision
+    }
+
+    /// Keeps a refusal in the ring of recent ones (header and claims, never the token).
+    fn keep_refusal(&self, d: &Decision, route: &str, method: &str, path: &str, subject: &str) {
+        let kept = d.kept.as_deref().cloned().unwrap_or_default();
+        let claim = |n: &str| {
+            kept.claims
+                .as_ref()
+                .and_then(|c| c.get(n))
+                .and_then(Value::as_str)
+                .map(|s| tollgate::text::cut(s).to_string())
+        };
+        let subject = match subject {
+            "" => claim("sub"),
+            s => Some(s.to_string()),
+        };
+        self.recent.push(RecentRefusal {
+            id: 0,
+            at: self.clock.now(),
+            route: route.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+            code: d.code,
+            status: d.status(),
+            cause: d.cause,
+            subject,
+            issuer: claim("iss"),
+            description: tollgate::text::cut_to(&d.description, 400).to_string(),
+            error: d.error.clone(),
+            kept,
+        });
     }
 
     async fn decide_inner(
@@ -429,6 +487,9 @@ impl Decider {
                 d.prepared = Some(prepared);
                 d.cause = self.top_cause(&err, token);
                 d.error = Some(err);
+                if self.recent.enabled() {
+                    d.kept = Some(Box::new(Kept::of(token)));
+                }
                 return (d, path);
             }
         };
@@ -514,6 +575,7 @@ impl Decider {
             description: String::new(),
             error: None,
             cause: None,
+            kept: None,
         }
     }
 
@@ -536,6 +598,7 @@ impl Decider {
             description,
             error: None,
             cause: None,
+            kept: None,
         }
     }
 }

@@ -35,6 +35,7 @@ mod forward_auth;
 mod listener;
 pub mod metrics;
 mod proxy;
+pub mod recent;
 pub mod refusals;
 pub mod request_policy;
 pub mod routes;
