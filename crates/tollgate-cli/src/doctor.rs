@@ -87,7 +87,8 @@ pub fn run(args: Args) -> u8 {
             let report = doctor::diagnose(&ctx);
             if let Some(s) = args.stack {
                 let snippet = stack::snippet(s, &report);
-                println!("# {} ({})", snippet.title, snippet.file);
+                // The title on standard error: standard output is the file, as is.
+                eprintln!("{} ({})", snippet.title, snippet.file);
                 print!("{}", snippet.code);
             } else if args.json {
                 match serde_json::to_string_pretty(&report) {

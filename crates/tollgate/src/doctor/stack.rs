@@ -71,7 +71,8 @@ impl FromStr for Stack {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
-    /// The token is fine; the API's configuration changes (the snippet is the fix).
+    /// The token is fine; the API's configuration (or its environment: network, keys)
+    /// changes. When the change is a value, the snippet carries it.
     Configuration,
     /// The token is the problem: the identity provider (or the client) changes; the snippet
     /// is the API's correct configuration, unchanged in substance.
@@ -148,10 +149,10 @@ impl Corrected {
             .map(str::to_string);
         let top = report.causes.first();
         let top_id = top.and_then(|c| CauseId::parse(c.id));
-        let mut side = if report.valid {
-            Side::None
-        } else {
-            Side::IdentityProvider
+        let mut side = match top_id {
+            _ if report.valid => Side::None,
+            Some(id) if token_side(id) => Side::IdentityProvider,
+            _ => Side::Configuration,
         };
         let mut note = match top {
             Some(c) => c.fix.clone(),
@@ -236,6 +237,34 @@ impl Corrected {
     }
 }
 
+/// True when the cause is the token's (what the identity provider or the client sends),
+/// not the API's configuration or its environment.
+fn token_side(id: CauseId) -> bool {
+    use CauseId::*;
+    matches!(
+        id,
+        EncryptedToken
+            | OpaqueToken
+            | MalformedToken
+            | UnsignedToken
+            | RefreshTokenAsAccessToken
+            | OktaOrgAuthorizationServer
+            | AzureGraphToken
+            | FirebaseWrongToken
+            | IdTokenAsAccessToken
+            | TokenFromOtherIssuer
+            | SymmetricToken
+            | KidUnknownToIssuer
+            | SignatureMismatch
+            | TimeClaimsInMilliseconds
+            | TokenExpired
+            | ClockSkew
+            | KeycloakMissingAudience
+            | AudienceOtherApi
+            | AzureV1V2Mismatch
+    )
+}
+
 /// The snippet for `stack`.
 pub fn snippet(stack: Stack, report: &Report) -> Snippet {
     let c = Corrected::of(report);
@@ -292,7 +321,7 @@ fn list(items: &[String]) -> String {
 /// cannot end the comment.
 fn comment(prefix: &str, c: &Corrected) -> String {
     let what = match c.side {
-        Side::Configuration => "Fix (configuration)",
+        Side::Configuration => "Fix in the API's configuration or environment",
         Side::IdentityProvider => "Fix on the identity provider's side",
         Side::None => "Accepted",
     };
