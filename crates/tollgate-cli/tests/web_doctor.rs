@@ -428,10 +428,17 @@ async fn chromium_renders_the_six_causes() {
             assert!(rotation.contains(&issuer.current_kid()), "{rotation}");
             let tid_meaning = browser.find("#claims-table").await.text().await;
             assert!(tid_meaning.contains("Issuer: who made the token"), "{tid_meaning}");
+            // Whole-page pictures: the window as tall as the page (bounded).
+            browser.script("window.scrollTo(0, 0)", json!([])).await;
+            let height = |v: Value| v.as_i64().unwrap_or(1000).clamp(800, 4000) as u32;
+            let h = browser.script("return document.documentElement.scrollHeight", json!([])).await;
+            browser.resize(1280, height(h) + 140).await;
             browser.screenshot(&shots.join("desktop-keys-rotated.png")).await;
-            browser.resize(390, 1400).await;
+            browser.resize(390, 844).await;
             let width = browser.script("return document.documentElement.scrollWidth", json!([])).await;
             assert!(width.as_i64().unwrap() <= 390, "the page scrolls sideways on a phone: {width}");
+            browser.screenshot(&shots.join("phone-keys-rotated-top.png")).await;
+            browser.script("document.getElementById('verdict').scrollIntoView()", json!([])).await;
             browser.screenshot(&shots.join("phone-keys-rotated.png")).await;
             browser.resize(1280, 1000).await;
         }

@@ -215,23 +215,28 @@
     if (pts.length < 2) { box.append(el("p", { class: "hint" }, "The token has no times to draw.")); return; }
     const lo = Math.min(...pts.map(([, x]) => x)) - t.leeway;
     const hi = Math.max(...pts.map(([, x]) => x)) + t.leeway;
-    const W = 640, H = 150, pad = 40;
+    const W = 640, H = 170, pad = 70;
     const span = Math.max(hi - lo, 1);
     const x = (s) => pad + ((s - lo) / span) * (W - 2 * pad);
     const s = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "Timeline of iat, nbf, exp and now, with the leeway band" });
     s.append(svg("title", {}, "Timeline: iat, nbf, exp, now and the leeway band"));
-    s.append(svg("line", { x1: pad, y1: 80, x2: W - pad, y2: 80, stroke: "#57606a", "stroke-width": 2 }));
+    s.append(svg("line", { x1: pad, y1: 90, x2: W - pad, y2: 90, stroke: "#57606a", "stroke-width": 2 }));
     if (t.exp !== null && t.exp !== undefined) {
       const start = t.nbf !== null && t.nbf !== undefined ? t.nbf : (t.iat !== null && t.iat !== undefined ? t.iat : t.exp);
-      s.append(svg("rect", { x: x(start), y: 70, width: Math.max(x(t.exp) - x(start), 1), height: 20, fill: "#dafbe1" }));
-      s.append(svg("rect", { x: x(t.exp), y: 70, width: Math.max(x(t.exp + t.leeway) - x(t.exp), 1), height: 20, fill: "#fff8c5", stroke: "#9a6700" }));
-      s.append(svg("text", { x: x(t.exp) + 2, y: 106, "font-size": 11, fill: "#9a6700" }, "+" + t.leeway + " s leeway"));
+      s.append(svg("rect", { x: x(start), y: 80, width: Math.max(x(t.exp) - x(start), 1), height: 20, fill: "#dafbe1" }));
+      s.append(svg("rect", { x: x(t.exp), y: 80, width: Math.max(x(t.exp + t.leeway) - x(t.exp), 2), height: 20, fill: "#fff8c5", stroke: "#9a6700" }));
+      s.append(svg("text", { x: x(t.exp), y: 114, "text-anchor": "middle", "font-size": 11, fill: "#9a6700" }, "exp + " + t.leeway + " s leeway"));
     }
-    pts.forEach(([name, at], i) => {
+    // Labels of points closer than 70 px go on separate rows.
+    const rows = [];
+    pts.sort((a, b) => a[1] - b[1]).forEach(([name, at]) => {
+      let row = 0;
+      while (rows[row] !== undefined && x(at) - rows[row] < 70) row++;
+      rows[row] = x(at);
       const colour = name === "now" ? "#b42318" : "#0550ae";
-      s.append(svg("line", { x1: x(at), y1: 50, x2: x(at), y2: 95, stroke: colour, "stroke-width": name === "now" ? 3 : 2 }));
-      s.append(svg("text", { x: x(at), y: 20 + (i % 2) * 16, "text-anchor": "middle", "font-size": 12, fill: colour }, name));
-      s.append(svg("text", { x: x(at), y: 125 + (i % 2) * 14, "text-anchor": "middle", "font-size": 10, fill: "#57606a" }, name === "now" ? new Date(at * 1000).toLocaleTimeString() : relative(at, t.now)));
+      s.append(svg("line", { x1: x(at), y1: 58 - row * 2, x2: x(at), y2: 104, stroke: colour, "stroke-width": name === "now" ? 3 : 2 }));
+      s.append(svg("text", { x: x(at), y: 14 + row * 14, "text-anchor": "middle", "font-size": 12, "font-weight": "bold", fill: colour }, name));
+      s.append(svg("text", { x: x(at), y: 132 + row * 13, "text-anchor": "middle", "font-size": 10, fill: "#57606a" }, name === "now" ? new Date(at * 1000).toLocaleTimeString() : relative(at, t.now)));
     });
     box.append(s);
   }
