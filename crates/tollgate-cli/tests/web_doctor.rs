@@ -83,8 +83,12 @@ fn cases(issuer: &DevIssuer) -> Vec<Case> {
     issuer.rotate();
     let rotated = issuer.mint(json!({}), json!({}));
 
-    let hs = SigningKey::hmac(Algorithm::HS256, b"client-secret-of-the-spa-app-0123456789", "")
-        .expect("hmac key");
+    let hs = SigningKey::hmac(
+        Algorithm::HS256,
+        b"client-secret-of-the-spa-app-0123456789",
+        "",
+    )
+    .expect("hmac key");
     let hs_token = jws::sign(
         &json!({"typ": "JWT"}),
         &json!({"iss": url, "aud": aud, "sub": "spa-user", "iat": n, "exp": n + 3600}),
@@ -205,7 +209,10 @@ fn page_server() -> (Server, String) {
         .find(|w| w.starts_with("http://"))
         .expect("a URL")
         .to_string();
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/doctor"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/doctor"),
+        "{url}"
+    );
     (server, url)
 }
 
@@ -222,7 +229,11 @@ async fn json_of(r: reqwest::Response) -> Value {
 fn cause_ids(report: &Value) -> Vec<String> {
     report["causes"]
         .as_array()
-        .map(|a| a.iter().filter_map(|c| c["id"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["id"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -231,7 +242,9 @@ fn cause_ids(report: &Value) -> Vec<String> {
 /// fetches) and one snippet per stack.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_diagnoses_the_six_causes() {
-    let issuer = DevIssuer::start(IssuerOptions::default()).await.expect("issuer");
+    let issuer = DevIssuer::start(IssuerOptions::default())
+        .await
+        .expect("issuer");
     let (_server, url) = page_server();
     let api = url.replace("/doctor", "/doctor/api/diagnose");
     let client = reqwest::Client::builder()
@@ -251,7 +264,12 @@ async fn the_api_diagnoses_the_six_causes() {
         let report = &body["report"];
         let ids = cause_ids(report);
         assert_eq!(report["verdict"], case.verdict, "{}: {ids:?}", case.name);
-        assert_eq!(ids.first().map(String::as_str), Some(case.top_cause), "{}: {ids:?}", case.name);
+        assert_eq!(
+            ids.first().map(String::as_str),
+            Some(case.top_cause),
+            "{}: {ids:?}",
+            case.name
+        );
         let fix = report["causes"][0]["fix"].as_str().unwrap();
         assert!(fix.contains(&case.fix_contains), "{}: {fix}", case.name);
         if let Some(other) = case.other_cause {
@@ -259,25 +277,54 @@ async fn the_api_diagnoses_the_six_causes() {
         }
         // The page's data is in the report; the signature is not.
         let sig = case.token.rsplit('.').next().unwrap();
-        assert!(!body.to_string().contains(sig), "{}: the signature leaked", case.name);
+        assert!(
+            !body.to_string().contains(sig),
+            "{}: the signature leaked",
+            case.name
+        );
         assert_eq!(report["parts"][2]["name"], "signature");
         assert!(report["parts"][2]["text"].is_null());
-        assert!(report["claim_meanings"]["iss"].as_str().unwrap().contains("Issuer"));
+        assert!(report["claim_meanings"]["iss"]
+            .as_str()
+            .unwrap()
+            .contains("Issuer"));
         assert!(report["timeline"]["exp"].is_i64(), "{}", case.name);
         assert_eq!(body["snippets"].as_array().unwrap().len(), 5);
         if case.name == "keys_rotated" {
-            assert!(report["rotation"].as_str().unwrap().contains(&issuer.current_kid()));
+            assert!(report["rotation"]
+                .as_str()
+                .unwrap()
+                .contains(&issuer.current_kid()));
             let api_keys = &report["keys"][0];
             assert_eq!(api_keys["role"], "api");
             assert_eq!(api_keys["token_kid"], issuer.current_kid());
-            assert!(api_keys["keys"].as_array().unwrap().iter().all(|k| k["fit"] != "match"));
-            let live = report["keys"].as_array().unwrap().iter().find(|k| k["role"] == "live").unwrap();
+            assert!(api_keys["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|k| k["fit"] != "match"));
+            let live = report["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["role"] == "live")
+                .unwrap();
             assert_eq!(live["keys"][0]["fit"], "match");
-            let fetched: Vec<&str> = report["fetches"].as_array().unwrap().iter().map(|f| f["url"].as_str().unwrap()).collect();
+            let fetched: Vec<&str> = report["fetches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["url"].as_str().unwrap())
+                .collect();
             assert_eq!(fetched, [issuer.discovery_url(), issuer.jwks_url()]);
         }
         if case.offline {
-            assert_eq!(report["fetches"], json!([]), "{}: offline fetches nothing", case.name);
+            assert_eq!(
+                report["fetches"],
+                json!([]),
+                "{}: offline fetches nothing",
+                case.name
+            );
         }
     }
     issuer.shutdown().await;
@@ -306,11 +353,31 @@ async fn the_api_refuses_what_a_web_page_elsewhere_could_send() {
     let r = post(ok.to_string(), vec![json_ct.clone()]).await.unwrap();
     assert_eq!(r.status(), 200);
     for (name, headers, status) in [
-        ("foreign origin", vec![json_ct.clone(), ("origin", "https://evil.example".into())], 403),
-        ("null origin", vec![json_ct.clone(), ("origin", "null".into())], 403),
-        ("rebound host", vec![json_ct.clone(), ("host", "evil.example".into())], 403),
-        ("form post", vec![("content-type", "application/x-www-form-urlencoded".into())], 415),
-        ("text post", vec![("content-type", "text/plain".into())], 415),
+        (
+            "foreign origin",
+            vec![json_ct.clone(), ("origin", "https://evil.example".into())],
+            403,
+        ),
+        (
+            "null origin",
+            vec![json_ct.clone(), ("origin", "null".into())],
+            403,
+        ),
+        (
+            "rebound host",
+            vec![json_ct.clone(), ("host", "evil.example".into())],
+            403,
+        ),
+        (
+            "form post",
+            vec![("content-type", "application/x-www-form-urlencoded".into())],
+            415,
+        ),
+        (
+            "text post",
+            vec![("content-type", "text/plain".into())],
+            415,
+        ),
     ] {
         let r = post(ok.to_string(), headers).await.unwrap();
         assert_eq!(r.status(), status, "{name}");
@@ -318,18 +385,38 @@ async fn the_api_refuses_what_a_web_page_elsewhere_could_send() {
     }
     for (name, body) in [
         ("not JSON", "{".to_string()),
-        ("unknown member", json!({"token": "x", "secret": "y"}).to_string()),
-        ("duplicate token", r#"{"token": "a", "token": "b"}"#.to_string()),
+        (
+            "unknown member",
+            json!({"token": "x", "secret": "y"}).to_string(),
+        ),
+        (
+            "duplicate token",
+            r#"{"token": "a", "token": "b"}"#.to_string(),
+        ),
         ("no token", json!({"issuers": []}).to_string()),
         ("empty token", json!({"token": "  "}).to_string()),
-        ("long list", json!({"token": "a.b.c", "audiences": vec!["a"; 100]}).to_string()),
-        ("bad alg", json!({"token": "a.b.c", "algorithms": ["none"]}).to_string()),
-        ("keys as text", json!({"token": ok["token"], "jwks": "not json", "offline": true}).to_string()),
+        (
+            "long list",
+            json!({"token": "a.b.c", "audiences": vec!["a"; 100]}).to_string(),
+        ),
+        (
+            "bad alg",
+            json!({"token": "a.b.c", "algorithms": ["none"]}).to_string(),
+        ),
+        (
+            "keys as text",
+            json!({"token": ok["token"], "jwks": "not json", "offline": true}).to_string(),
+        ),
     ] {
         let r = post(body, vec![json_ct.clone()]).await.unwrap();
         assert_eq!(r.status(), 400, "{name}");
         let v = json_of(r).await;
-        assert!(v["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{name}: {v}");
+        assert!(
+            v["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{name}: {v}"
+        );
     }
     // A key URL that may not be fetched (plain HTTP off loopback) is not fetched: the
     // report says why and cannot check the token.
@@ -342,7 +429,13 @@ async fn the_api_refuses_what_a_web_page_elsewhere_could_send() {
     assert_eq!(r.status(), 200);
     let v = json_of(r).await;
     assert_eq!(v["report"]["causes"][0]["id"], "jwks_unreachable", "{v}");
-    assert!(v["report"]["fetches"][0]["outcome"].as_str().unwrap().contains("https"), "{v}");
+    assert!(
+        v["report"]["fetches"][0]["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("https"),
+        "{v}"
+    );
     let big = json!({"token": "a".repeat(300 * 1024)}).to_string();
     let r = post(big, vec![json_ct.clone()]).await.unwrap();
     assert_eq!(r.status(), 413);
@@ -355,7 +448,11 @@ async fn the_api_refuses_what_a_web_page_elsewhere_could_send() {
     // Nothing from another origin: every src and href is this origin's.
     for attr in ["src=\"", "href=\""] {
         for part in html.split(attr).skip(1) {
-            assert!(part.starts_with('/'), "{attr}{}", &part[..part.len().min(40)]);
+            assert!(
+                part.starts_with('/'),
+                "{attr}{}",
+                &part[..part.len().min(40)]
+            );
         }
     }
 }
@@ -365,7 +462,9 @@ async fn the_api_refuses_what_a_web_page_elsewhere_could_send() {
 /// widths land in `target/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_renders_the_six_causes() {
-    let issuer = DevIssuer::start(IssuerOptions::default()).await.expect("issuer");
+    let issuer = DevIssuer::start(IssuerOptions::default())
+        .await
+        .expect("issuer");
     let (_server, url) = page_server();
     let origin = url.trim_end_matches("/doctor").to_string();
     let driver = Driver::start();
@@ -378,9 +477,27 @@ async fn chromium_renders_the_six_causes() {
         browser
             .wait_for("return document.readyState === 'complete'", RENDER_LIMIT)
             .await;
-        browser.find("#token").await.clear().await.type_text(&case.token).await;
-        browser.find("#issuers").await.clear().await.type_text(&case.issuers.join("\n")).await;
-        browser.find("#audiences").await.clear().await.type_text(&case.audiences.join("\n")).await;
+        browser
+            .find("#token")
+            .await
+            .clear()
+            .await
+            .type_text(&case.token)
+            .await;
+        browser
+            .find("#issuers")
+            .await
+            .clear()
+            .await
+            .type_text(&case.issuers.join("\n"))
+            .await;
+        browser
+            .find("#audiences")
+            .await
+            .clear()
+            .await
+            .type_text(&case.audiences.join("\n"))
+            .await;
         browser.find("#jwks_url").await.clear().await;
         if let Some(u) = &case.jwks_url {
             browser.find("#jwks_url").await.type_text(u).await;
@@ -389,7 +506,13 @@ async fn chromium_renders_the_six_causes() {
         if let Some(j) = &case.jwks {
             browser.find("#jwks").await.type_text(j).await;
         }
-        browser.find("#algorithms").await.clear().await.type_text(case.algorithms).await;
+        browser
+            .find("#algorithms")
+            .await
+            .clear()
+            .await
+            .type_text(case.algorithms)
+            .await;
         if case.offline {
             browser.find("#offline").await.click().await;
         }
@@ -402,14 +525,21 @@ async fn chromium_renders_the_six_causes() {
             .await;
         assert_eq!(verdict, case.verdict, "{}", case.name);
         let top = browser
-            .script("return document.getElementById('top-cause').dataset.cause", json!([]))
+            .script(
+                "return document.getElementById('top-cause').dataset.cause",
+                json!([]),
+            )
             .await;
         assert_eq!(top, case.top_cause, "{}", case.name);
         let fix = browser.find("#top-fix").await.text().await;
         assert!(fix.starts_with("Fix: "), "{}: {fix}", case.name);
         assert!(fix.contains(&case.fix_contains), "{}: {fix}", case.name);
         let verdict_text = browser.find("#verdict").await.text().await;
-        assert!(verdict_text.starts_with("Refused"), "{}: {verdict_text}", case.name);
+        assert!(
+            verdict_text.starts_with("Refused"),
+            "{}: {verdict_text}",
+            case.name
+        );
         if let Some(other) = case.other_cause {
             let others = browser.find("#other-causes").await.text().await;
             assert!(others.contains(other), "{}: {others}", case.name);
@@ -421,25 +551,55 @@ async fn chromium_renders_the_six_causes() {
                 json!([]),
             )
             .await;
-        let drawn: Vec<i64> = drawn.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
-        assert!(drawn[0] >= 8 && drawn[1] >= 3 && drawn[2] >= 3 && drawn[3] == 5 && drawn[4] > 50, "{}: {drawn:?}", case.name);
+        let drawn: Vec<i64> = drawn
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert!(
+            drawn[0] >= 8 && drawn[1] >= 3 && drawn[2] >= 3 && drawn[3] == 5 && drawn[4] > 50,
+            "{}: {drawn:?}",
+            case.name
+        );
         if case.name == "keys_rotated" {
             let rotation = browser.find("#rotation").await.text().await;
             assert!(rotation.contains(&issuer.current_kid()), "{rotation}");
             let tid_meaning = browser.find("#claims-table").await.text().await;
-            assert!(tid_meaning.contains("Issuer: who made the token"), "{tid_meaning}");
+            assert!(
+                tid_meaning.contains("Issuer: who made the token"),
+                "{tid_meaning}"
+            );
             // Whole-page pictures: the window as tall as the page (bounded).
             browser.script("window.scrollTo(0, 0)", json!([])).await;
             let height = |v: Value| v.as_i64().unwrap_or(1000).clamp(800, 4000) as u32;
-            let h = browser.script("return document.documentElement.scrollHeight", json!([])).await;
+            let h = browser
+                .script("return document.documentElement.scrollHeight", json!([]))
+                .await;
             browser.resize(1280, height(h) + 140).await;
-            browser.screenshot(&shots.join("desktop-keys-rotated.png")).await;
+            browser
+                .screenshot(&shots.join("desktop-keys-rotated.png"))
+                .await;
             browser.resize(390, 844).await;
-            let width = browser.script("return document.documentElement.scrollWidth", json!([])).await;
-            assert!(width.as_i64().unwrap() <= 390, "the page scrolls sideways on a phone: {width}");
-            browser.screenshot(&shots.join("phone-keys-rotated-top.png")).await;
-            browser.script("document.getElementById('verdict').scrollIntoView()", json!([])).await;
-            browser.screenshot(&shots.join("phone-keys-rotated.png")).await;
+            let width = browser
+                .script("return document.documentElement.scrollWidth", json!([]))
+                .await;
+            assert!(
+                width.as_i64().unwrap() <= 390,
+                "the page scrolls sideways on a phone: {width}"
+            );
+            browser
+                .screenshot(&shots.join("phone-keys-rotated-top.png"))
+                .await;
+            browser
+                .script(
+                    "document.getElementById('verdict').scrollIntoView()",
+                    json!([]),
+                )
+                .await;
+            browser
+                .screenshot(&shots.join("phone-keys-rotated.png"))
+                .await;
             browser.resize(1280, 1000).await;
         }
         // Every request the page made went to its own origin.
@@ -449,10 +609,19 @@ async fn chromium_renders_the_six_causes() {
                 json!([]),
             )
             .await;
-        let resources: Vec<&str> = resources.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let resources: Vec<&str> = resources
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert!(resources.len() >= 3, "{}: {resources:?}", case.name);
         for r in &resources {
-            assert!(r.starts_with(&format!("{origin}/")), "{}: a request to another origin: {r}", case.name);
+            assert!(
+                r.starts_with(&format!("{origin}/")),
+                "{}: a request to another origin: {r}",
+                case.name
+            );
         }
     }
     // The keyboard reaches the form: Tab from the top lands on a labelled field.
@@ -464,8 +633,85 @@ async fn chromium_renders_the_six_causes() {
         )
         .await;
     assert_eq!(labelled, true);
+
+    // The gateway's page: its issuer prefilled, a refusal listed and opened.
+    let gw = gateway(&issuer).await;
+    let refused = issuer.mint(json!({}), json!({"sub": "carol", "exp": now() - 7200}));
+    let r = reqwest::Client::new()
+        .get(format!("{}/orders/7", gw.url()))
+        .header("Authorization", format!("Bearer {refused}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let admin = gw.admin_url().unwrap();
+    browser.goto(&format!("{admin}/doctor")).await;
+    let row = browser
+        .wait_for(
+            "const b = document.querySelector('#refusals button[data-refusal]'); return b ? b.closest('tr').textContent : ''",
+            RENDER_LIMIT,
+        )
+        .await;
+    let row = row.as_str().unwrap();
+    assert!(
+        row.contains("expired") && row.contains("token_expired") && row.contains("carol"),
+        "{row}"
+    );
+    let prefilled = browser
+        .script("return document.getElementById('issuers').value", json!([]))
+        .await;
+    assert_eq!(prefilled, issuer.url());
+    browser
+        .find("#refusals button[data-refusal]")
+        .await
+        .click()
+        .await;
+    let top = browser
+        .wait_for(
+            "return document.getElementById('top-cause').dataset.cause",
+            RENDER_LIMIT,
+        )
+        .await;
+    assert_eq!(top, "token_expired");
+    browser.script("window.scrollTo(0, 0)", json!([])).await;
+    browser
+        .screenshot(&shots.join("desktop-gateway-refusal.png"))
+        .await;
+    let resources = browser
+        .script(
+            "return performance.getEntriesByType('resource').map(e => e.name)",
+            json!([]),
+        )
+        .await;
+    for r in resources.as_array().unwrap() {
+        assert!(r.as_str().unwrap().starts_with(&format!("{admin}/")), "{r}");
+    }
     drop(browser);
+    gw.shutdown().await;
     issuer.shutdown().await;
+}
+
+/// A gateway in front of nothing (every request here is refused) trusting `issuer`, with its
+/// admin listener (and so the doctor page) on loopback.
+async fn gateway(issuer: &DevIssuer) -> tollgate_gateway::RunningGateway {
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\n[[issuer]]\nissuer = \"{}\"\naudiences = [\"{}\"]\n[[route]]\nname = \"orders\"\npath = \"/\"\n",
+        issuer.url(),
+        issuer.audience()
+    );
+    let config = tollgate_gateway::Config::from_toml_str(&text).unwrap();
+    let gw = tollgate_gateway::Gateway::new(config)
+        .unwrap()
+        .serve()
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        if gw.gateway().is_ready() {
+            return gw;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway did not load the issuer's keys");
 }
 
 fn tollgate(args: &[&str]) -> process::Output {
@@ -479,10 +725,23 @@ fn tollgate(args: &[&str]) -> process::Output {
 fn stack(token: &str, issuer: &DevIssuer, stack: &str, extra: &[&str]) -> String {
     let url = issuer.url();
     let aud = issuer.audience();
-    let mut args = vec!["doctor", token, "--issuer", &url, "--audience", &aud, "--stack", stack];
+    let mut args = vec![
+        "doctor",
+        token,
+        "--issuer",
+        &url,
+        "--audience",
+        &aud,
+        "--stack",
+        stack,
+    ];
     args.extend_from_slice(extra);
     let out = tollgate(&args);
-    assert!(out.stderr.contains(stack_title(stack)), "{}", out.describe());
+    assert!(
+        out.stderr.contains(stack_title(stack)),
+        "{}",
+        out.describe()
+    );
     out.stdout
 }
 
@@ -501,16 +760,29 @@ fn stack_title(stack: &str) -> &'static str {
 /// fix applied (an audience near-miss is corrected to the token's exact audience).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snippets_accept_the_token_in_their_stacks() {
-    let issuer = DevIssuer::start(IssuerOptions::default()).await.expect("issuer");
+    let issuer = DevIssuer::start(IssuerOptions::default())
+        .await
+        .expect("issuer");
     let aud = issuer.audience();
-    let near_miss = issuer.mint(json!({}), json!({"aud": format!("{aud}/"), "sub": "snippet-user"}));
+    let near_miss = issuer.mint(
+        json!({}),
+        json!({"aud": format!("{aud}/"), "sub": "snippet-user"}),
+    );
     let dir = tempfile::tempdir().unwrap();
 
     let toml = stack(&near_miss, &issuer, "tollgate", &[]);
-    assert!(toml.contains(&format!("audiences = [\"{aud}/\"]")), "{toml}");
+    assert!(
+        toml.contains(&format!("audiences = [\"{aud}/\"]")),
+        "{toml}"
+    );
     let file = dir.path().join("tollgate.toml");
     std::fs::write(&file, &toml).unwrap();
-    let check = tollgate(&["serve", "--check-config", "--config", file.to_str().unwrap()]);
+    let check = tollgate(&[
+        "serve",
+        "--check-config",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(check.code, 0, "{}\n{toml}", check.describe());
 
     for other in ["aspnet", "spring"] {
@@ -522,7 +794,11 @@ async fn the_snippets_accept_the_token_in_their_stacks() {
     // Node: the snippet as a module next to the interop peers' node_modules.
     let node_dir = dir.path().join("node");
     std::fs::create_dir_all(&node_dir).unwrap();
-    std::os::unix::fs::symlink(peers.dir.join("node_modules"), node_dir.join("node_modules")).unwrap();
+    std::os::unix::fs::symlink(
+        peers.dir.join("node_modules"),
+        node_dir.join("node_modules"),
+    )
+    .unwrap();
     let snippet = stack(&near_miss, &issuer, "node", &[]);
     std::fs::write(node_dir.join("verify.mjs"), &snippet).unwrap();
     std::fs::write(
@@ -531,21 +807,33 @@ async fn the_snippets_accept_the_token_in_their_stacks() {
     )
     .unwrap();
     let out = process::run(
-        Command::new("node").arg(node_dir.join("run.mjs")).arg(&near_miss),
+        Command::new("node")
+            .arg(node_dir.join("run.mjs"))
+            .arg(&near_miss),
         Duration::from_secs(60),
     )
     .unwrap();
     assert_eq!(out.code, 0, "{}\n{snippet}", out.describe());
     assert_eq!(out.json()["sub"], "snippet-user");
     // The unchanged expectation (without the fix) is what jose refuses too.
-    let unfixed = snippet.replace(&format!("audience: [\"{aud}/\"]"), &format!("audience: [\"{aud}\"]"));
+    let unfixed = snippet.replace(
+        &format!("audience: [\"{aud}/\"]"),
+        &format!("audience: [\"{aud}\"]"),
+    );
     std::fs::write(node_dir.join("verify.mjs"), unfixed).unwrap();
     let out = process::run(
-        Command::new("node").arg(node_dir.join("run.mjs")).arg(&near_miss),
+        Command::new("node")
+            .arg(node_dir.join("run.mjs"))
+            .arg(&near_miss),
         Duration::from_secs(60),
     )
     .unwrap();
-    assert_ne!(out.code, 0, "jose accepted the unfixed audience: {}", out.describe());
+    assert_ne!(
+        out.code,
+        0,
+        "jose accepted the unfixed audience: {}",
+        out.describe()
+    );
 
     // Python: PyJWT with the snippet imported as a module.
     let py = stack(&near_miss, &issuer, "python", &[]);

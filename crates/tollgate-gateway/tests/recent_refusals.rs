@@ -81,7 +81,10 @@ async fn refusals_are_listed_and_opened_in_the_doctor_view() {
         let idp = DevIssuer::start(IssuerOptions::default()).await.unwrap();
         let gw = start(&idp, None).await;
         let expired = idp.mint(json!({}), json!({"sub": "alice", "exp": 1_000}));
-        let near_miss = idp.mint(json!({}), json!({"sub": "bob", "aud": format!("{}/", idp.audience())}));
+        let near_miss = idp.mint(
+            json!({}),
+            json!({"sub": "bob", "aud": format!("{}/", idp.audience())}),
+        );
         refused(&gw, "/orders/1", &expired).await;
         refused(&gw, "/orders/2", &near_miss).await;
 
@@ -112,15 +115,23 @@ async fn refusals_are_listed_and_opened_in_the_doctor_view() {
         assert_eq!(opened["report"]["code"], "audience_mismatch");
         assert_eq!(opened["report"]["causes"][0]["id"], "audience_near_miss");
         assert_eq!(opened["report"]["claims"]["sub"], "bob");
-        assert_eq!(opened["report"]["expected"]["audiences"], json!([idp.audience()]));
+        assert_eq!(
+            opened["report"]["expected"]["audiences"],
+            json!([idp.audience()])
+        );
         let node = opened["snippets"]
             .as_array()
             .unwrap()
             .iter()
             .find(|s| s["stack"] == "node")
             .unwrap();
-        assert!(node["code"].as_str().unwrap().contains(&format!("{}/", idp.audience())));
-        assert!(!opened.to_string().contains(near_miss.rsplit('.').next().unwrap()));
+        assert!(node["code"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{}/", idp.audience())));
+        assert!(!opened
+            .to_string()
+            .contains(near_miss.rsplit('.').next().unwrap()));
 
         for bad in ["999999", "x", "-1", "1%2f2", "18446744073709551616"] {
             let (status, _) = admin_json(&gw, &format!("/doctor/api/refusals/{bad}")).await;
@@ -137,7 +148,11 @@ async fn refusals_are_listed_and_opened_in_the_doctor_view() {
 
         // The page is the admin listener's, behind the admin guard.
         let admin = gw.admin_url().unwrap();
-        let page = client().get(format!("{admin}/doctor")).send().await.unwrap();
+        let page = client()
+            .get(format!("{admin}/doctor"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(page.status(), 200);
         assert_eq!(page.headers()["x-content-type-options"], "nosniff");
         let foreign = client()
@@ -155,7 +170,11 @@ async fn refusals_are_listed_and_opened_in_the_doctor_view() {
             .unwrap();
         assert_eq!(rebound.status(), 403);
         // The other admin endpoints are unchanged.
-        let health = client().get(format!("{admin}/healthz")).send().await.unwrap();
+        let health = client()
+            .get(format!("{admin}/healthz"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(health.status(), 200);
         gw.shutdown().await;
         idp.shutdown().await;

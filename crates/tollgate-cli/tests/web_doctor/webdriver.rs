@@ -85,9 +85,14 @@ impl Driver {
             "timeouts": {"pageLoad": 90_000, "script": 60_000, "implicit": 0},
             "goog:chromeOptions": {"binary": binary, "args": args}
         }}});
-        let v = send(&client, reqwest::Method::POST, &format!("{base}/session"), Some(caps))
-            .await
-            .unwrap_or_else(|e| panic!("new session: {e}\nchromedriver: {}", self.server.log()));
+        let v = send(
+            &client,
+            reqwest::Method::POST,
+            &format!("{base}/session"),
+            Some(caps),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("new session: {e}\nchromedriver: {}", self.server.log()));
         let id = v["sessionId"].as_str().expect("sessionId").to_string();
         Session {
             client,
@@ -177,8 +182,7 @@ impl Session {
         let deadline = Instant::now() + limit;
         loop {
             let v = self.script(script, json!([])).await;
-            let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-                && v.as_str() != Some("");
+            let truthy = !matches!(&v, Value::Null | Value::Bool(false)) && v.as_str() != Some("");
             if truthy {
                 return v;
             }
