@@ -171,11 +171,25 @@ impl std::fmt::Debug for DoctorPage {
 }
 
 /// A request the API refuses: 400 with what was expected and found.
-fn bad_request(description: impl Into<String>, fix: &str) -> Response {
-    answer_json(
-        StatusCode::BAD_REQUEST,
-        &json!({"error": "invalid_request", "error_description": description.into(), "fix": fix}),
-    )
+struct BadRequest {
+    description: String,
+    fix: &'static str,
+}
+
+fn bad_request(description: impl Into<String>, fix: &'static str) -> BadRequest {
+    BadRequest {
+        description: description.into(),
+        fix,
+    }
+}
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        answer_json(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "invalid_request", "error_description": self.description, "fix": self.fix}),
+        )
+    }
 }
 
 fn answer_json(status: StatusCode, body: &impl Serialize) -> Response {
@@ -293,7 +307,7 @@ async fn expectations(State(page): State<Arc<DoctorPage>>) -> Response {
 }
 
 /// Trims each value, drops empty ones; refuses lists longer than [`MAX_LIST`].
-fn clean(name: &str, list: &[String]) -> Result<Vec<String>, Response> {
+fn clean(name: &str, list: &[String]) -> Result<Vec<String>, BadRequest> {
     if list.len() > MAX_LIST {
         return Err(bad_request(
             format!(
@@ -329,15 +343,16 @@ async fn diagnose(State(_page): State<Arc<DoctorPage>>, body: Bytes) -> Response
                 ),
                 "send {\"token\": \"...\", \"issuers\": [...], \"audiences\": [...], \"jwks_url\": \"...\"}",
             )
+            .into_response()
         }
     };
     match run_diagnosis(req).await {
         Ok(d) => answer_json(StatusCode::OK, &d),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
-async fn run_diagnosis(req: DiagnoseRequest) -> Result<Diagnosis, Response> {
+async fn run_diagnosis(req: DiagnoseRequest) -> Result<Diagnosis, BadRequest> {
     let normalized = input::normalize(&req.token)
         .map_err(|e| bad_request(e, "paste the token, a Bearer header or a token response"))?;
     let e = &req.expect;

@@ -204,15 +204,12 @@ impl Corrected {
                         format!("accept the token's exact issuer {iss:?} (compared byte for byte)");
                 }
             }
-            Some(CauseId::AudienceNearMiss) => {
-                if !token_auds.is_empty() {
-                    audiences.clone_from(&token_auds);
-                    side = Side::Configuration;
-                    note = format!(
-                        "accept the token's exact audience {:?} (compared byte for byte)",
-                        token_auds
-                    );
-                }
+            Some(CauseId::AudienceNearMiss) if !token_auds.is_empty() => {
+                audiences.clone_from(&token_auds);
+                side = Side::Configuration;
+                note = format!(
+                    "accept the token's exact audience {token_auds:?} (compared byte for byte)"
+                );
             }
             Some(CauseId::KeysRotated | CauseId::EntraAppSpecificKeys) => {
                 if let Some(live) = live_keys.or(report.provider.jwks_url.clone()) {
