@@ -477,42 +477,17 @@ async fn chromium_renders_the_six_causes() {
         browser
             .wait_for("return document.readyState === 'complete'", RENDER_LIMIT)
             .await;
-        browser
-            .find("#token")
-            .await
-            .clear()
-            .await
-            .type_text(&case.token)
-            .await;
-        browser
-            .find("#issuers")
-            .await
-            .clear()
-            .await
-            .type_text(&case.issuers.join("\n"))
-            .await;
-        browser
-            .find("#audiences")
-            .await
-            .clear()
-            .await
-            .type_text(&case.audiences.join("\n"))
-            .await;
-        browser.find("#jwks_url").await.clear().await;
-        if let Some(u) = &case.jwks_url {
-            browser.find("#jwks_url").await.type_text(u).await;
+        let fields = [
+            ("#token", case.token.clone()),
+            ("#issuers", case.issuers.join("\n")),
+            ("#audiences", case.audiences.join("\n")),
+            ("#jwks_url", case.jwks_url.clone().unwrap_or_default()),
+            ("#jwks", case.jwks.clone().unwrap_or_default()),
+            ("#algorithms", case.algorithms.to_string()),
+        ];
+        for (selector, value) in &fields {
+            browser.fill(selector, value).await;
         }
-        browser.find("#jwks").await.clear().await;
-        if let Some(j) = &case.jwks {
-            browser.find("#jwks").await.type_text(j).await;
-        }
-        browser
-            .find("#algorithms")
-            .await
-            .clear()
-            .await
-            .type_text(case.algorithms)
-            .await;
         if case.offline {
             browser.find("#offline").await.click().await;
         }
@@ -806,13 +781,16 @@ async fn the_snippets_accept_the_token_in_their_stacks() {
         "import { verify } from './verify.mjs';\nconst p = await verify(process.argv[2]);\nconsole.log(JSON.stringify(p));\n",
     )
     .unwrap();
-    let out = process::run(
-        Command::new("node")
-            .arg(node_dir.join("run.mjs"))
-            .arg(&near_miss),
-        Duration::from_secs(60),
-    )
-    .unwrap();
+    let run_node = || {
+        process::run(
+            Command::new("node")
+                .arg(node_dir.join("run.mjs"))
+                .arg(&near_miss),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+    };
+    let out = run_node();
     assert_eq!(out.code, 0, "{}\n{snippet}", out.describe());
     assert_eq!(out.json()["sub"], "snippet-user");
     // The unchanged expectation (without the fix) is what jose refuses too.
@@ -821,13 +799,7 @@ async fn the_snippets_accept_the_token_in_their_stacks() {
         &format!("audience: [\"{aud}\"]"),
     );
     std::fs::write(node_dir.join("verify.mjs"), unfixed).unwrap();
-    let out = process::run(
-        Command::new("node")
-            .arg(node_dir.join("run.mjs"))
-            .arg(&near_miss),
-        Duration::from_secs(60),
-    )
-    .unwrap();
+    let out = run_node();
     assert_ne!(
         out.code,
         0,

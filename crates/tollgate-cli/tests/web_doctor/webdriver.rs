@@ -167,6 +167,15 @@ impl Session {
         }
     }
 
+    /// Empties the field matching `selector` and types `text` into it (as a user pasting it).
+    pub async fn fill(&self, selector: &str, text: &str) {
+        let field = self.find(selector).await;
+        field.clear().await;
+        if !text.is_empty() {
+            field.type_text(text).await;
+        }
+    }
+
     /// Runs `script` (a function body; `arguments` are `args`) and returns its value.
     pub async fn script(&self, script: &str, args: Value) -> Value {
         self.cmd(

@@ -63,31 +63,23 @@ const PAGE_CSS: &str = include_str!("page.css");
 
 /// What an API expects, to prefill the page's form (one per gateway `[[issuer]]`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Expectations {
     /// Accepted issuers.
-    #[serde(default)]
     pub issuers: Vec<String>,
     /// Accepted audiences.
-    #[serde(default)]
     pub audiences: Vec<String>,
     /// Allowed algorithms (empty: every asymmetric one).
-    #[serde(default)]
     pub algorithms: Vec<String>,
     /// The API's key set URL.
-    #[serde(default)]
     pub jwks_url: Option<String>,
     /// The API's key set, pasted (JSON text).
-    #[serde(default)]
     pub jwks: Option<String>,
     /// The discovery document URL.
-    #[serde(default)]
     pub discovery_url: Option<String>,
     /// Leeway in seconds (default: the library's).
-    #[serde(default)]
     pub leeway: Option<u64>,
     /// Required `typ` values.
-    #[serde(default)]
     pub typ: Vec<String>,
 }
 

@@ -128,15 +128,7 @@ impl Corrected {
         let claims = report.claims.as_ref();
         let claim_str = |n: &str| claims.and_then(|c| c.get(n)).and_then(Value::as_str);
         let token_iss = claim_str("iss").map(str::to_string);
-        let token_auds: Vec<String> = match claims.and_then(|c| c.get("aud")) {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
-        };
+        let token_auds = super::token::audiences_of(claims.and_then(|c| c.get("aud")));
         let token_alg = report
             .header
             .as_ref()
@@ -380,16 +372,22 @@ fn aspnet(c: &Corrected) -> String {
     s
 }
 
-fn node(c: &Corrected) -> String {
-    let mut s = comment("//", c);
-    s.push_str("import { createRemoteJWKSet, jwtVerify } from 'jose';\n\n");
-    let jwks = match &c.jwks_url {
+/// The key set URL as a literal: the known one, else the common `/.well-known/jwks.json`
+/// under the issuer (the discovery document's `jwks_uri` is the one to use).
+fn jwks_literal(c: &Corrected) -> String {
+    match &c.jwks_url {
         Some(u) => q(u),
         None => q(&format!(
             "{}/.well-known/jwks.json",
             first_issuer(c).trim_end_matches('/')
         )),
-    };
+    }
+}
+
+fn node(c: &Corrected) -> String {
+    let mut s = comment("//", c);
+    s.push_str("import { createRemoteJWKSet, jwtVerify } from 'jose';\n\n");
+    let jwks = jwks_literal(c);
     s.push_str(&format!(
         "const JWKS = createRemoteJWKSet(new URL({jwks}));\n\n"
     ));
@@ -440,13 +438,7 @@ fn spring(c: &Corrected) -> String {
 fn python(c: &Corrected) -> String {
     let mut s = comment("#", c);
     s.push_str("import jwt\n\n");
-    let jwks = match &c.jwks_url {
-        Some(u) => q(u),
-        None => q(&format!(
-            "{}/.well-known/jwks.json",
-            first_issuer(c).trim_end_matches('/')
-        )),
-    };
+    let jwks = jwks_literal(c);
     s.push_str(&format!("jwks_client = jwt.PyJWKClient({jwks})\n\n"));
     s.push_str("def verify(token):\n    signing_key = jwks_client.get_signing_key_from_jwt(token)\n    return jwt.decode(\n        token,\n        signing_key.key,\n");
     s.push_str(&format!("        algorithms=[{}],\n", list(&c.algorithms)));
