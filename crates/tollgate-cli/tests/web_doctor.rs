@@ -730,6 +730,22 @@ fn stack_title(stack: &str) -> &'static str {
     }
 }
 
+/// The command line: `--web` stays on loopback unless told otherwise; `--stack` names a
+/// known stack.
+#[test]
+fn the_command_line_refuses_what_it_cannot_honour() {
+    let remote = tollgate(&["doctor", "--web", "--listen", "0.0.0.0:0"]);
+    assert_eq!(remote.code, 2, "{}", remote.describe());
+    assert!(
+        remote.stderr.contains("--allow-remote"),
+        "{}",
+        remote.describe()
+    );
+    let stack = tollgate(&["doctor", "a.b.c", "--offline", "--stack", "cobol"]);
+    assert_eq!(stack.code, 2, "{}", stack.describe());
+    assert!(stack.stderr.contains("aspnet"), "{}", stack.describe());
+}
+
 /// The snippets are right where a checker exists: the TOML passes `serve --check-config`,
 /// and the Node (jose) and Python (PyJWT) snippets accept the dev issuer's token, with the
 /// fix applied (an audience near-miss is corrected to the token's exact audience).

@@ -422,3 +422,69 @@ const CLAIM_MEANINGS: &[(&str, &str)] = &[
     ("tfp", "Azure AD B2C: the user flow (policy) that issued the token."),
     ("cnf", "Confirmation: the key the token is bound to (DPoP jkt, mTLS x5t#S256)."),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_never_carry_the_signature_and_are_bounded() {
+        let p = parts("aGVhZA.cGF5bG9hZA.U0lHTkFUVVJF");
+        assert_eq!(
+            p.iter().map(|p| p.name).collect::<Vec<_>>(),
+            ["header", "payload", "signature"]
+        );
+        assert_eq!(p[2].text, None);
+        assert_eq!(p[2].chars, 12);
+        assert_eq!(p[0].text.as_deref(), Some("aGVhZA"));
+        // JWE: only the protected header is shown.
+        let jwe = parts("h.k.iv.ct.tag");
+        assert_eq!(jwe[3].name, "ciphertext");
+        assert!(jwe.iter().skip(1).all(|p| p.text.is_none()));
+        // Any other count: generic names, none shown, at most eight.
+        let many = parts(&"x.".repeat(100));
+        assert_eq!(many.len(), 8);
+        assert!(many
+            .iter()
+            .all(|p| p.text.is_none() && p.name.starts_with("part ")));
+        // A huge header is cut.
+        let huge = format!("{}.p.s", "h".repeat(MAX_PART_TEXT * 2));
+        let h = &parts(&huge)[0];
+        assert_eq!(h.chars, MAX_PART_TEXT * 2);
+        assert_eq!(h.text.as_ref().unwrap().len(), MAX_PART_TEXT);
+        assert_eq!(parts("").len(), 1);
+    }
+
+    #[test]
+    fn meanings_cover_the_providers_claims() {
+        for claim in [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            "tid",
+            "oid",
+            "scp",
+            "roles",
+            "ver",
+            "azp",
+            "appid",
+            "cid",
+            "uid",
+            "permissions",
+            "token_use",
+            "client_id",
+            "realm_access",
+        ] {
+            assert!(meaning(claim, false).is_some(), "{claim}");
+        }
+        assert_eq!(meaning("tid", true), None);
+        let claims = serde_json::json!({"tid": "t", "custom": 1});
+        let m = meanings(claims.as_object(), false);
+        assert_eq!(m.len(), 1);
+        assert!(m["tid"].contains("Entra"));
+    }
+}
