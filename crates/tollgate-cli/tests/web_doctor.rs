@@ -436,6 +436,15 @@ async fn the_api_refuses_what_a_web_page_elsewhere_could_send() {
             .contains("https"),
         "{v}"
     );
+    // Extreme times and leeways are diagnosed, not a crash.
+    let extreme = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLyIsImF1ZCI6ImFwaSIsImV4cCI6OTIyMzM3MjAzNjg1NDc3NTgwNywiaWF0IjotOTIyMzM3MjAzNjg1NDc3NTgwOCwibmJmIjoxZTMwMH0.c2ln";
+    for now in [i64::MAX, i64::MIN, 0] {
+        for leeway in [0, u64::MAX] {
+            let body = json!({"token": extreme, "issuers": ["https://idp.example"], "offline": true, "now": now, "leeway": leeway});
+            let r = post(body.to_string(), vec![json_ct.clone()]).await.unwrap();
+            assert_eq!(r.status(), 200, "now {now}, leeway {leeway}");
+        }
+    }
     let big = json!({"token": "a".repeat(300 * 1024)}).to_string();
     let r = post(big, vec![json_ct.clone()]).await.unwrap();
     assert_eq!(r.status(), 413);
