@@ -13,7 +13,7 @@ use crate::error::IssuerError;
 use crate::fault::Fault;
 use crate::keyring::{IssuerKey, KeyRing};
 use crate::oauth::{self, OAuthError};
-use crate::options::{IssuerOptions, DEFAULT_SUBJECT};
+use crate::options::{IssuerOptions, DEFAULT_SUBJECT, DEFAULT_TENANT, PERSONAL_TENANT};
 use crate::server::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
 use crate::state;
 use crate::token::{self, ACCESS_TOKEN_TYP};
@@ -25,10 +25,19 @@ pub(crate) struct Issuer {
     addr: SocketAddr,
     opts: IssuerOptions,
     ring: RwLock<KeyRing>,
+    /// Multi-tenant mode: the issuer template and the personal-account tenant's own key.
+    tenancy: Option<Tenancy>,
     fault: watch::Sender<Fault>,
     pub(crate) jwks_requests: AtomicU64,
     pub(crate) discovery_requests: AtomicU64,
     shutdown: watch::Sender<bool>,
+}
+
+/// What a multi-tenant issuer adds: its `{tenantid}` template and the key of the
+/// personal-account tenant.
+pub(crate) struct Tenancy {
+    pub(crate) template: String,
+    pub(crate) personal: Arc<IssuerKey>,
 }
 
 /// The URL clients use to reach `addr`: an unspecified bind address (`0.0.0.0`, `::`) is
@@ -52,12 +61,25 @@ impl Issuer {
     ) -> Result<Issuer, IssuerError> {
         let base = base_url(addr);
         let url = opts.issuer.clone().unwrap_or_else(|| base.clone());
+        let tenancy = if opts.multi_tenant {
+            Some(Tenancy {
+                template: format!(
+                    "{}/{}/v2.0",
+                    url.trim_end_matches('/'),
+                    tollgate::claims::TENANT_PLACEHOLDER
+                ),
+                personal: Arc::new(IssuerKey::generate(ring.current.alg())?),
+            })
+        } else {
+            None
+        };
         let issuer = Issuer {
             url,
             base,
             addr,
             opts,
             ring: RwLock::new(ring),
+            tenancy,
             fault: watch::Sender::new(Fault::None),
             jwks_requests: AtomicU64::new(0),
             discovery_requests: AtomicU64::new(0),
@@ -146,20 +168,60 @@ impl Issuer {
 
     pub(crate) fn jwks(&self) -> Value {
         self.prune();
-        self.read().jwks()
+        let ring = self.read();
+        self.publish(ring.published().into_iter().map(|k| k.jwk.clone()))
+    }
+
+    /// The JWKS of these keys; multi-tenant: each with the template as its `issuer`, plus
+    /// the personal-account key with its tenant's issuer (the shape of Entra's `common`).
+    fn publish(&self, keys: impl Iterator<Item = Value>) -> Value {
+        let Some(t) = &self.tenancy else {
+            return json!({ "keys": keys.collect::<Vec<_>>() });
+        };
+        let mut out: Vec<Value> = keys
+            .map(|mut k| {
+                k["issuer"] = json!(t.template);
+                k
+            })
+            .collect();
+        let mut personal = t.personal.jwk.clone();
+        personal["issuer"] = json!(self.issuer_for(PERSONAL_TENANT));
+        out.push(personal);
+        json!({ "keys": out })
+    }
+
+    /// The `iss` of a tenant's tokens: the template with the tenant in place (multi-tenant),
+    /// else the issuer URL.
+    pub(crate) fn issuer_for(&self, tenant: &str) -> String {
+        match &self.tenancy {
+            Some(t) => tollgate::claims::substitute_tenant(&t.template, tenant),
+            None => self.url.clone(),
+        }
+    }
+
+    /// The kid of the personal-account tenant's key (multi-tenant only).
+    pub(crate) fn personal_kid(&self) -> Option<String> {
+        self.tenancy.as_ref().map(|t| t.personal.kid.clone())
+    }
+
+    /// The issuer the discovery document names: the template when multi-tenant.
+    pub(crate) fn published_issuer(&self) -> &str {
+        match &self.tenancy {
+            Some(t) => &t.template,
+            None => &self.url,
+        }
     }
 
     /// The JWKS without the current key (fault `drop_keys`).
     pub(crate) fn jwks_without_current(&self) -> Value {
         self.prune();
         let ring = self.read();
-        let keys: Vec<Value> = ring
-            .published()
-            .into_iter()
-            .filter(|k| k.kid != ring.current.kid)
-            .map(|k| k.jwk.clone())
-            .collect();
-        json!({ "keys": keys })
+        self.publish(
+            ring.published()
+                .into_iter()
+                .filter(|k| k.kid != ring.current.kid)
+                .map(|k| k.jwk.clone()),
+        )
     }
 
     pub(crate) fn try_rotate(&self) -> Result<String, IssuerError> {
@@ -171,8 +233,21 @@ impl Issuer {
 
     pub(crate) fn discovery_document(&self) -> Value {
         let alg = self.read().current.alg();
+        let mut claims = vec![
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "jti",
+            "client_id",
+            "scope",
+        ];
+        if self.tenancy.is_some() {
+            claims.extend(["tid", "ver"]);
+        }
         json!({
-            "issuer": self.url,
+            "issuer": self.published_issuer(),
             "jwks_uri": self.jwks_url(),
             "token_endpoint": self.token_endpoint(),
             "response_types_supported": ["token"],
@@ -181,7 +256,7 @@ impl Issuer {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "grant_types_supported": ["client_credentials"],
             "scopes_supported": self.opts.scopes,
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"],
+            "claims_supported": claims,
             "service_documentation": format!("{}/", self.base),
         })
     }
@@ -200,11 +275,16 @@ impl Issuer {
         client_id: &str,
         aud: Value,
         scopes: &[String],
+        tenant: &str,
     ) -> Map<String, Value> {
         let now = tollgate::clock::unix_now();
         let ttl = i64::try_from(self.opts.token_ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let mut claims = Map::new();
-        claims.insert("iss".into(), json!(self.url));
+        claims.insert("iss".into(), json!(self.issuer_for(tenant)));
+        if self.tenancy.is_some() {
+            claims.insert("tid".into(), json!(tenant));
+            claims.insert("ver".into(), json!("2.0"));
+        }
         claims.insert("sub".into(), json!(sub));
         claims.insert("aud".into(), aud);
         claims.insert("iat".into(), json!(now));
@@ -236,14 +316,16 @@ impl Issuer {
         let mut c = self.base_claims(
             DEFAULT_SUBJECT,
             self.default_client_id(),
-            json!(self.opts.audience),
+            self.default_aud(),
             &self.opts.scopes,
+            DEFAULT_TENANT,
         );
         token::overlay(&mut c, claims);
+        let personal = self.tenancy.as_ref().map(|t| &t.personal);
         let key = h
             .get("kid")
             .and_then(Value::as_str)
-            .and_then(|kid| ring.find(kid))
+            .and_then(|kid| ring.find(kid).or(personal.filter(|p| p.kid == kid)))
             .unwrap_or(&ring.current);
         Ok(token::sign_as_declared(
             &Value::Object(h),
@@ -259,10 +341,12 @@ impl Issuer {
         authorization: Option<&str>,
         form: &[(String, String)],
     ) -> Result<Value, OAuthError> {
+        let audiences = self.audiences();
         let registry = oauth::Registry {
             clients: &self.opts.clients,
             scopes: &self.opts.scopes,
-            audience: &self.opts.audience,
+            audiences: &audiences,
+            multi_tenant: self.tenancy.is_some(),
         };
         let grant = oauth::decide(&registry, authorization, form)?;
         self.prune();
@@ -271,12 +355,24 @@ impl Issuer {
             [one] => json!(one),
             many => json!(many),
         };
-        let claims = self.base_claims(&grant.client_id, &grant.client_id, aud, &grant.scopes);
-        let header = Issuer::default_header(&ring.current);
+        let tenant = grant.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
+        let claims = self.base_claims(
+            &grant.client_id,
+            &grant.client_id,
+            aud,
+            &grant.scopes,
+            tenant,
+        );
+        // Personal-account tokens are signed by that tenant's own key, as Entra does.
+        let key = match &self.tenancy {
+            Some(t) if tenant == PERSONAL_TENANT => &t.personal,
+            _ => &ring.current,
+        };
+        let header = Issuer::default_header(key);
         let token = tollgate::jws::sign_raw(
             &Value::Object(header),
             &serde_json::to_vec(&claims).unwrap_or_default(),
-            &ring.current.key,
+            &key.key,
         )
         .map_err(|e| OAuthError {
             status: 500,
@@ -293,6 +389,22 @@ impl Issuer {
             body["scope"] = json!(grant.scopes.join(" "));
         }
         Ok(body)
+    }
+
+    /// Every audience of default tokens: `audience`, then `extra_audiences`.
+    fn audiences(&self) -> Vec<String> {
+        std::iter::once(&self.opts.audience)
+            .chain(&self.opts.extra_audiences)
+            .cloned()
+            .collect()
+    }
+
+    /// The `aud` of default tokens: one string, or the list when there are several.
+    fn default_aud(&self) -> Value {
+        match self.audiences().as_slice() {
+            [one] => json!(one),
+            many => json!(many),
+        }
     }
 
     /// `GET /admin/state`.
@@ -316,6 +428,8 @@ impl Issuer {
             "jwks_uri": self.jwks_url(),
             "token_endpoint": self.token_endpoint(),
             "audience": self.opts.audience,
+            "audiences": self.audiences(),
+            "issuer_template": self.tenancy.as_ref().map(|t| t.template.clone()),
             "current_kid": ring.current.kid,
             "keys": keys,
             "fault": self.fault().as_str(),

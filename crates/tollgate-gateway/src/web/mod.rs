@@ -101,7 +101,7 @@ impl Expectations {
             }
         };
         Expectations {
-            issuers: vec![i.issuer.clone()],
+            issuers: i.names().cloned().collect(),
             audiences: p.audiences.clone(),
             algorithms: p
                 .algorithms

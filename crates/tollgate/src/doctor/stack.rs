@@ -242,6 +242,10 @@ fn token_side(id: CauseId) -> bool {
             | FirebaseWrongToken
             | IdTokenAsAccessToken
             | TokenFromOtherIssuer
+            | TenantNotAllowed
+            | TenantMissing
+            | KeyIssuerMismatch
+            | PersonalAccountToOrganizationsApi
             | SymmetricToken
             | KidUnknownToIssuer
             | SignatureMismatch
