@@ -16,6 +16,7 @@ use crate::codes::GatewayCode;
 use crate::config::{Access, Config};
 use crate::diagnosis::CauseCache;
 use crate::metrics::{outcome_of, Metrics};
+use crate::recent::{Kept, RecentRefusal, RecentRefusals};
 use crate::refusals::{Prepared, RefusalCache};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
 use crate::routes::{check_access, claim_by, RouteTable};
@@ -175,6 +176,8 @@ pub struct Decision {
     /// situation, or [`crate::diagnosis::NOT_DIAGNOSED`] when the second's budget of
     /// diagnoses is spent (see [`crate::diagnosis`]).
     pub cause: Option<&'static str>,
+    /// For a rejected token, when recent refusals are kept: its header and claims.
+    pub(crate) kept: Option<Box<Kept>>,
 }
 
 impl Decision {
@@ -214,6 +217,8 @@ pub struct Decider {
     public_url: Option<String>,
     /// Every issuer requires DPoP: a request without a token gets a `DPoP` challenge.
     dpop_only: bool,
+    /// The last refused requests, for the doctor page (see [`crate::recent`]).
+    recent: RecentRefusals,
 }
 
 impl std::fmt::Debug for Decider {
@@ -258,6 +263,7 @@ impl Decider {
                 .issuers
                 .iter()
                 .all(|i| i.dpop.mode == tollgate::dpop::DpopMode::Required),
+            recent: RecentRefusals::new(config.recent_refusals),
             leeway: config
                 .issuers
                 .iter()
@@ -308,6 +314,19 @@ impl Decider {
                     .zip(name.bytes())
                     .all(|(a, b)| a == fold(b))
         })
+    }
+
+    /// The last refused requests (see [`crate::recent`]).
+    pub fn recent(&self) -> &RecentRefusals {
+        &self.recent
+    }
+
+    /// The policy the doctor uses for a token from `iss`: the policy of the issuer that
+    /// accepts it (by name, alias or `{tenantid}` template), or one naming every configured
+    /// issuer when none does.
+    pub fn policy_for(&self, iss: Option<&str>) -> &Policy {
+        iss.and_then(|i| self.policy_of(i))
+            .unwrap_or(&self.any_issuer)
     }
 
     /// The verified-token cache.
@@ -401,8 +420,48 @@ impl Decider {
                 reason = %tollgate::text::cut_to(&decision.description, 400),
                 cause = decision.cause.unwrap_or(""),
             );
+            if self.recent.enabled() {
+                self.keep_refusal(
+                    &decision,
+                    route,
+                    &method.to_string(),
+                    &path.to_string(),
+                    &subject.to_string(),
+                );
+            }
         }
         decision
+    }
+
+    /// Keeps a refusal in the ring of recent ones (header and claims, never the token).
+    fn keep_refusal(&self, d: &Decision, route: &str, method: &str, path: &str, subject: &str) {
+        let kept = d.kept.as_deref().cloned().unwrap_or_default();
+        let claim = |n: &str| {
+            kept.claims
+                .as_ref()
+                .and_then(|c| c.get(n))
+                .and_then(Value::as_str)
+                .map(|s| tollgate::text::cut(s).to_string())
+        };
+        let subject = match subject {
+            "" => claim("sub"),
+            s => Some(s.to_string()),
+        };
+        self.recent.push(RecentRefusal {
+            id: 0,
+            at: self.clock.now(),
+            route: route.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+            code: d.code,
+            status: d.status(),
+            cause: d.cause,
+            subject,
+            issuer: claim("iss"),
+            description: tollgate::text::cut_to(&d.description, 400).to_string(),
+            error: d.error.clone(),
+            kept,
+        });
     }
 
     async fn decide_inner(
@@ -463,34 +522,9 @@ impl Decider {
                 .await
             {
                 Ok(()) => identity,
-                Err(err) => {
-                    let description = err.to_string();
-                    let c = self.challenges.error_for(&err, scheme);
-                    let mut d = self.refuse(c, route_index, description);
-                    d.error = Some(err);
-                    return (d, path);
-                }
+                Err(err) => return (self.token_refused(err, token, scheme, route_index), path),
             },
-            Err(err) if scheme == AuthScheme::Dpop => {
-                let description = err.to_string();
-                let c = self.challenges.error_for(&err, scheme);
-                let mut d = self.refuse(c, route_index, description);
-                d.cause = self.top_cause(&err, token);
-                d.error = Some(err);
-                return (d, path);
-            }
-            Err(err) => {
-                let description = err.to_string();
-                let prepared = self
-                    .refusals
-                    .get_or_build(err.code(), &description, || self.challenges.error(&err));
-                let mut d =
-                    self.refuse_shared(prepared.challenge.clone(), route_index, description);
-                d.prepared = Some(prepared);
-                d.cause = self.top_cause(&err, token);
-                d.error = Some(err);
-                return (d, path);
-            }
+            Err(err) => return (self.token_refused(err, token, scheme, route_index), path),
         };
 
         if let Err(forbidden) = check_access(requirements, &identity.verified.claims) {
@@ -507,6 +541,36 @@ impl Decider {
             self.allow(GatewayCode::Ok.as_str(), route_index, Some(identity)),
             path,
         )
+    }
+
+    /// The refusal of a token (its validation, or what its request presented): the
+    /// library's challenge (a `DPoP` one for the DPoP scheme or a DPoP refusal), the
+    /// doctor's cause, and the refusal kept for the doctor page. Bearer refusals share one
+    /// prepared answer per code and sentence.
+    fn token_refused(
+        &self,
+        err: ValidationError,
+        token: &str,
+        scheme: AuthScheme,
+        route: Option<usize>,
+    ) -> Decision {
+        let description = err.to_string();
+        let mut d = if scheme == AuthScheme::Dpop {
+            self.refuse(self.challenges.error_for(&err, scheme), route, description)
+        } else {
+            let prepared = self
+                .refusals
+                .get_or_build(err.code(), &description, || self.challenges.error(&err));
+            let mut d = self.refuse_shared(prepared.challenge.clone(), route, description);
+            d.prepared = Some(prepared);
+            d
+        };
+        d.cause = self.top_cause(&err, token);
+        d.error = Some(err);
+        if self.recent.enabled() {
+            d.kept = Some(Box::new(Kept::of(token)));
+        }
+        d
     }
 
     /// The sender-constraint checks of one request (DPoP proof, key and certificate
@@ -574,9 +638,7 @@ impl Decider {
             let iss = tollgate::doctor::token::inspect(token)
                 .claims
                 .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
-            let policy = iss
-                .and_then(|i| self.policy_of(&i))
-                .unwrap_or(&self.any_issuer);
+            let policy = self.policy_for(iss.as_deref());
             crate::diagnosis::diagnose(err, token, policy, now)
         })
     }
@@ -610,6 +672,7 @@ impl Decider {
             description: String::new(),
             error: None,
             cause: None,
+            kept: None,
         }
     }
 
@@ -632,6 +695,7 @@ impl Decider {
             description,
             error: None,
             cause: None,
+            kept: None,
         }
     }
 }
