@@ -255,6 +255,17 @@ fn token_side(id: CauseId) -> bool {
             | KeycloakMissingAudience
             | AudienceOtherApi
             | AzureV1V2Mismatch
+            // DPoP: what the client sends (its proofs); a proxy that rewrites the URL
+            // (`DpopUrlRewrittenByProxy`) is the API's configuration.
+            | DpopProofMissing
+            | DpopBoundTokenAsBearer
+            | DpopProofForOtherUrl
+            | DpopProofForOtherMethod
+            | DpopProofForOtherToken
+            | DpopKeyMismatch
+            | DpopProofClock
+            | DpopProofReplayed
+            | DpopProofInvalid
     )
 }
 
