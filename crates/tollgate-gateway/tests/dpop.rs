@@ -16,8 +16,9 @@ use tollgate::dpop::{access_token_hash, make_proof};
 use tollgate::{clock::unix_now, jwk::thumbprint_of, jws, Algorithm, SigningKey};
 use tollgate_gateway::{Gateway, RunningGateway};
 
-const CLIENT_PEM: &str = include_str!("../../tollgate/tests/fixtures/mtls/client.pem");
-const OTHER_PEM: &str = include_str!("../../tollgate/tests/fixtures/mtls/other.pem");
+/// Client certificates as nginx's `$ssl_client_escaped_cert` writes them.
+const CLIENT_ESCAPED: &str = include_str!("../../tollgate/tests/fixtures/mtls/client.escaped");
+const OTHER_ESCAPED: &str = include_str!("../../tollgate/tests/fixtures/mtls/other.escaped");
 
 struct Client {
     key: SigningKey,
@@ -65,23 +66,10 @@ fn rand_id() -> String {
     tollgate::b64::encode(b)
 }
 
-fn escaped(pem: &str) -> String {
-    pem.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn cert_thumbprint(pem: &str) -> String {
-    let der = tollgate::binding::read_client_cert(
-        &escaped(pem),
-        tollgate::binding::CertFormat::EscapedPem,
-    )
-    .unwrap();
+fn cert_thumbprint(escaped: &str) -> String {
+    let der =
+        tollgate::binding::read_client_cert(escaped, tollgate::binding::CertFormat::EscapedPem)
+            .unwrap();
     tollgate::binding::cert_thumbprint(&der)
 }
 
@@ -455,7 +443,7 @@ async fn forward_auth_takes_the_url_from_the_trusted_proxy() {
 async fn certificate_bound_tokens_in_both_modes() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let keys = LocalKeys::new();
-        let token = keys.token(json!({"cnf": {"x5t#S256": cert_thumbprint(CLIENT_PEM)}}));
+        let token = keys.token(json!({"cnf": {"x5t#S256": cert_thumbprint(CLIENT_ESCAPED)}}));
         let cert_header = "[client_cert]\nheader = \"X-SSL-Client-Cert\"";
         // Forward-auth (nginx $ssl_client_escaped_cert).
         let gw = start(&keys, cert_header, "").await;
@@ -468,8 +456,8 @@ async fn certificate_bound_tokens_in_both_modes() {
             ]
         };
         for (cert, expected) in [
-            (escaped(CLIENT_PEM), (200, "")),
-            (escaped(OTHER_PEM), (401, "client_cert_mismatch")),
+            (CLIENT_ESCAPED.to_string(), (200, "")),
+            (OTHER_ESCAPED.to_string(), (401, "client_cert_mismatch")),
             ("".to_string(), (401, "client_cert_missing")),
             ("garbage".to_string(), (401, "client_cert_missing")),
         ] {
@@ -485,7 +473,7 @@ async fn certificate_bound_tokens_in_both_modes() {
 
         // Reverse proxy behind Envoy (XFCC), and the same header from an untrusted peer.
         let echo = Echo::start().await;
-        let xfcc = format!("Hash=x;Cert=\"{}\";Subject=\"CN=c\"", escaped(CLIENT_PEM));
+        let xfcc = format!("Hash=x;Cert=\"{}\";Subject=\"CN=c\"", CLIENT_ESCAPED);
         let cert_table = "[client_cert]\nheader = \"X-Forwarded-Client-Cert\"\nformat = \"xfcc\"";
         let top = format!("upstream = \"{}\"\n{cert_table}", echo.url());
         let gw = start(&keys, &top, "").await;

@@ -496,27 +496,18 @@ async fn refusals_answer_with_a_dpop_challenge() {
 
 // Certificate-bound tokens (RFC 8705).
 
-const CLIENT_PEM: &str = include_str!("fixtures/mtls/client.pem");
-const OTHER_PEM: &str = include_str!("fixtures/mtls/other.pem");
+/// Two client certificates as nginx's `$ssl_client_escaped_cert` writes them (URL-encoded
+/// PEM; `client.pem` and `other.pem` beside them).
+const CLIENT_ESCAPED: &str = include_str!("fixtures/mtls/client.escaped");
+const OTHER_ESCAPED: &str = include_str!("fixtures/mtls/other.escaped");
 
-fn escaped(pem: &str) -> String {
-    pem.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn der(pem: &str) -> Vec<u8> {
-    read_client_cert(&escaped(pem), CertFormat::EscapedPem).unwrap()
+fn der(escaped: &str) -> Vec<u8> {
+    read_client_cert(escaped, CertFormat::EscapedPem).unwrap()
 }
 
 #[test]
 fn client_certificates_are_read_in_each_proxy_format() {
-    let der = der(CLIENT_PEM);
+    let der = der(CLIENT_ESCAPED);
     assert_eq!(der[0], 0x30);
     // The fixture's thumbprint, computed by openssl.
     assert_eq!(
@@ -525,7 +516,7 @@ fn client_certificates_are_read_in_each_proxy_format() {
     );
     let xfcc = format!(
         "Hash=abc;Cert=\"{}\";Subject=\"CN=tollgate test client\";URI=",
-        escaped(CLIENT_PEM)
+        CLIENT_ESCAPED
     );
     assert_eq!(read_client_cert(&xfcc, CertFormat::Xfcc).unwrap(), der);
     use base64::Engine;
@@ -539,7 +530,7 @@ fn client_certificates_are_read_in_each_proxy_format() {
     assert!(read_client_cert("Hash=abc", CertFormat::Xfcc)
         .unwrap_err()
         .contains("no Cert"));
-    let twice = format!("Cert=\"{0}\";Cert=\"{0}\"", escaped(CLIENT_PEM));
+    let twice = format!("Cert=\"{0}\";Cert=\"{0}\"", CLIENT_ESCAPED);
     assert!(read_client_cert(&twice, CertFormat::Xfcc).is_err());
     for junk in ["", "%", "%ZZ", "-----BEGIN CERTIFICATE-----", "AAAA"] {
         for format in [
@@ -560,10 +551,12 @@ fn client_certificates_are_read_in_each_proxy_format() {
 #[tokio::test]
 async fn certificate_bound_tokens_need_their_certificate() {
     let s = setup(DpopMode::Allowed);
-    let bound = s.token(Some(json!({"x5t#S256": cert_thumbprint(&der(CLIENT_PEM))})));
+    let bound = s.token(Some(
+        json!({"x5t#S256": cert_thumbprint(&der(CLIENT_ESCAPED))}),
+    ));
     for (cert, expected) in [
-        (ClientCert::Der(der(CLIENT_PEM)), "ok"),
-        (ClientCert::Der(der(OTHER_PEM)), "client_cert_mismatch"),
+        (ClientCert::Der(der(CLIENT_ESCAPED)), "ok"),
+        (ClientCert::Der(der(OTHER_ESCAPED)), "client_cert_mismatch"),
         (ClientCert::default(), "client_cert_missing"),
     ] {
         let request = RequestContext::new(AuthScheme::Bearer, &bound, "GET", Some(URL.into()))
@@ -574,7 +567,7 @@ async fn certificate_bound_tokens_need_their_certificate() {
     // A cnf of the wrong type is an invalid claim, not an allow.
     let odd = s.token(Some(json!({"x5t#S256": 7})));
     let request = RequestContext::new(AuthScheme::Bearer, &odd, "GET", Some(URL.into()))
-        .client_cert(ClientCert::Der(der(CLIENT_PEM)));
+        .client_cert(ClientCert::Der(der(CLIENT_ESCAPED)));
     let e = s.validator.validate_request(&request).await.unwrap_err();
     assert_eq!(e.code(), "invalid_claim");
     let odd = s.token(Some(json!("jkt")));

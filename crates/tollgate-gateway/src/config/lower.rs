@@ -411,6 +411,30 @@ impl Ctx<'_> {
         })
     }
 
+    /// An issuer's list of algorithm names (`option`), parsed: not empty, each known (and
+    /// asymmetric when `asymmetric_only`).
+    fn algorithms(
+        &self,
+        at: usize,
+        name: &str,
+        option: &str,
+        algs: &[String],
+        asymmetric_only: bool,
+    ) -> Result<Vec<Algorithm>, ConfigError> {
+        let mut parsed = Vec::new();
+        for a in algs {
+            match a.parse::<Algorithm>() {
+                Ok(alg) if !(asymmetric_only && alg.is_symmetric()) => parsed.push(alg),
+                Ok(_) => return Err(self.err(at, format!("issuer {name:?}: {option}: {a:?} is not an asymmetric algorithm (ES256, RS256, EdDSA, ...)"))),
+                Err(_) => return Err(self.err(at, format!("issuer {name:?}: unknown algorithm {a:?} in `{option}`; use names such as RS256, ES256, EdDSA"))),
+            }
+        }
+        if parsed.is_empty() {
+            return Err(self.err(at, format!("issuer {name:?}: `{option}` is empty; omit it to allow every asymmetric algorithm")));
+        }
+        Ok(parsed)
+    }
+
     fn build_issuer(&self, spanned: &Spanned<RawIssuer>) -> Result<IssuerConfig, ConfigError> {
         let at = spanned.span().start;
         let raw = spanned.get_ref();
@@ -511,17 +535,7 @@ impl Ctx<'_> {
             policy = policy.audience(aud.clone());
         }
         if let Some(algs) = &raw.algorithms {
-            let mut parsed = Vec::new();
-            for a in algs {
-                let alg: Algorithm = a.parse().map_err(|_| {
-                    self.err(at, format!("issuer {name:?}: unknown algorithm {a:?}; use names such as RS256, ES256, EdDSA"))
-                })?;
-                parsed.push(alg);
-            }
-            if parsed.is_empty() {
-                return Err(self.err(at, format!("issuer {name:?}: `algorithms` is empty; omit it to allow every asymmetric algorithm")));
-            }
-            policy = policy.algorithms(parsed);
+            policy = policy.algorithms(self.algorithms(at, name, "algorithms", algs, false)?);
         }
         if let Some(l) = raw.leeway {
             policy = policy.leeway(l);
@@ -551,17 +565,7 @@ impl Ctx<'_> {
             );
         }
         if let Some(algs) = &raw.dpop_algorithms {
-            let mut parsed = Vec::new();
-            for a in algs {
-                match a.parse::<Algorithm>() {
-                    Ok(alg) if !alg.is_symmetric() => parsed.push(alg),
-                    _ => return Err(self.err(at, format!("issuer {name:?}: dpop_algorithms: {a:?} is not an asymmetric algorithm (ES256, RS256, EdDSA, ...)"))),
-                }
-            }
-            if parsed.is_empty() {
-                return Err(self.err(at, format!("issuer {name:?}: `dpop_algorithms` is empty; omit it to allow every asymmetric algorithm")));
-            }
-            dpop = dpop.algorithms(parsed);
+            dpop = dpop.algorithms(self.algorithms(at, name, "dpop_algorithms", algs, true)?);
         }
         if let Some(w) = raw.dpop_window {
             dpop = dpop.window(w);
