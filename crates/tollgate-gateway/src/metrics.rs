@@ -62,9 +62,11 @@ pub fn outcome_of(code: &str) -> &'static str {
     const OK: &str = GatewayCode::Ok.as_str();
     const ANONYMOUS: &str = GatewayCode::Anonymous.as_str();
     const UNAVAILABLE: &str = tollgate::ErrorCode::KeysUnavailable.as_str();
+    const INTROSPECTION_UNAVAILABLE: &str = tollgate::ErrorCode::IntrospectionUnavailable.as_str();
+    const INTROSPECTION_MALFORMED: &str = tollgate::ErrorCode::IntrospectionMalformed.as_str();
     match code {
         OK | ANONYMOUS => "allow",
-        UNAVAILABLE => "unavailable",
+        UNAVAILABLE | INTROSPECTION_UNAVAILABLE | INTROSPECTION_MALFORMED => "unavailable",
         _ => "deny",
     }
 }

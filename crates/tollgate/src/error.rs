@@ -112,6 +112,12 @@ vocabulary! {
         TypeMismatch = "type_mismatch",
         /// [`ValidationError::KeysUnavailable`].
         KeysUnavailable = "keys_unavailable",
+        /// [`ValidationError::TokenInactive`].
+        TokenInactive = "token_inactive",
+        /// [`ValidationError::IntrospectionUnavailable`].
+        IntrospectionUnavailable = "introspection_unavailable",
+        /// [`ValidationError::IntrospectionMalformed`].
+        IntrospectionMalformed = "introspection_malformed",
     }
 }
 
@@ -318,6 +324,34 @@ pub enum ValidationError {
         /// Why they are missing.
         reason: String,
     },
+    /// The issuer's introspection endpoint (RFC 7662) answered `active: false`: the token
+    /// is unknown to it, expired, revoked, or was issued to another resource. A judgement
+    /// on the token (401), not an outage.
+    TokenInactive {
+        /// The issuer whose introspection endpoint was asked (the last one, when several
+        /// were tried).
+        issuer: String,
+    },
+    /// The introspection endpoint could not be asked or did not answer usefully (no
+    /// connection, timeout, TLS, a status other than 200, client authentication refused).
+    /// "Cannot verify now", answered like [`ValidationError::KeysUnavailable`] (503), never
+    /// an allow.
+    IntrospectionUnavailable {
+        /// The issuer concerned.
+        issuer: String,
+        /// Why (the endpoint and what went wrong; never the client secret or the token).
+        reason: String,
+    },
+    /// The introspection endpoint answered 200 with a body that is not an RFC 7662
+    /// response: not JSON, not an object, duplicate member names, `active` missing or not
+    /// the boolean `true`/`false` (a string `"true"` is refused), or the wrong content type.
+    /// The token could not be judged: answered like "cannot verify now" (503).
+    IntrospectionMalformed {
+        /// The issuer concerned.
+        issuer: String,
+        /// What is wrong with the answer.
+        reason: String,
+    },
 }
 
 impl ValidationError {
@@ -354,13 +388,21 @@ impl ValidationError {
             InvalidClaim { .. } => ErrorCode::InvalidClaim,
             TypeMismatch { .. } => ErrorCode::TypeMismatch,
             KeysUnavailable { .. } => ErrorCode::KeysUnavailable,
+            TokenInactive { .. } => ErrorCode::TokenInactive,
+            IntrospectionUnavailable { .. } => ErrorCode::IntrospectionUnavailable,
+            IntrospectionMalformed { .. } => ErrorCode::IntrospectionMalformed,
         }
     }
 
     /// True when the token could not be judged at all ("cannot verify now"), as opposed to
     /// being judged bad. Gateways answer 503 for these, not 401.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, ValidationError::KeysUnavailable { .. })
+        matches!(
+            self,
+            ValidationError::KeysUnavailable { .. }
+                | ValidationError::IntrospectionUnavailable { .. }
+                | ValidationError::IntrospectionMalformed { .. }
+        )
     }
 
     /// The expected and found values as a JSON object, for `--json`, logs and APIs.
@@ -404,6 +446,11 @@ impl ValidationError {
             } => json!({"claim": claim, "expected": expected, "found": found}),
             TypeMismatch { expected, found } => json!({"expected": expected, "found": found}),
             KeysUnavailable { issuer, reason } => json!({"issuer": issuer, "reason": reason}),
+            TokenInactive { issuer } => json!({"issuer": issuer}),
+            IntrospectionUnavailable { issuer, reason }
+            | IntrospectionMalformed { issuer, reason } => {
+                json!({"issuer": issuer, "reason": reason})
+            }
         }
     }
 
@@ -432,6 +479,9 @@ impl ValidationError {
             InvalidClaim { .. } => "the claim has the wrong JSON type or value (for example a time as a string, or in milliseconds)",
             TypeMismatch { .. } => "the token is of another kind than this API accepts (for example an ID token or refresh token instead of an access token)",
             KeysUnavailable { .. } => "the identity provider's keys cannot be fetched right now and no usable cached copy exists",
+            TokenInactive { .. } => "the authorization server no longer knows the token as valid: it was revoked, expired, or issued by another server or for another resource",
+            IntrospectionUnavailable { .. } => "the issuer's introspection endpoint cannot be reached, is too slow, or refuses this API's client credentials",
+            IntrospectionMalformed { .. } => "the introspection endpoint answered something that is not an RFC 7662 response (an error page, a proxy, or a non-standard server)",
         }
     }
 
@@ -460,6 +510,9 @@ impl ValidationError {
             InvalidClaim { .. } => "fix the claim at the issuer: times are NumericDate seconds, strings are strings",
             TypeMismatch { .. } => "send an access token (typ at+jwt or JWT) rather than an ID or refresh token",
             KeysUnavailable { .. } => "check that the issuer's discovery document and JWKS URL are reachable from this server; retry later",
+            TokenInactive { .. } => "get a new token from the issuer; if it was just issued, check that the token and the introspection client belong to the same authorization server",
+            IntrospectionUnavailable { .. } => "check that the introspection endpoint is reachable from this server and that the introspection client id and secret are right; retry later",
+            IntrospectionMalformed { .. } => "point the introspection endpoint at the authorization server's RFC 7662 endpoint (it answers JSON with a boolean active member)",
         }
     }
 }
@@ -552,6 +605,23 @@ impl fmt::Display for ValidationError {
                 // sentence of `ChallengeOptions::error` instead.
                 write!(f, ": {}", cut_text_to(r, usize::MAX))
             }
+            TokenInactive { issuer } => write!(
+                f,
+                "the token is not active: the introspection endpoint of issuer {} says it is revoked, expired or unknown",
+                cut_quoted(issuer)
+            ),
+            IntrospectionUnavailable { issuer, reason: r } => write!(
+                f,
+                "cannot verify now: the introspection endpoint of issuer {} did not answer: {}",
+                cut_quoted(issuer),
+                reason(r)
+            ),
+            IntrospectionMalformed { issuer, reason: r } => write!(
+                f,
+                "cannot verify now: the introspection endpoint of issuer {} answered something that is not an RFC 7662 response: {}",
+                cut_quoted(issuer),
+                reason(r)
+            ),
         }
     }
 }
@@ -567,7 +637,7 @@ mod tests {
         let mut codes = ValidationError::CODES.to_vec();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), 21);
+        assert_eq!(codes.len(), 24);
         for code in ErrorCode::ALL {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         }

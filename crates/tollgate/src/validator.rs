@@ -20,7 +20,8 @@ use serde_json::Value;
 
 use crate::claims::Policy;
 use crate::clock::{Clock, SystemClock};
-use crate::error::ValidationError;
+use crate::error::{TokenPart, ValidationError};
+use crate::introspection::Introspector;
 use crate::json;
 use crate::jws;
 use crate::keys::{check_remote_url, FetchError, Fetcher, IssuerConfig, IssuerStatus, KeyCache};
@@ -210,6 +211,7 @@ impl std::error::Error for ConfigError {}
 struct Entry {
     config: IssuerConfig,
     cache: KeyCache,
+    introspector: Option<Arc<Introspector>>,
 }
 
 struct Shared {
@@ -285,6 +287,13 @@ impl Validator {
                     error,
                 })?;
             }
+            if let Some(options) = &config.introspection {
+                let url = Introspector::first_url(issuer, &config.source, options);
+                check_remote_url(&url).map_err(|error| ConfigError::InsecureUrl {
+                    issuer: issuer.clone(),
+                    error,
+                })?;
+            }
         }
         Ok(Validator::build(issuers, Arc::new(SystemClock)))
     }
@@ -314,8 +323,20 @@ impl Validator {
                 fetcher,
                 clock.clone(),
             );
+            let introspector = config.introspection.clone().map(|options| {
+                Arc::new(Introspector::new(
+                    &config.issuer,
+                    &config.source,
+                    options,
+                    clock.clone(),
+                ))
+            });
             by_issuer.insert(config.issuer.clone(), i);
-            entries.push(Entry { config, cache });
+            entries.push(Entry {
+                config,
+                cache,
+                introspector,
+            });
         }
         Validator {
             shared: Arc::new(Shared {
@@ -357,10 +378,23 @@ impl Validator {
     /// The unverified `iss` picks the issuer; an unconfigured or missing `iss` is
     /// `issuer_mismatch` listing the configured issuers, and nothing is fetched for it.
     /// Waits at most the issuer's `max_wait` for keys; `keys_unavailable` when there are none.
+    ///
+    /// A token that does not decode as a compact JWS goes to token introspection when an
+    /// issuer has it (see [`crate::introspection`] for which issuer is asked); without
+    /// one, it is `malformed_token`.
     pub async fn validate(&self, token: &str) -> Result<Verified, ValidationError> {
         let shared = &self.shared;
         let token = jws::strip_bearer(token);
-        let decoded = jws::decode(token, shared.max_token_size)?;
+        let decoded = match jws::decode(token, shared.max_token_size) {
+            Ok(decoded) => decoded,
+            Err(e @ ValidationError::Malformed { .. }) => {
+                return match self.validate_opaque(token).await {
+                    Some(result) => result,
+                    None => Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let entry = match self.entry_quick(&decoded) {
             Some(found) => found?,
             None => {
@@ -380,7 +414,77 @@ impl Validator {
             });
         }
         let keys = entry.cache.keys_for(decoded.header.kid.as_deref()).await?;
-        verify_decoded_owned(decoded, &keys, policy, shared.clock.now())
+        let mut verified = verify_decoded_owned(decoded, &keys, policy, shared.clock.now())?;
+        if let Some(introspector) = &entry.introspector {
+            if introspector.options().introspect_jwts {
+                // A valid JWT is also asked about, so that a revoked one is refused; its
+                // own (signed) claims stand.
+                let answer = introspector.introspect(token).await?;
+                if answer.claims.is_none() {
+                    return Err(ValidationError::TokenInactive {
+                        issuer: entry.config.issuer.clone(),
+                    });
+                }
+                verified.introspection = Some(answer.info.clone());
+            }
+        }
+        Ok(verified)
+    }
+
+    /// An opaque token (not a compact JWS), judged by introspection: `None` when no issuer
+    /// takes it (no introspection configured, or no prefix matches), so that the caller
+    /// reports why it is not a JWT.
+    ///
+    /// The issuers asked: those whose `token_prefix` the token starts with (the longest
+    /// only), else those without a prefix, in configuration order. The first `active`
+    /// answer decides (its claims then meet that issuer's policy or the token is refused);
+    /// when none is active, an issuer that could not answer makes it "cannot verify now"
+    /// (it may have been that issuer's token), else `token_inactive`.
+    async fn validate_opaque(&self, token: &str) -> Option<Result<Verified, ValidationError>> {
+        let entries = &self.shared.entries;
+        let takes = |e: &&Entry| {
+            e.introspector
+                .as_ref()
+                .and_then(|i| i.prefix_len(token))
+        };
+        let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
+        let asked = entries.iter().filter(|e| takes(e) == Some(longest));
+        if let Some(bad) = not_token68(token) {
+            return Some(Err(bad));
+        }
+        let mut failure = None;
+        let mut inactive = None;
+        for entry in asked {
+            let Some(introspector) = &entry.introspector else {
+                continue;
+            };
+            let policy = &entry.config.policy;
+            if token.len() > policy.max_token_size {
+                failure.get_or_insert(ValidationError::TokenTooLarge {
+                    limit: policy.max_token_size,
+                    found: token.len(),
+                });
+                continue;
+            }
+            match introspector.introspect(token).await {
+                Ok(answer) => match &answer.claims {
+                    Some(claims) => {
+                        let now = self.shared.clock.now();
+                        return Some(policy.check_claims(claims, now).map(|()| Verified {
+                            header: jws::Header::new("", None, None, serde_json::Map::new()),
+                            claims: crate::Claims::from(claims.clone()),
+                            alg: None,
+                            introspection: Some(answer.info.clone()),
+                        }));
+                    }
+                    None => inactive = Some(entry.config.issuer.clone()),
+                },
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        Some(Err(failure.or(inactive.map(|issuer| ValidationError::TokenInactive { issuer }))?))
     }
 
     /// The issuer entry named by `iss`, or `issuer_mismatch`.
@@ -456,7 +560,10 @@ impl Validator {
         self.shared
             .entries
             .iter()
-            .map(|e| e.cache.status())
+            .map(|e| IssuerStatus {
+                introspection: e.introspector.as_ref().map(|i| i.status()),
+                ..e.cache.status()
+            })
             .collect()
     }
 
@@ -464,4 +571,25 @@ impl Validator {
     pub fn is_ready(&self) -> bool {
         self.shared.entries.iter().all(|e| e.cache.is_ready())
     }
+}
+
+/// Why `token` cannot be an opaque bearer token: it holds a character outside the RFC 6750
+/// `b64token` syntax (letters, digits, `-._~+/`, trailing `=`), such as a space, a control
+/// character or a non-ASCII letter. Such a value is never sent to an introspection endpoint.
+fn not_token68(token: &str) -> Option<ValidationError> {
+    let body = token.trim_end_matches('=');
+    let bad = body
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~+/".contains(*c)));
+    let reason = match bad {
+        _ if body.is_empty() => "is empty".to_string(),
+        Some(c) => format!(
+            "holds {c:?}, which a bearer token never does (RFC 6750 b64token: letters, digits, -._~+/ and trailing =)"
+        ),
+        None => return None,
+    };
+    Some(ValidationError::Malformed {
+        part: TokenPart::Token,
+        reason,
+    })
 }

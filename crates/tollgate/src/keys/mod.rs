@@ -75,6 +75,9 @@ pub struct IssuerConfig {
     pub policy: Policy,
     /// How its keys are cached.
     pub cache: CacheOptions,
+    /// Its token introspection (RFC 7662), for opaque tokens; `None` (the default): its
+    /// tokens must be JWTs. See [`crate::introspection`].
+    pub introspection: Option<crate::introspection::IntrospectionOptions>,
 }
 
 impl IssuerConfig {
@@ -84,6 +87,7 @@ impl IssuerConfig {
             source,
             policy: Policy::default(),
             cache: CacheOptions::default(),
+            introspection: None,
         }
     }
     /// Keys found by OIDC discovery at `{issuer}/.well-known/openid-configuration`.
@@ -112,6 +116,15 @@ impl IssuerConfig {
     /// waiting, HTTP timeouts); see [`CacheOptions`] for each default and its reason.
     pub fn cache(mut self, cache: CacheOptions) -> IssuerConfig {
         self.cache = cache;
+        self
+    }
+    /// Validates this issuer's opaque tokens (and, optionally, its JWTs) by token
+    /// introspection (RFC 7662); see [`crate::introspection`].
+    pub fn introspection(
+        mut self,
+        options: crate::introspection::IntrospectionOptions,
+    ) -> IssuerConfig {
+        self.introspection = Some(options);
         self
     }
 }
