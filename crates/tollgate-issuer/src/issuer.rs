@@ -1,9 +1,9 @@
 //! The state of one running issuer, shared by the HTTP handlers and
 //! [`DevIssuer`](crate::DevIssuer): configuration, keys, the injected fault and counters.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::{json, Map, Value};
@@ -380,7 +380,9 @@ impl Issuer {
         }
         let keys = tollgate::JwkSet::from_value(&self.jwks()).ok()?;
         let policy = tollgate::Policy::new().issuer(self.url.clone()).leeway(0);
-        let verified = tollgate::LocalValidator::new(keys, policy).validate(token).ok()?;
+        let verified = tollgate::LocalValidator::new(keys, policy)
+            .validate(token)
+            .ok()?;
         let claims = verified.claims.into_map();
         let revoked = claims
             .get("jti")

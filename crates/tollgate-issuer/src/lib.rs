@@ -64,8 +64,7 @@ pub use error::IssuerError;
 pub use fault::Fault;
 pub use options::{Client, IssuerOptions, OPAQUE_TOKEN_PREFIX};
 pub use server::{
-    DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, OAUTH_METADATA_PATH, REVOCATION_PATH,
-    TOKEN_PATH,
+    DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, OAUTH_METADATA_PATH, REVOCATION_PATH, TOKEN_PATH,
 };
 
 /// A raw HTTP answer `/introspect` gives instead of the real one (after client

@@ -442,11 +442,7 @@ impl Validator {
     /// (it may have been that issuer's token), else `token_inactive`.
     async fn validate_opaque(&self, token: &str) -> Option<Result<Verified, ValidationError>> {
         let entries = &self.shared.entries;
-        let takes = |e: &&Entry| {
-            e.introspector
-                .as_ref()
-                .and_then(|i| i.prefix_len(token))
-        };
+        let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
         let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
         let asked = entries.iter().filter(|e| takes(e) == Some(longest));
         if let Some(bad) = not_token68(token) {
@@ -484,7 +480,9 @@ impl Validator {
                 }
             }
         }
-        Some(Err(failure.or(inactive.map(|issuer| ValidationError::TokenInactive { issuer }))?))
+        Some(Err(failure.or(
+            inactive.map(|issuer| ValidationError::TokenInactive { issuer })
+        )?))
     }
 
     /// The issuer entry named by `iss`, or `issuer_mismatch`.

@@ -48,7 +48,11 @@ async fn raw(Claims(c): Claims) -> axum::Json<Value> {
 }
 
 async fn verified(v: Verified) -> String {
-    format!("{} {}", v.alg.map_or("-", |a| a.as_str()), v.header.typ.as_deref().unwrap_or("-"))
+    format!(
+        "{} {}",
+        v.alg.map_or("-", |a| a.as_str()),
+        v.header.typ.as_deref().unwrap_or("-")
+    )
 }
 
 async fn email(Claims(_): Claims<NeedsEmail>) -> &'static str {

@@ -181,7 +181,8 @@ impl Introspector {
         if cache.len() >= max && !cache.contains_key(&key) {
             cache.retain(|_, a| now < a.info.valid_until);
             if cache.len() >= max {
-                let victims: Vec<TokenHash> = cache.keys().take((max / 8).max(1)).copied().collect();
+                let victims: Vec<TokenHash> =
+                    cache.keys().take((max / 8).max(1)).copied().collect();
                 for v in victims {
                     cache.remove(&v);
                 }
@@ -214,7 +215,11 @@ impl Introspector {
             .fetcher
             .discovery_for(&self.issuer, discovery)
             .await
-            .map_err(|e| self.unavailable(format!("the introspection endpoint is not configured and discovery failed: {e}")))?;
+            .map_err(|e| {
+                self.unavailable(format!(
+                    "the introspection endpoint is not configured and discovery failed: {e}"
+                ))
+            })?;
         let url = match doc.raw.get("introspection_endpoint") {
             Some(Value::String(url)) => url.clone(),
             _ => {
@@ -224,7 +229,9 @@ impl Introspector {
             }
         };
         check_remote_url(&url).map_err(|e| {
-            self.unavailable(format!("the discovery document's introspection_endpoint is refused: {e}"))
+            self.unavailable(format!(
+                "the discovery document's introspection_endpoint is refused: {e}"
+            ))
         })?;
         *lock(&self.endpoint) = Some(url.clone());
         Ok(url)
@@ -385,7 +392,10 @@ fn parse_answer(body: &[u8]) -> Result<Map<String, Value>, String> {
     }
     match json::parse_value(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(format!("expected a JSON object, found {}", json::kind(&other))),
+        Ok(other) => Err(format!(
+            "expected a JSON object, found {}",
+            json::kind(&other)
+        )),
         Err(e) => Err(format!("the body {e}")),
     }
 }

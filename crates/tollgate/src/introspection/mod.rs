@@ -113,7 +113,10 @@ impl ClientSecret {
             .map(|t| t.strip_suffix('\r').unwrap_or(t))
             .unwrap_or(&text);
         if value.is_empty() {
-            return Err(format!("the client secret file {} is empty", path.display()));
+            return Err(format!(
+                "the client secret file {} is empty",
+                path.display()
+            ));
         }
         Ok(ClientSecret::new(value))
     }
@@ -123,7 +126,9 @@ impl ClientSecret {
     pub fn from_env(name: &str) -> Result<ClientSecret, String> {
         match std::env::var(name) {
             Ok(v) if !v.is_empty() => Ok(ClientSecret::new(v)),
-            Ok(_) => Err(format!("the environment variable {name} (client secret) is empty")),
+            Ok(_) => Err(format!(
+                "the environment variable {name} (client secret) is empty"
+            )),
             Err(_) => Err(format!(
                 "the environment variable {name} (client secret) is not set or not UTF-8"
             )),

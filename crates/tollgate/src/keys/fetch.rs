@@ -551,7 +551,8 @@ impl Fetcher {
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(encode(form));
         if let Some((id, secret)) = basic {
-            let one = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+            let one =
+                |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
             request = request.basic_auth(one(id), Some(one(secret)));
         }
         self.send(what, url, request).await
@@ -705,7 +706,12 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-pub(crate) fn status_error(what: Fetched, url: &str, status: StatusCode, body: &[u8]) -> FetchError {
+pub(crate) fn status_error(
+    what: Fetched,
+    url: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> FetchError {
     FetchError::Status {
         what,
         url: url.to_string(),
