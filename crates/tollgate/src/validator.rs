@@ -413,22 +413,34 @@ impl Validator {
                 found: token.len(),
             });
         }
+        let introspector = entry
+            .introspector
+            .as_ref()
+            .filter(|i| i.options().introspect_jwts);
         let keys = entry.cache.keys_for(decoded.header.kid.as_deref()).await?;
-        let mut verified = verify_decoded_owned(decoded, &keys, policy, shared.clock.now())?;
-        if let Some(introspector) = &entry.introspector {
-            if introspector.options().introspect_jwts {
-                // A valid JWT is also asked about, so that a revoked one is refused; its
-                // own (signed) claims stand.
+        let verified = verify_decoded_owned(decoded, &keys, policy, shared.clock.now());
+        let Some(introspector) = introspector else {
+            return verified;
+        };
+        match verified {
+            // A JWT signed by a key the issuer does not publish (Okta org authorization
+            // server tokens): with `introspect_jwts`, the issuer's introspection alone
+            // judges it, by its answer's claims (never the token's unverified ones).
+            Err(ValidationError::KidNotFound { .. }) => {
+                self.judge_answer(entry, introspector.introspect(token).await?)
+            }
+            Err(e) => Err(e),
+            // A valid JWT is also asked about, so that a revoked one is refused; its own
+            // (signed) claims stand.
+            Ok(mut verified) => {
                 let answer = introspector.introspect(token).await?;
                 if answer.claims.is_none() {
-                    return Err(ValidationError::TokenInactive {
-                        issuer: entry.config.issuer.clone(),
-                    });
+                    return Err(inactive(entry));
                 }
                 verified.introspection = Some(answer.info.clone());
+                Ok(verified)
             }
         }
-        Ok(verified)
     }
 
     /// An opaque token (not a compact JWS), judged by introspection: `None` when no issuer
@@ -449,7 +461,7 @@ impl Validator {
             return Some(Err(bad));
         }
         let mut failure = None;
-        let mut inactive = None;
+        let mut last_inactive = None;
         for entry in asked {
             let Some(introspector) = &entry.introspector else {
                 continue;
@@ -463,26 +475,66 @@ impl Validator {
                 continue;
             }
             match introspector.introspect(token).await {
-                Ok(answer) => match &answer.claims {
-                    Some(claims) => {
-                        let now = self.shared.clock.now();
-                        return Some(policy.check_claims(claims, now).map(|()| Verified {
-                            header: jws::Header::new("", None, None, serde_json::Map::new()),
-                            claims: crate::Claims::from(claims.clone()),
-                            alg: None,
-                            introspection: Some(answer.info.clone()),
-                        }));
-                    }
-                    None => inactive = Some(entry.config.issuer.clone()),
-                },
+                Ok(answer) if answer.claims.is_some() => {
+                    return Some(self.judge_answer(entry, answer));
+                }
+                Ok(_) => last_inactive = Some(entry),
                 Err(e) => {
                     failure.get_or_insert(e);
                 }
             }
         }
-        Some(Err(failure.or(
-            inactive.map(|issuer| ValidationError::TokenInactive { issuer })
-        )?))
+        Some(Err(failure.or(last_inactive.map(inactive))?))
+    }
+
+    /// An introspection answer judged like a JWT: active, then its claims meet the
+    /// issuer's policy at the validator's time.
+    fn judge_answer(
+        &self,
+        entry: &Entry,
+        answer: Arc<crate::introspection::Answer>,
+    ) -> Result<Verified, ValidationError> {
+        let Some(claims) = &answer.claims else {
+            return Err(inactive(entry));
+        };
+        let now = self.shared.clock.now();
+        entry.config.policy.check_claims(claims, now)?;
+        Ok(Verified {
+            header: jws::Header::new("", None, None, serde_json::Map::new()),
+            claims: crate::Claims::from(claims.clone()),
+            alg: None,
+            introspection: Some(answer.info.clone()),
+        })
+    }
+
+    /// The raw introspection answer for `token` from the issuer that would judge it (the
+    /// first that takes an opaque token; the one its `iss` names for a JWT): the answer's
+    /// members when active (before any policy check), `None` when inactive; from the cache
+    /// when [`Validator::validate`] just asked, so a report costs no second call. `None`
+    /// when no issuer introspects this token. For diagnosis (`tollgate doctor`).
+    #[allow(clippy::type_complexity)]
+    pub async fn introspection_answer(
+        &self,
+        token: &str,
+    ) -> Option<(
+        String,
+        Result<Option<serde_json::Map<String, Value>>, ValidationError>,
+    )> {
+        let token = jws::strip_bearer(token);
+        let entry = match jws::decode(token, self.shared.max_token_size) {
+            Ok(decoded) => self.entry_quick(&decoded)?.ok()?,
+            Err(_) => {
+                let entries = &self.shared.entries;
+                let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
+                let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
+                entries.iter().find(|e| takes(e) == Some(longest))?
+            }
+        };
+        let answer = entry.introspector.as_ref()?.introspect(token).await;
+        Some((
+            entry.config.issuer.clone(),
+            answer.map(|a| a.claims.clone()),
+        ))
     }
 
     /// The issuer entry named by `iss`, or `issuer_mismatch`.
@@ -568,6 +620,13 @@ impl Validator {
     /// True when every issuer holds usable keys (loaded and not stale beyond `max_stale`).
     pub fn is_ready(&self) -> bool {
         self.shared.entries.iter().all(|e| e.cache.is_ready())
+    }
+}
+
+/// `token_inactive` for the entry's issuer.
+fn inactive(entry: &Entry) -> ValidationError {
+    ValidationError::TokenInactive {
+        issuer: entry.config.issuer.clone(),
     }
 }
 

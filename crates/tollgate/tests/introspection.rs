@@ -377,6 +377,19 @@ async fn introspect_jwts_refuses_a_revoked_jwt() {
         // The answer is cached for max_ttl: a fresh validator sees the revocation.
         let (fresh, _) = validator(vec![config(&idp, options(&idp).introspect_jwts(true))]);
         assert_eq!(code(&fresh, &jwt).await, "token_inactive");
+        // A JWT whose key is not published (an Okta org-server token): judged by the
+        // answer alone, by the answer's claims.
+        let unknown_kid = idp.mint(json!({"kid": "org-server-key"}), json!({"sub": "forged"}));
+        assert_eq!(code(&fresh, &unknown_kid).await, "token_inactive");
+        let exp = tollgate::clock::unix_now() + 300;
+        idp.set_introspection_answer(Some(RawAnswer::json(
+            json!({"active": true, "sub": "okta-user", "aud": "api://default", "exp": exp})
+                .to_string(),
+        )));
+        let other_kid = idp.mint(json!({"kid": "org-server-key-2"}), json!({"sub": "forged"}));
+        let ok = fresh.validate(&other_kid).await.unwrap();
+        assert_eq!((ok.alg, ok.claims.subject()), (None, Some("okta-user")));
+        idp.set_introspection_answer(None);
         // Without introspect_jwts, JWTs are never sent.
         let before = idp.introspection_requests();
         let (plain, _) = validator(vec![config(&idp, options(&idp))]);

@@ -14,7 +14,10 @@
 //!    without a prefix are asked in configuration order until one says `active: true`
 //!    (each asked issuer sees the token, so give prefixes when you can). With
 //!    [`introspect_jwts`](IntrospectionOptions::introspect_jwts), a JWT whose signature and
-//!    claims are valid is also introspected, so that a revoked JWT is refused.
+//!    claims are valid is also introspected, so that a revoked JWT is refused; and a JWT
+//!    signed by a key the issuer does not publish (`kid_not_found`: Okta org authorization
+//!    server tokens, which only Okta can validate) is judged by introspection alone, by
+//!    the answer's claims, never the token's unverified ones.
 //! 2. **The decision is the same as for a JWT**: `active` must be the JSON boolean `true`;
 //!    the answer's members are then the token's claims (`iss` defaults to the configured
 //!    issuer when the answer has none) and go through the issuer's [`Policy`](crate::Policy):
@@ -46,7 +49,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use client::Introspector;
+pub(crate) use client::{Answer, Introspector};
 
 use crate::keys::FetchOptions;
 
@@ -213,7 +216,8 @@ pub struct IntrospectionOptions {
     /// Default `None`: any token that is not a JWT.
     pub token_prefix: Option<String>,
     /// Also introspect this issuer's JWTs after their signature and claims pass, so that a
-    /// revoked JWT is refused. Default `false`.
+    /// revoked JWT is refused; a JWT whose key the issuer does not publish (Okta org
+    /// authorization server tokens) is then judged by introspection alone. Default `false`.
     pub introspect_jwts: bool,
     /// The HTTP options of the calls. Default [`default_fetch_options`].
     pub fetch: FetchOptions,
