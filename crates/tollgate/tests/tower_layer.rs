@@ -668,3 +668,54 @@ async fn over_a_real_socket() {
     tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
     api.issuer.shutdown().await;
 }
+
+/// An opaque token through the layer: introspected at the dev issuer, its answer's claims
+/// reach the extractors, scope rules apply, and a revoked or unanswerable token is refused
+/// (401 / 503), never let through.
+#[tokio::test]
+async fn opaque_tokens_are_introspected_by_the_layer() {
+    use tollgate::introspection::{ClientSecret, IntrospectionOptions};
+    let issuer = DevIssuer::start(IssuerOptions::default()).await.unwrap();
+    let validator = Validator::new(vec![IssuerConfig::discovery(issuer.url())
+        .policy(Policy::new().audience(issuer.audience()))
+        .introspection(
+            IntrospectionOptions::new("dev", ClientSecret::new("dev-secret"))
+                .max_ttl(Duration::ZERO)
+                .inactive_ttl(Duration::ZERO),
+        )])
+    .unwrap();
+    let (app, _seen) = app(JwtLayer::new(validator));
+    let token = issuer.opaque_token(json!({"scope": "read orders.read", "sub": "opaque-user"}));
+    let a = send(&app, get_with("/me", Some(&token))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json()["sub"], "opaque-user");
+    let a = send(&app, get_with("/verified", Some(&token))).await;
+    assert_eq!(a.text, "- -");
+    let post = Request::post("/orders")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_refusal(
+        &send(&app, post).await,
+        403,
+        "insufficient_scope",
+        "insufficient_scope",
+    );
+    issuer.revoke(&token);
+    let a = send(&app, get_with("/me", Some(&token))).await;
+    assert_refusal(&a, 401, "invalid_token", "token_inactive");
+    issuer.set_fault(Fault::Status500);
+    let fresh = issuer.opaque_token(json!({}));
+    let a = send(&app, get_with("/me", Some(&fresh))).await;
+    assert_refusal(
+        &a,
+        503,
+        "temporarily_unavailable",
+        "introspection_unavailable",
+    );
+    assert!(a.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("introspection endpoint is unavailable"));
+    issuer.shutdown().await;
+}
