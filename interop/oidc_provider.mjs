@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Usage: node oidc_provider.mjs PORT [KEYFILE]
+// Usage: node oidc_provider.mjs PORT [KEYFILE] [jwt|opaque]
 // Runs oidc-provider on http://127.0.0.1:PORT (issuer = that URL) with one
 // client_credentials client (interop / interop-secret) issuing RS256 JWT access
 // tokens (typ at+jwt) for the resources urn:tollgate:api (default) and urn:other:api.
 // Signing key: a fresh RSA key; with KEYFILE, loaded from it when it exists,
 // otherwise generated and saved there (a different KEYFILE = a rotated key).
+// With "opaque": opaque (reference) access tokens instead of JWTs, with token
+// introspection (RFC 7662, /token/introspection) and revocation (RFC 7009,
+// /token/revocation) on, both authenticated as the same client.
 // Prints "READY http://127.0.0.1:PORT" once listening; exits on SIGTERM/SIGINT.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -12,11 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
-const [port, keyFile] = process.argv.slice(2);
-if (!port) {
-  console.error('usage: node oidc_provider.mjs PORT [KEYFILE]');
+const [port, keyFile, format = 'jwt'] = process.argv.slice(2);
+if (!port || !['jwt', 'opaque'].includes(format)) {
+  console.error('usage: node oidc_provider.mjs PORT [KEYFILE] [jwt|opaque]');
   process.exit(2);
 }
+const opaque = format === 'opaque';
 const issuer = `http://127.0.0.1:${port}`;
 
 async function signingKey() {
@@ -46,6 +50,8 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    introspection: { enabled: opaque },
+    revocation: { enabled: opaque },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => 'urn:tollgate:api',
@@ -55,8 +61,9 @@ const provider = new Provider(issuer, {
         return {
           scope: 'read write',
           audience: resource,
-          accessTokenFormat: 'jwt',
-          jwt: { sign: { alg: 'RS256' } },
+          ...(opaque
+            ? { accessTokenFormat: 'opaque' }
+            : { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
         };
       },
     },
