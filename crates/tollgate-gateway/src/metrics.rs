@@ -419,6 +419,62 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Token introspection per issuer that has it (RFC 7662): calls by result, cache hits and
+/// entries, time spent in calls.
+fn render_introspection(out: &mut String, issuers: &[IssuerStatus]) {
+    let with: Vec<(&str, &tollgate::introspection::IntrospectionStatus)> = issuers
+        .iter()
+        .filter_map(|i| Some((i.issuer.as_str(), i.introspection.as_ref()?)))
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    out.push_str("# HELP tollgate_introspection_calls_total Token introspection calls by issuer and result (active, inactive, failed, malformed).\n");
+    out.push_str("# TYPE tollgate_introspection_calls_total counter\n");
+    for (issuer, s) in &with {
+        for (result, n) in [
+            ("active", s.calls_active),
+            ("inactive", s.calls_inactive),
+            ("failed", s.calls_failed),
+            ("malformed", s.calls_malformed),
+        ] {
+            let _ = writeln!(
+                out,
+                "tollgate_introspection_calls_total{{issuer=\"{}\",result=\"{result}\"}} {n}",
+                escape(issuer)
+            );
+        }
+    }
+    type Read = fn(&tollgate::introspection::IntrospectionStatus) -> f64;
+    let metrics: [(&str, &str, &str, Read); 3] = [
+        (
+            "tollgate_introspection_cache_hits_total",
+            "counter",
+            "Tokens answered from the introspection cache, by issuer.",
+            |s| s.cache_hits as f64,
+        ),
+        (
+            "tollgate_introspection_cache_entries",
+            "gauge",
+            "Introspection answers held, by issuer.",
+            |s| s.cache_entries as f64,
+        ),
+        (
+            "tollgate_introspection_call_seconds_total",
+            "counter",
+            "Time spent in introspection calls, by issuer (divide by the calls for the mean latency).",
+            |s| s.call_seconds_total,
+        ),
+    ];
+    for (name, kind, help, read) in metrics {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (issuer, s) in &with {
+            let _ = writeln!(out, "{name}{{issuer=\"{}\"}} {}", escape(issuer), read(s));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,61 +532,5 @@ mod tests {
         assert!(text.contains("tollgate_connections_shed_total{listener=\"admin\"} 3"));
         assert!(text.contains("tollgate_connections_timed_out_total{listener=\"gateway\"} 1"));
         assert!(text.contains("tollgate_accept_errors_total{listener=\"gateway\"} 0"));
-    }
-}
-
-/// Token introspection per issuer that has it (RFC 7662): calls by result, cache hits and
-/// entries, time spent in calls.
-fn render_introspection(out: &mut String, issuers: &[IssuerStatus]) {
-    let with: Vec<(&str, &tollgate::introspection::IntrospectionStatus)> = issuers
-        .iter()
-        .filter_map(|i| Some((i.issuer.as_str(), i.introspection.as_ref()?)))
-        .collect();
-    if with.is_empty() {
-        return;
-    }
-    out.push_str("# HELP tollgate_introspection_calls_total Token introspection calls by issuer and result (active, inactive, failed, malformed).\n");
-    out.push_str("# TYPE tollgate_introspection_calls_total counter\n");
-    for (issuer, s) in &with {
-        for (result, n) in [
-            ("active", s.calls_active),
-            ("inactive", s.calls_inactive),
-            ("failed", s.calls_failed),
-            ("malformed", s.calls_malformed),
-        ] {
-            let _ = writeln!(
-                out,
-                "tollgate_introspection_calls_total{{issuer=\"{}\",result=\"{result}\"}} {n}",
-                escape(issuer)
-            );
-        }
-    }
-    type Read = fn(&tollgate::introspection::IntrospectionStatus) -> f64;
-    let metrics: [(&str, &str, &str, Read); 3] = [
-        (
-            "tollgate_introspection_cache_hits_total",
-            "counter",
-            "Tokens answered from the introspection cache, by issuer.",
-            |s| s.cache_hits as f64,
-        ),
-        (
-            "tollgate_introspection_cache_entries",
-            "gauge",
-            "Introspection answers held, by issuer.",
-            |s| s.cache_entries as f64,
-        ),
-        (
-            "tollgate_introspection_call_seconds_total",
-            "counter",
-            "Time spent in introspection calls, by issuer (divide by the calls for the mean latency).",
-            |s| s.call_seconds_total,
-        ),
-    ];
-    for (name, kind, help, read) in metrics {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (issuer, s) in &with {
-            let _ = writeln!(out, "{name}{{issuer=\"{}\"}} {}", escape(issuer), read(s));
-        }
     }
 }

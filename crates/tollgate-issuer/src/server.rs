@@ -187,37 +187,22 @@ fn no_store(mut response: Response) -> Response {
 }
 
 async fn token(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("application/x-www-form-urlencoded")
-    {
-        return oauth_error(&oauth::OAuthError {
-            status: 400,
-            error: "invalid_request",
-            description: format!(
-                "the token request must be a form (Content-Type: application/x-www-form-urlencoded), found {:?}",
-                content_type
-            ),
-            basic_challenge: false,
-        });
-    }
-    let form = oauth::parse_form(&body);
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match issuer.token_response(authorization, &form) {
+    let form = match client_form(&headers, &body) {
+        Ok(form) => form,
+        Err(e) => return oauth_error(&e),
+    };
+    match issuer.token_response(authorization(&headers), &form) {
         Ok(body) => no_store(json_response(StatusCode::OK, &body)),
         Err(e) => oauth_error(&e),
     }
 }
 
-/// The decoded form of a client request (introspection, revocation), or the RFC 6749 error
-/// for a body that is not a form.
-fn client_form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, Response> {
+/// The decoded form of a client request (token, introspection, revocation), or the RFC 6749
+/// error for a body that is not a form.
+fn client_form(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Vec<(String, String)>, oauth::OAuthError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -226,14 +211,14 @@ fn client_form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)
         .to_ascii_lowercase()
         .starts_with("application/x-www-form-urlencoded")
     {
-        return Err(oauth_error(&oauth::OAuthError {
+        return Err(oauth::OAuthError {
             status: 400,
             error: "invalid_request",
             description: format!(
                 "the request must be a form (Content-Type: application/x-www-form-urlencoded), found {content_type:?}"
             ),
             basic_challenge: false,
-        }));
+        });
     }
     Ok(oauth::parse_form(body))
 }
@@ -262,7 +247,7 @@ async fn introspect(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> R
     }
     let form = match client_form(&headers, &body) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(e) => return oauth_error(&e),
     };
     match issuer.introspection_response(authorization(&headers), &form) {
         Ok(answer) => {
@@ -292,7 +277,7 @@ async fn revoke(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> Respo
     issuer.revocation_requests.fetch_add(1, Ordering::SeqCst);
     let form = match client_form(&headers, &body) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(e) => return oauth_error(&e),
     };
     match issuer.revocation_response(authorization(&headers), &form) {
         Ok(()) => no_store(StatusCode::OK.into_response()),

@@ -311,6 +311,68 @@ impl<'a> Net<'a> {
     }
 }
 
+/// Judges `token` as an API with introspection at the first issuer would (the library's
+/// [`Validator`](crate::Validator), on the settings' clock), and reads the answer back from
+/// its cache for the report. `None` when this token would not be introspected.
+async fn introspect(
+    token: &str,
+    settings: &Settings,
+    sources: &Sources,
+    options: &IntrospectionOptions,
+    notes: &mut Vec<String>,
+) -> Option<super::IntrospectionFinding> {
+    let jwt = crate::jws::decode(token, usize::MAX).is_ok();
+    if jwt && !options.introspect_jwts {
+        return None;
+    }
+    let Some(issuer) = settings.policy.issuers.first() else {
+        notes.push(
+            "introspection needs the issuer (--issuer): the token is not introspected".into(),
+        );
+        return None;
+    };
+    let config = match &sources.discovery {
+        Some(Source::Url(url)) => crate::IssuerConfig::discovery_url(issuer.clone(), url.clone()),
+        _ => crate::IssuerConfig::discovery(issuer.clone()),
+    };
+    let config = config
+        .policy(settings.policy.clone())
+        .introspection(options.clone());
+    let validator = match crate::Validator::new(vec![config]) {
+        Ok(v) => v.with_clock(std::sync::Arc::new(crate::FixedClock::new(settings.now))),
+        Err(e) => {
+            notes.push(format!("the token is not introspected: {e}"));
+            return None;
+        }
+    };
+    let outcome = validator.validate(token).await.map(|_| ());
+    let (issuer, answer) = validator.introspection_answer(token).await?;
+    let endpoint = validator
+        .status()
+        .into_iter()
+        .find_map(|s| s.introspection)
+        .and_then(|s| s.endpoint);
+    let mut report = super::IntrospectionReport {
+        issuer,
+        endpoint,
+        ..Default::default()
+    };
+    match answer {
+        Ok(Some(claims)) => {
+            let text = |n: &str| claims.get(n).and_then(Value::as_str).map(str::to_string);
+            report.active = Some(true);
+            report.client_id = text("client_id");
+            report.scope = text("scope");
+            report.sub = text("sub");
+            report.exp = claims.get("exp").and_then(crate::claims::numeric_date);
+            report.expires_in = report.exp.map(|e| e - settings.now);
+        }
+        Ok(None) => report.active = Some(false),
+        Err(e) => report.error = Some(e.to_string()),
+    }
+    Some(super::IntrospectionFinding { report, outcome })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,66 +439,4 @@ mod tests {
         assert!(Source::is_url(" HTTPS://idp.example"));
         assert!(!Source::is_url("keys.json"));
     }
-}
-
-/// Judges `token` as an API with introspection at the first issuer would (the library's
-/// [`Validator`](crate::Validator), on the settings' clock), and reads the answer back from
-/// its cache for the report. `None` when this token would not be introspected.
-async fn introspect(
-    token: &str,
-    settings: &Settings,
-    sources: &Sources,
-    options: &IntrospectionOptions,
-    notes: &mut Vec<String>,
-) -> Option<super::IntrospectionFinding> {
-    let jwt = crate::jws::decode(token, usize::MAX).is_ok();
-    if jwt && !options.introspect_jwts {
-        return None;
-    }
-    let Some(issuer) = settings.policy.issuers.first() else {
-        notes.push(
-            "introspection needs the issuer (--issuer): the token is not introspected".into(),
-        );
-        return None;
-    };
-    let config = match &sources.discovery {
-        Some(Source::Url(url)) => crate::IssuerConfig::discovery_url(issuer.clone(), url.clone()),
-        _ => crate::IssuerConfig::discovery(issuer.clone()),
-    };
-    let config = config
-        .policy(settings.policy.clone())
-        .introspection(options.clone());
-    let validator = match crate::Validator::new(vec![config]) {
-        Ok(v) => v.with_clock(std::sync::Arc::new(crate::FixedClock::new(settings.now))),
-        Err(e) => {
-            notes.push(format!("the token is not introspected: {e}"));
-            return None;
-        }
-    };
-    let outcome = validator.validate(token).await.map(|_| ());
-    let (issuer, answer) = validator.introspection_answer(token).await?;
-    let endpoint = validator
-        .status()
-        .into_iter()
-        .find_map(|s| s.introspection)
-        .and_then(|s| s.endpoint);
-    let mut report = super::IntrospectionReport {
-        issuer,
-        endpoint,
-        ..Default::default()
-    };
-    match answer {
-        Ok(Some(claims)) => {
-            let text = |n: &str| claims.get(n).and_then(Value::as_str).map(str::to_string);
-            report.active = Some(true);
-            report.client_id = text("client_id");
-            report.scope = text("scope");
-            report.sub = text("sub");
-            report.exp = claims.get("exp").and_then(crate::claims::numeric_date);
-            report.expires_in = report.exp.map(|e| e - settings.now);
-        }
-        Ok(None) => report.active = Some(false),
-        Err(e) => report.error = Some(e.to_string()),
-    }
-    Some(super::IntrospectionFinding { report, outcome })
 }
