@@ -535,6 +535,29 @@ async fn forward_auth(http: &reqwest::Client, gateway: &str, token: Option<&str>
         .as_u16()
 }
 
+/// Starts the provider (`format`: `jwt` or `opaque`) on a free port. The provider must know
+/// its URL before it listens, so it gets a port that was free a moment ago; another process
+/// may take it first, hence a few tries.
+fn start_provider(peers: &Peers, key: &Path, format: &str) -> (u16, Server) {
+    let mut attempt = 0;
+    loop {
+        let port = process::free_port();
+        match peers.oidc_provider_with(port, key, format) {
+            Ok(p) => return (port, p),
+            Err(e) if attempt >= 2 => panic!("{e}"),
+            Err(_) => attempt += 1,
+        }
+    }
+}
+
+/// The HTTP client the provider tests use.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("HTTP client")
+}
+
 /// Starts the provider again on `port` (the issuer URL must not change); retried briefly in
 /// case the old listener's port is not free yet.
 fn restart_provider(peers: &Peers, port: u16, key: &Path) -> Server {
@@ -568,23 +591,10 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
     let dir = tempfile::tempdir().expect("temp dir");
     let key_a = dir.path().join("key-a.json");
     let key_b = dir.path().join("key-b.json");
-    // The provider must know its URL before it listens, so it gets a port that was free a
-    // moment ago; another process may take it first, hence a few tries.
-    let mut attempt = 0;
-    let (port, mut provider) = loop {
-        let port = process::free_port();
-        match peers.oidc_provider(port, &key_a) {
-            Ok(p) => break (port, p),
-            Err(e) if attempt >= 2 => panic!("{e}"),
-            Err(_) => attempt += 1,
-        }
-    };
+    let (port, mut provider) = start_provider(peers, &key_a, "jwt");
     let issuer = format!("http://127.0.0.1:{port}");
     let rt = runtime();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("HTTP client");
+    let http = http_client();
     let validator = tollgate::Validator::new(vec![tollgate::IssuerConfig::discovery(&issuer)
         .policy(
             tollgate::Policy::new()
@@ -992,21 +1002,10 @@ fn oidc_provider_opaque_tokens_by_introspection_and_revocation() {
     let Some(peers) = peers() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let key = dir.path().join("key.json");
-    let mut attempt = 0;
-    let (port, _provider) = loop {
-        let port = process::free_port();
-        match peers.oidc_provider_with(port, &key, "opaque") {
-            Ok(p) => break (port, p),
-            Err(e) if attempt >= 2 => panic!("{e}"),
-            Err(_) => attempt += 1,
-        }
-    };
+    let (port, _provider) = start_provider(peers, &key, "opaque");
     let issuer = format!("http://127.0.0.1:{port}");
     let rt = runtime();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("HTTP client");
+    let http = http_client();
     let (token, other) = rt.block_on(async {
         (
             provider_token(&http, &issuer, API).await,

@@ -440,26 +440,27 @@ fn opaque_tokens_by_introspection() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "dev-secret\n").unwrap();
-    let run = |token: &str, extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args([
-                "verify",
-                "--json",
-                "--issuer",
-                &idp.url(),
-                "--audience",
-                "api://default",
-            ])
-            .args([
-                "--introspection-client-id",
-                "dev",
-                "--introspection-secret-file",
-            ])
-            .arg(&secret)
-            .args(extra)
-            .arg(token)
+    let url = idp.url();
+    let verify_with = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["verify", "--json", "--issuer", &url])
+            .args(args)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let secret_file = secret.display().to_string();
+    let run = |token: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--audience",
+            "api://default",
+            "--introspection-client-id",
+            "dev",
+            "--introspection-secret-file",
+            &secret_file,
+        ];
+        args.extend(extra);
+        args.push(token);
+        let out = verify_with(&args);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let json: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
         (out.status.code().unwrap_or(-1), json, stdout)
@@ -494,17 +495,7 @@ fn opaque_tokens_by_introspection() {
     );
     idp.set_fault(tollgate_issuer::Fault::None);
     // Introspection options without a client id are a usage error.
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args([
-            "verify",
-            "--json",
-            "--issuer",
-            &idp.url(),
-            "--introspect-jwts",
-            "x",
-        ])
-        .output()
-        .unwrap();
+    let out = verify_with(&["--introspect-jwts", "x"]);
     assert_eq!(out.status.code(), Some(2));
     rt.block_on(idp.shutdown());
 }

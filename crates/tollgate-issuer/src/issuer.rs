@@ -257,13 +257,7 @@ impl Issuer {
         let ring = self.read();
         let mut h = Issuer::default_header(&ring.current);
         token::overlay(&mut h, header);
-        let mut c = self.base_claims(
-            DEFAULT_SUBJECT,
-            self.default_client_id(),
-            json!(self.opts.audience),
-            &self.opts.scopes,
-        );
-        token::overlay(&mut c, claims);
+        let c = self.minted_claims(claims);
         let key = h
             .get("kid")
             .and_then(Value::as_str)
@@ -337,14 +331,20 @@ impl Issuer {
 
     /// An opaque token with the defaults of a minted token, `claims` overlaid.
     pub(crate) fn mint_opaque(&self, claims: &Value) -> String {
+        self.store_opaque(self.minted_claims(claims))
+    }
+
+    /// The claims of a minted token (JWT or opaque): the defaults of a user's token, with
+    /// `changes` overlaid.
+    fn minted_claims(&self, changes: &Value) -> Map<String, Value> {
         let mut c = self.base_claims(
             DEFAULT_SUBJECT,
             self.default_client_id(),
             json!(self.opts.audience),
             &self.opts.scopes,
         );
-        token::overlay(&mut c, claims);
-        self.store_opaque(c)
+        token::overlay(&mut c, changes);
+        c
     }
 
     fn registry(&self) -> oauth::Registry<'_> {
