@@ -285,8 +285,16 @@ fn client_id<'f>(f: &'f Facts<'_>) -> Option<&'f str> {
 // ---- the shape of the token -------------------------------------------------------------
 
 /// `Some` when the token has this shape: the guard of the rules about the token's shape.
+/// The token has this shape, and was not judged by introspection (an opaque token the
+/// issuer's introspection refused is not "not a JWT": the answer is the cause).
 fn shape(f: &Facts<'_>, shape: Shape) -> Option<()> {
-    (f.insp.shape == shape).then_some(())
+    let introspected = matches!(
+        f.core,
+        Err(ValidationError::TokenInactive { .. }
+            | ValidationError::IntrospectionUnavailable { .. }
+            | ValidationError::IntrospectionMalformed { .. })
+    );
+    (f.insp.shape == shape && !introspected).then_some(())
 }
 
 fn encrypted_token(f: &Facts<'_>) -> Option<Found> {
