@@ -28,9 +28,16 @@ pub struct Args {
     /// algorithm of the keys already in --state.
     #[arg(long, value_name = "ALG")]
     pub alg: Option<String>,
-    /// Audience (`aud`) of issued tokens.
-    #[arg(long, value_name = "AUD", default_value = DEFAULT_AUDIENCE)]
-    pub audience: String,
+    /// Audience (`aud`) of issued tokens (repeatable: default tokens carry every one).
+    /// A token request may also name any other `audience`/`resource`: a dev issuer serves
+    /// whatever APIs you are building. Default: api://default.
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// Play a multi-tenant provider shaped like Entra ID's `common` endpoint: the discovery
+    /// issuer is `{issuer}/{tenantid}/v2.0`, keys carry `issuer`, tokens carry `tid`, and a
+    /// token request picks its tenant with `-d tenant=<GUID>`.
+    #[arg(long)]
+    pub multi_tenant: bool,
     /// Keep keys in this directory (created if needed), so a restart serves the same keys
     /// and `tollgate mint --state DIR` signs with the current one.
     #[arg(long, value_name = "DIR")]
@@ -87,7 +94,13 @@ pub fn options_from(args: &Args) -> Result<IssuerOptions, String> {
         listen: args.listen,
         issuer: args.issuer.clone(),
         alg,
-        audience: args.audience.clone(),
+        audience: args
+            .audiences
+            .first()
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string()),
+        extra_audiences: args.audiences.iter().skip(1).cloned().collect(),
+        multi_tenant: args.multi_tenant,
         clients,
         state_dir: args.state.clone(),
         jwks_max_age: args.jwks_max_age,
@@ -119,7 +132,18 @@ pub fn banner(issuer: &DevIssuer) -> String {
         out.push_str(&format!("  {label:<15} {value}\n"));
     };
     out.push_str("tollgate dev issuer (for development and tests only)\n");
-    line(&mut out, "issuer", &issuer.url());
+    line(&mut out, "issuer", &issuer.published_issuer());
+    if opts.multi_tenant {
+        line(
+            &mut out,
+            "tenants",
+            &format!(
+                "any, chosen per token with -d tenant=<GUID> (default {}; personal accounts {})",
+                tollgate_issuer::options::DEFAULT_TENANT,
+                tollgate_issuer::options::PERSONAL_TENANT
+            ),
+        );
+    }
     line(&mut out, "discovery", &issuer.discovery_url());
     line(&mut out, "jwks", &issuer.jwks_url());
     line(&mut out, "token endpoint", &issuer.token_endpoint());
@@ -128,7 +152,11 @@ pub fn banner(issuer: &DevIssuer) -> String {
         "signing key",
         &format!("{}, kid {}", opts.alg, issuer.current_kid()),
     );
-    line(&mut out, "audience", &opts.audience);
+    let audiences: Vec<&str> = std::iter::once(&opts.audience)
+        .chain(&opts.extra_audiences)
+        .map(String::as_str)
+        .collect();
+    line(&mut out, "audience", &audiences.join(" "));
     for c in &opts.clients {
         let scopes = if c.scopes.is_empty() {
             opts.scopes.join(" ")
@@ -162,11 +190,20 @@ pub fn banner(issuer: &DevIssuer) -> String {
         issuer.token_endpoint()
     ));
     out.push_str("\nCheck it (paste the access_token):\n");
-    out.push_str(&format!(
-        "  tollgate verify --issuer {} --audience {} TOKEN\n",
-        shell_quote(&issuer.url()),
-        shell_quote(&opts.audience)
-    ));
+    if opts.multi_tenant {
+        out.push_str(&format!(
+            "  tollgate verify --issuer {} --jwks {} --audience {} TOKEN\n",
+            shell_quote(&issuer.published_issuer()),
+            issuer.jwks_url(),
+            shell_quote(&opts.audience)
+        ));
+    } else {
+        out.push_str(&format!(
+            "  tollgate verify --issuer {} --audience {} TOKEN\n",
+            shell_quote(&issuer.url()),
+            shell_quote(&opts.audience)
+        ));
+    }
     out.push_str("\nPress Ctrl-C to stop.\n");
     out
 }

@@ -431,7 +431,14 @@ pub fn validate_by_discovery(
 ) -> Result<Result<tollgate::Verified, ValidationError>, String> {
     let configs = issuers
         .iter()
-        .map(|iss| tollgate::IssuerConfig::discovery(iss.clone()).policy(policy.clone()))
+        .map(|iss| {
+            let mut policy = policy.clone();
+            if !tollgate::claims::is_template(iss) {
+                // `--tenant` restricts the templates only.
+                policy.tenants.clear();
+            }
+            tollgate::IssuerConfig::discovery(iss.clone()).policy(policy)
+        })
         .collect();
     let mut validator = tollgate::Validator::new(configs).map_err(|e| e.to_string())?;
     if let Some(now) = now {

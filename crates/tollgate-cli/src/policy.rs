@@ -9,9 +9,16 @@ use tollgate::{Algorithm, Policy, TypPolicy};
 #[derive(clap::Args, Clone, Debug)]
 pub struct PolicyArgs {
     /// An accepted issuer (repeatable); `iss` must equal one exactly. Unless keys are given
-    /// (`--jwks`, `--secret-file`), its keys are found by OIDC discovery.
+    /// (`--jwks`, `--secret-file`), its keys are found by OIDC discovery. A `{tenantid}`
+    /// template (`https://login.microsoftonline.com/{tenantid}/v2.0`) accepts each tenant's
+    /// issuer, checked against the token's `tid`; give its keys with `--jwks`
+    /// (`https://login.microsoftonline.com/organizations/discovery/v2.0/keys`).
     #[arg(long = "issuer", value_name = "ISS")]
     pub issuers: Vec<String>,
+    /// An accepted tenant id for a `{tenantid}` issuer (repeatable; a GUID). Default: every
+    /// tenant.
+    #[arg(long = "tenant", value_name = "GUID")]
+    pub tenants: Vec<String>,
     /// An accepted audience (repeatable). Any `aud` value equal to one passes.
     #[arg(long = "audience", value_name = "AUD")]
     pub audiences: Vec<String>,
@@ -48,6 +55,16 @@ impl PolicyArgs {
     pub fn policy(&self) -> Result<Policy, String> {
         let mut policy = Policy::new().leeway(self.leeway);
         policy.issuers = self.issuers.clone();
+        if let Some(t) = self
+            .tenants
+            .iter()
+            .find(|t| !tollgate::claims::is_tenant_id(&t.to_ascii_lowercase()))
+        {
+            return Err(format!(
+                "--tenant {t:?} is not a tenant id: give the directory (tenant) id, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
+            ));
+        }
+        policy = policy.tenants(self.tenants.iter().cloned());
         policy.audiences = self.audiences.clone();
         policy.required_claims = self.require_claims.clone();
         policy.max_age = self.max_age;

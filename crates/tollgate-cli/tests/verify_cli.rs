@@ -393,6 +393,54 @@ fn hmac_needs_an_explicit_secret() {
     assert_eq!(out.json["code"], "signature_invalid");
 }
 
+/// A `{tenantid}` issuer with `--tenant`, over an Entra-shaped key set (each key with its
+/// `issuer`): the tenant codes and the key-issuer binding.
+#[test]
+fn tenant_codes() {
+    const TEMPLATE: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
+    const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const OTHER: &str = "11111111-2222-4333-8444-555555555555";
+    const PERSONAL: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let fx = Fixture::new();
+    let entra = |tid: &str| TEMPLATE.replace("{tenantid}", tid);
+    let mut org = fx.rs.public_jwk();
+    org["issuer"] = json!(TEMPLATE);
+    let mut msa = fx.rs2.public_jwk();
+    msa["issuer"] = json!(entra(PERSONAL));
+    std::fs::write(
+        fx.path("entra.json"),
+        json!({"keys": [org, msa]}).to_string(),
+    )
+    .unwrap();
+    let run = |key: &SigningKey, claims: Value| {
+        verify(
+            &["--issuer", TEMPLATE, "--tenant", TID],
+            &fx.token(key, json!({}), claims),
+            &fx.path("entra.json"),
+        )
+    };
+    let out = run(&fx.rs, json!({"iss": entra(TID), "tid": TID}));
+    assert_eq!(out.json["valid"], true, "{}", out.stdout);
+    let out = run(&fx.rs, json!({"iss": entra(OTHER), "tid": OTHER}));
+    assert_eq!(
+        (out.status, out.json["code"].as_str()),
+        (1, Some("tenant_not_allowed"))
+    );
+    assert_eq!(out.json["details"]["allowed"], json!([TID]));
+    let out = run(&fx.rs, json!({"iss": entra(TID)}));
+    assert_eq!(out.json["code"], "tenant_missing");
+    let out = run(&fx.rs2, json!({"iss": entra(TID), "tid": TID}));
+    assert_eq!(out.json["code"], "key_issuer_mismatch");
+    assert_eq!(out.json["details"]["key_issuer"], entra(PERSONAL));
+    // Not a tenant id: a usage error.
+    let out = verify(
+        &["--issuer", TEMPLATE, "--tenant", "contoso.onmicrosoft.com"],
+        &fx.token(&fx.rs, json!({}), json!({})),
+        &fx.path("entra.json"),
+    );
+    assert_eq!(out.status, 2, "{}", out.stderr);
+}
+
 #[test]
 fn every_code_is_covered_by_this_file() {
     let source = include_str!("verify_cli.rs");

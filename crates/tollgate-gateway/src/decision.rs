@@ -3,7 +3,6 @@
 //! which identity headers the upstream gets. Both modes (forward-auth and reverse proxy)
 //! call [`Decider::decide`]; every decision is counted and logged here, once.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -199,7 +198,8 @@ pub struct Decider {
     challenges: ChallengeOptions,
     /// Each issuer's policy: its `max_age` bounds cache entries; the doctor reads it to
     /// diagnose rejected tokens.
-    policies: HashMap<String, Policy>,
+    /// Each issuer's policy, its `issuers` set to the issuer's names (aliases, templates).
+    policies: Vec<Policy>,
     /// The policy the doctor uses for a token whose `iss` is not configured.
     any_issuer: Policy,
     /// The doctor's causes, per situation (see [`crate::diagnosis`]).
@@ -237,9 +237,14 @@ impl Decider {
             policies: config
                 .issuers
                 .iter()
-                .map(|i| (i.issuer.clone(), i.policy.clone()))
+                .map(|i| {
+                    let mut policy = i.policy.clone();
+                    policy.issuers = i.names().cloned().collect();
+                    policy
+                })
                 .collect(),
-            any_issuer: Policy::new().issuers(config.issuers.iter().map(|i| i.issuer.clone())),
+            any_issuer: Policy::new()
+                .issuers(config.issuers.iter().flat_map(|i| i.names().cloned())),
             causes: CauseCache::new(),
             refusals: RefusalCache::default(),
             leeway: config
@@ -464,8 +469,7 @@ impl Decider {
         if let Some(exp) = exp {
             let mut until = exp;
             let max_age = self
-                .policies
-                .get(&identity.issuer)
+                .policy_of(&identity.issuer)
                 .and_then(|p| Some(p.max_age?.saturating_add(p.leeway)));
             if let (Some(limit), Some(iat)) = (max_age, iat) {
                 until = until.min(iat.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)));
@@ -494,9 +498,18 @@ impl Decider {
                 .claims
                 .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
             let policy = iss
-                .and_then(|i| self.policies.get(&i))
+                .and_then(|i| self.policy_of(&i))
                 .unwrap_or(&self.any_issuer);
             crate::diagnosis::diagnose(err, token, policy, now)
+        })
+    }
+
+    /// The policy of the issuer that accepts `iss` (by name, alias or `{tenantid}` template).
+    fn policy_of(&self, iss: &str) -> Option<&Policy> {
+        self.policies.iter().find(|p| {
+            p.issuers
+                .iter()
+                .any(|i| tollgate::claims::issuer_accepts(i, iss))
         })
     }
 

@@ -146,7 +146,11 @@ fn check_requirements(req: &Requirements, claims: &Claims) -> Result<(), Forbidd
     };
     if !req.issuers.is_empty() {
         let iss = claims.issuer().unwrap_or("");
-        if !req.issuers.iter().any(|i| i == iss) {
+        if !req
+            .issuers
+            .iter()
+            .any(|i| tollgate::claims::issuer_accepts(i, iss))
+        {
             return Err(forbid(
                 GatewayCode::IssuerNotAllowed.as_str(),
                 format!(

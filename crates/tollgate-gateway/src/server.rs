@@ -234,6 +234,19 @@ impl Gateway {
         }
         let validator = self.shared.validator.clone();
         let maintenance = tokio::spawn(async move { validator.maintain().await });
+        for issuer in &self.shared.config.issuers {
+            if issuer.policy.tenants.is_empty()
+                && issuer.names().any(|n| tollgate::claims::is_template(n))
+            {
+                // Once per start: a multi-tenant issuer without `tenants` is a choice to make
+                // knowingly (the API must then authorize by the `tid` identity header).
+                tracing::warn!(
+                    target: "tollgate::serve",
+                    issuer = %issuer.issuer,
+                    "every tenant is accepted for this {{tenantid}} issuer: any Entra ID organisation's tokens for this API pass; set `tenants = [...]` to restrict them, or authorize by tenant in the API (the tid claim)"
+                );
+            }
+        }
 
         tracing::info!(
             target: "tollgate::serve",

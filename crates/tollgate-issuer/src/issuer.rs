@@ -14,7 +14,9 @@ use crate::error::IssuerError;
 use crate::fault::Fault;
 use crate::keyring::{IssuerKey, KeyRing};
 use crate::oauth::{self, OAuthError};
-use crate::options::{IssuerOptions, DEFAULT_SUBJECT, OPAQUE_TOKEN_PREFIX};
+use crate::options::{
+    IssuerOptions, DEFAULT_SUBJECT, DEFAULT_TENANT, OPAQUE_TOKEN_PREFIX, PERSONAL_TENANT,
+};
 use crate::server::{DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH};
 use crate::state;
 use crate::token::{self, ACCESS_TOKEN_TYP};
@@ -26,6 +28,8 @@ pub(crate) struct Issuer {
     addr: SocketAddr,
     opts: IssuerOptions,
     ring: RwLock<KeyRing>,
+    /// Multi-tenant mode: the issuer template and the personal-account tenant's own key.
+    tenancy: Option<Tenancy>,
     fault: watch::Sender<Fault>,
     pub(crate) jwks_requests: AtomicU64,
     pub(crate) discovery_requests: AtomicU64,
@@ -38,6 +42,13 @@ pub(crate) struct Issuer {
     /// When set, `/introspect` answers this instead (after client authentication).
     pub(crate) introspection_override: Mutex<Option<crate::RawAnswer>>,
     shutdown: watch::Sender<bool>,
+}
+
+/// What a multi-tenant issuer adds: its `{tenantid}` template and the key of the
+/// personal-account tenant.
+pub(crate) struct Tenancy {
+    pub(crate) template: String,
+    pub(crate) personal: Arc<IssuerKey>,
 }
 
 /// The URL clients use to reach `addr`: an unspecified bind address (`0.0.0.0`, `::`) is
@@ -61,12 +72,25 @@ impl Issuer {
     ) -> Result<Issuer, IssuerError> {
         let base = base_url(addr);
         let url = opts.issuer.clone().unwrap_or_else(|| base.clone());
+        let tenancy = if opts.multi_tenant {
+            Some(Tenancy {
+                template: format!(
+                    "{}/{}/v2.0",
+                    url.trim_end_matches('/'),
+                    tollgate::claims::TENANT_PLACEHOLDER
+                ),
+                personal: Arc::new(IssuerKey::generate(ring.current.alg())?),
+            })
+        } else {
+            None
+        };
         let issuer = Issuer {
             url,
             base,
             addr,
             opts,
             ring: RwLock::new(ring),
+            tenancy,
             fault: watch::Sender::new(Fault::None),
             jwks_requests: AtomicU64::new(0),
             discovery_requests: AtomicU64::new(0),
@@ -166,20 +190,60 @@ impl Issuer {
 
     pub(crate) fn jwks(&self) -> Value {
         self.prune();
-        self.read().jwks()
+        let ring = self.read();
+        self.publish(ring.published().into_iter().map(|k| k.jwk.clone()))
+    }
+
+    /// The JWKS of these keys; multi-tenant: each with the template as its `issuer`, plus
+    /// the personal-account key with its tenant's issuer (the shape of Entra's `common`).
+    fn publish(&self, keys: impl Iterator<Item = Value>) -> Value {
+        let Some(t) = &self.tenancy else {
+            return json!({ "keys": keys.collect::<Vec<_>>() });
+        };
+        let mut out: Vec<Value> = keys
+            .map(|mut k| {
+                k["issuer"] = json!(t.template);
+                k
+            })
+            .collect();
+        let mut personal = t.personal.jwk.clone();
+        personal["issuer"] = json!(self.issuer_for(PERSONAL_TENANT));
+        out.push(personal);
+        json!({ "keys": out })
+    }
+
+    /// The `iss` of a tenant's tokens: the template with the tenant in place (multi-tenant),
+    /// else the issuer URL.
+    pub(crate) fn issuer_for(&self, tenant: &str) -> String {
+        match &self.tenancy {
+            Some(t) => tollgate::claims::substitute_tenant(&t.template, tenant),
+            None => self.url.clone(),
+        }
+    }
+
+    /// The kid of the personal-account tenant's key (multi-tenant only).
+    pub(crate) fn personal_kid(&self) -> Option<String> {
+        self.tenancy.as_ref().map(|t| t.personal.kid.clone())
+    }
+
+    /// The issuer the discovery document names: the template when multi-tenant.
+    pub(crate) fn published_issuer(&self) -> &str {
+        match &self.tenancy {
+            Some(t) => &t.template,
+            None => &self.url,
+        }
     }
 
     /// The JWKS without the current key (fault `drop_keys`).
     pub(crate) fn jwks_without_current(&self) -> Value {
         self.prune();
         let ring = self.read();
-        let keys: Vec<Value> = ring
-            .published()
-            .into_iter()
-            .filter(|k| k.kid != ring.current.kid)
-            .map(|k| k.jwk.clone())
-            .collect();
-        json!({ "keys": keys })
+        self.publish(
+            ring.published()
+                .into_iter()
+                .filter(|k| k.kid != ring.current.kid)
+                .map(|k| k.jwk.clone()),
+        )
     }
 
     pub(crate) fn try_rotate(&self) -> Result<String, IssuerError> {
@@ -191,8 +255,21 @@ impl Issuer {
 
     pub(crate) fn discovery_document(&self) -> Value {
         let alg = self.read().current.alg();
+        let mut claims = vec![
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "jti",
+            "client_id",
+            "scope",
+        ];
+        if self.tenancy.is_some() {
+            claims.extend(["tid", "ver"]);
+        }
         json!({
-            "issuer": self.url,
+            "issuer": self.published_issuer(),
             "jwks_uri": self.jwks_url(),
             "token_endpoint": self.token_endpoint(),
             "introspection_endpoint": self.introspection_endpoint(),
@@ -205,7 +282,7 @@ impl Issuer {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "grant_types_supported": ["client_credentials"],
             "scopes_supported": self.opts.scopes,
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"],
+            "claims_supported": claims,
             "service_documentation": format!("{}/", self.base),
         })
     }
@@ -224,11 +301,16 @@ impl Issuer {
         client_id: &str,
         aud: Value,
         scopes: &[String],
+        tenant: &str,
     ) -> Map<String, Value> {
         let now = tollgate::clock::unix_now();
         let ttl = i64::try_from(self.opts.token_ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let mut claims = Map::new();
-        claims.insert("iss".into(), json!(self.url));
+        claims.insert("iss".into(), json!(self.issuer_for(tenant)));
+        if self.tenancy.is_some() {
+            claims.insert("tid".into(), json!(tenant));
+            claims.insert("ver".into(), json!("2.0"));
+        }
         claims.insert("sub".into(), json!(sub));
         claims.insert("aud".into(), aud);
         claims.insert("iat".into(), json!(now));
@@ -258,10 +340,11 @@ impl Issuer {
         let mut h = Issuer::default_header(&ring.current);
         token::overlay(&mut h, header);
         let c = self.minted_claims(claims);
+        let personal = self.tenancy.as_ref().map(|t| &t.personal);
         let key = h
             .get("kid")
             .and_then(Value::as_str)
-            .and_then(|kid| ring.find(kid))
+            .and_then(|kid| ring.find(kid).or(personal.filter(|p| p.kid == kid)))
             .unwrap_or(&ring.current);
         Ok(token::sign_as_declared(
             &Value::Object(h),
@@ -277,14 +360,22 @@ impl Issuer {
         authorization: Option<&str>,
         form: &[(String, String)],
     ) -> Result<Value, OAuthError> {
-        let grant = oauth::decide(&self.registry(), authorization, form)?;
+        let audiences = self.audiences();
+        let grant = oauth::decide(&self.registry(&audiences), authorization, form)?;
         self.prune();
         let ring = self.read();
         let aud = match grant.audiences.as_slice() {
             [one] => json!(one),
             many => json!(many),
         };
-        let claims = self.base_claims(&grant.client_id, &grant.client_id, aud, &grant.scopes);
+        let tenant = grant.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
+        let claims = self.base_claims(
+            &grant.client_id,
+            &grant.client_id,
+            aud,
+            &grant.scopes,
+            tenant,
+        );
         if self.opts.opaque_tokens {
             drop(ring);
             let mut body = json!({
@@ -297,11 +388,16 @@ impl Issuer {
             }
             return Ok(body);
         }
-        let header = Issuer::default_header(&ring.current);
+        // Personal-account tokens are signed by that tenant's own key, as Entra does.
+        let key = match &self.tenancy {
+            Some(t) if tenant == PERSONAL_TENANT => &t.personal,
+            _ => &ring.current,
+        };
+        let header = Issuer::default_header(key);
         let token = tollgate::jws::sign_raw(
             &Value::Object(header),
             &serde_json::to_vec(&claims).unwrap_or_default(),
-            &ring.current.key,
+            &key.key,
         )
         .map_err(|e| OAuthError {
             status: 500,
@@ -340,18 +436,20 @@ impl Issuer {
         let mut c = self.base_claims(
             DEFAULT_SUBJECT,
             self.default_client_id(),
-            json!(self.opts.audience),
+            self.default_aud(),
             &self.opts.scopes,
+            DEFAULT_TENANT,
         );
         token::overlay(&mut c, changes);
         c
     }
 
-    fn registry(&self) -> oauth::Registry<'_> {
+    fn registry<'a>(&'a self, audiences: &'a [String]) -> oauth::Registry<'a> {
         oauth::Registry {
             clients: &self.opts.clients,
             scopes: &self.opts.scopes,
-            audience: &self.opts.audience,
+            audiences,
+            multi_tenant: self.tenancy.is_some(),
         }
     }
 
@@ -398,7 +496,8 @@ impl Issuer {
         authorization: Option<&str>,
         form: &[(String, String)],
     ) -> Result<Value, OAuthError> {
-        oauth::authenticate(&self.registry(), authorization, form)?;
+        let audiences = self.audiences();
+        oauth::authenticate(&self.registry(&audiences), authorization, form)?;
         let token = Issuer::token_param(form)?;
         Ok(match self.active_claims(token) {
             Some(claims) => {
@@ -420,7 +519,8 @@ impl Issuer {
         authorization: Option<&str>,
         form: &[(String, String)],
     ) -> Result<(), OAuthError> {
-        oauth::authenticate(&self.registry(), authorization, form)?;
+        let audiences = self.audiences();
+        oauth::authenticate(&self.registry(&audiences), authorization, form)?;
         let token = Issuer::token_param(form)?;
         self.revoke(token);
         Ok(())
@@ -437,6 +537,22 @@ impl Issuer {
             .and_then(|c| c.get("jti").and_then(Value::as_str).map(str::to_string));
         if let Some(jti) = jti {
             lock(&self.revoked_jtis).insert(jti);
+        }
+    }
+
+    /// Every audience of default tokens: `audience`, then `extra_audiences`.
+    fn audiences(&self) -> Vec<String> {
+        std::iter::once(&self.opts.audience)
+            .chain(&self.opts.extra_audiences)
+            .cloned()
+            .collect()
+    }
+
+    /// The `aud` of default tokens: one string, or the list when there are several.
+    fn default_aud(&self) -> Value {
+        match self.audiences().as_slice() {
+            [one] => json!(one),
+            many => json!(many),
         }
     }
 
@@ -461,6 +577,8 @@ impl Issuer {
             "jwks_uri": self.jwks_url(),
             "token_endpoint": self.token_endpoint(),
             "audience": self.opts.audience,
+            "audiences": self.audiences(),
+            "issuer_template": self.tenancy.as_ref().map(|t| t.template.clone()),
             "current_kid": ring.current.kid,
             "keys": keys,
             "fault": self.fault().as_str(),

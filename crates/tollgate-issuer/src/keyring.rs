@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 use tollgate::{Algorithm, SigningKey};
 
@@ -110,11 +110,6 @@ impl KeyRing {
         let mut keys = vec![&self.current];
         keys.extend(self.retiring.iter().rev().map(|r| &r.key));
         keys
-    }
-
-    /// The JWKS document.
-    pub(crate) fn jwks(&self) -> Value {
-        json!({"keys": self.published().iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()})
     }
 
     /// A published key by kid.

@@ -237,6 +237,25 @@ impl DevIssuer {
         self.issuer.options().audience.clone()
     }
 
+    /// The `iss` of `tenant`'s tokens when the issuer is multi-tenant
+    /// ([`IssuerOptions::multi_tenant`]): its `{tenantid}` template with `tenant` in place.
+    /// Single-tenant: the issuer URL.
+    pub fn issuer_for(&self, tenant: &str) -> String {
+        self.issuer.issuer_for(tenant)
+    }
+
+    /// The issuer as the discovery document names it: the `{tenantid}` template when
+    /// multi-tenant, else [`url`](DevIssuer::url).
+    pub fn published_issuer(&self) -> String {
+        self.issuer.published_issuer().to_string()
+    }
+
+    /// The kid of the personal-account tenant's own key (multi-tenant only): mint with
+    /// header `{"kid": <it>}` to sign with it.
+    pub fn personal_kid(&self) -> Option<String> {
+        self.issuer.personal_kid()
+    }
+
     /// A valid RFC 9068 access token with the defaults: `typ: at+jwt`, the current kid,
     /// `iss`, `sub: dev-user`, `aud` the audience, `iat`, `exp` now + `token_ttl`, `jti`,
     /// `client_id` and `scope` (every scope).

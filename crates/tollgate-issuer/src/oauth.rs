@@ -56,6 +56,9 @@ pub struct Grant {
     pub scopes: Vec<String>,
     /// The token's audiences (one or more).
     pub audiences: Vec<String>,
+    /// The tenant requested with `tenant` (multi-tenant issuers only), checked to be a
+    /// tenant id.
+    pub tenant: Option<String>,
 }
 
 /// What the rules need to know about the issuer.
@@ -64,12 +67,20 @@ pub struct Registry<'a> {
     pub clients: &'a [Client],
     /// Every scope of the issuer.
     pub scopes: &'a [String],
-    /// The issuer's default audience.
-    pub audience: &'a str,
+    /// The issuer's audiences (the first is the default one; default tokens carry all).
+    pub audiences: &'a [String],
+    /// True when the issuer plays a multi-tenant provider (a `tenant` may be requested).
+    pub multi_tenant: bool,
 }
 
 /// Parameters that may appear several times (RFC 8707 `resource`, and `audience` alike).
 const REPEATABLE: [&str; 2] = ["resource", "audience"];
+
+/// At most this many `audience`/`resource` values per request: 8, more than any real
+/// client asks for, so a request cannot grow a token without bound.
+const MAX_AUDIENCES: usize = 8;
+/// The longest `audience`/`resource` value granted: 512 bytes, longer than any API URI.
+const MAX_AUDIENCE_LEN: usize = 512;
 
 /// Decides a client-credentials request: `authorization` is the `Authorization` header (if
 /// any), `form` the decoded form parameters in order.
@@ -211,17 +222,34 @@ fn grant<'f>(
             granted
         }
     };
-    let allowed_audiences: Vec<&str> = if client.audiences.is_empty() {
-        vec![registry.audience]
-    } else {
+    // A client registered with audiences gets only those; otherwise (the default client) a
+    // dev issuer serves whatever APIs the developer is building: any audience requested is
+    // granted, within sane bounds.
+    let restricted = !client.audiences.is_empty();
+    let allowed_audiences: Vec<&str> = if restricted {
         client.audiences.iter().map(String::as_str).collect()
+    } else {
+        registry.audiences.iter().map(String::as_str).collect()
     };
     let mut audiences: Vec<String> = Vec::new();
     for (_, requested) in form
         .iter()
         .filter(|(n, _)| REPEATABLE.contains(&n.as_str()))
     {
-        if !allowed_audiences.contains(&requested.as_str()) {
+        if requested.is_empty()
+            || requested.len() > MAX_AUDIENCE_LEN
+            || requested.chars().any(char::is_control)
+            || audiences.len() >= MAX_AUDIENCES
+        {
+            return Err(OAuthError::new(
+                "invalid_target",
+                format!(
+                    "the audience/resource {} is not usable: at most {MAX_AUDIENCES} values of 1 to {MAX_AUDIENCE_LEN} bytes without control characters",
+                    tollgate::text::cut_quoted(requested)
+                ),
+            ));
+        }
+        if restricted && !allowed_audiences.contains(&requested.as_str()) {
             return Err(OAuthError::new(
                 "invalid_target",
                 format!(
@@ -236,12 +264,36 @@ fn grant<'f>(
         }
     }
     if audiences.is_empty() {
-        audiences.push(allowed_audiences[0].to_string());
+        if restricted {
+            audiences.push(allowed_audiences[0].to_string());
+        } else {
+            audiences.extend(allowed_audiences.iter().map(|a| a.to_string()));
+        }
     }
+    let tenant = match param("tenant") {
+        None => None,
+        Some(_) if !registry.multi_tenant => {
+            return Err(OAuthError::new(
+                "invalid_request",
+                "this issuer has a single tenant; start it with --multi-tenant to choose a tenant per token",
+            ))
+        }
+        Some(t) if !tollgate::claims::is_tenant_id(t) => {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!(
+                    "tenant {} is not a tenant id: a GUID in lower case (8-4-4-4-12 digits 0-9a-f)",
+                    tollgate::text::cut_quoted(t)
+                ),
+            ))
+        }
+        Some(t) => Some(t.to_string()),
+    };
     Ok(Grant {
         client_id: client.id.clone(),
         scopes,
         audiences,
+        tenant,
     })
 }
 
@@ -317,7 +369,8 @@ mod tests {
         let r = Registry {
             clients: &clients,
             scopes: &scopes,
-            audience: "api",
+            audiences: &["api".to_string()],
+            multi_tenant: false,
         };
         let cc = form("grant_type=client_credentials");
         // Raw (curl -u) and RFC 6749 2.3.1 form-encoded both authenticate.
@@ -337,12 +390,67 @@ mod tests {
         let r = Registry {
             clients: &clients,
             scopes: &scopes,
-            audience: "api://default",
+            audiences: &["api://default".to_string(), "api://second".to_string()],
+            multi_tenant: false,
         };
         let auth = basic("dev", "dev-secret");
         let g = decide(&r, Some(&auth), &form("grant_type=client_credentials")).unwrap();
         assert_eq!(g.scopes, ["read", "write"]);
-        assert_eq!(g.audiences, ["api://default"]);
+        assert_eq!(g.audiences, ["api://default", "api://second"]);
+        // An audience the issuer was not told about is granted (dev mode), within bounds.
+        let g = decide(
+            &r,
+            Some(&auth),
+            &form("grant_type=client_credentials&resource=api://new&audience=api://new"),
+        )
+        .unwrap();
+        assert_eq!(g.audiences, ["api://new"]);
+        for bad in [
+            "resource=".to_string(),
+            format!("resource={}", "a".repeat(513)),
+            "resource=a%0Ab".to_string(),
+            (0..9)
+                .map(|i| format!("audience=a{i}"))
+                .collect::<Vec<_>>()
+                .join("&"),
+        ] {
+            let e = decide(
+                &r,
+                Some(&auth),
+                &form(&format!("grant_type=client_credentials&{bad}")),
+            )
+            .unwrap_err();
+            assert_eq!(e.error, "invalid_target", "{bad}");
+        }
+        // A tenant only on a multi-tenant issuer, and only a tenant id.
+        let tenant = "grant_type=client_credentials&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert_eq!(
+            decide(&r, Some(&auth), &form(tenant)).unwrap_err().error,
+            "invalid_request"
+        );
+        let multi = Registry {
+            multi_tenant: true,
+            ..r
+        };
+        let g = decide(&multi, Some(&auth), &form(tenant)).unwrap();
+        assert_eq!(
+            g.tenant.as_deref(),
+            Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
+        );
+        for bad in [
+            "x/../evil",
+            "72F988BF-86F1-41AF-91AB-2D7CD011DB47",
+            "common",
+            "a%3Fb",
+        ] {
+            let e = decide(
+                &multi,
+                Some(&auth),
+                &form(&format!("grant_type=client_credentials&tenant={bad}")),
+            )
+            .unwrap_err();
+            assert_eq!(e.error, "invalid_request", "{bad}");
+        }
         let g = decide(
             &r,
             Some(&auth),

@@ -36,6 +36,15 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// scope-based authorization.
 pub const DEFAULT_SCOPES: [&str; 2] = ["read", "write"];
 
+/// The tenant id of tokens a multi-tenant issuer ([`IssuerOptions::multi_tenant`]) mints
+/// when the request names none: a fixed, recognisable GUID, so pasted commands keep working.
+pub const DEFAULT_TENANT: &str = "d0d0d0d0-0000-4000-8000-000000000001";
+
+/// Entra ID's tenant of personal Microsoft accounts. A multi-tenant dev issuer signs this
+/// tenant's tokens with a separate key whose `issuer` names this tenant, as Entra's `common`
+/// key set does.
+pub const PERSONAL_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
 /// The client registered when none is given: `dev` / `dev-secret`, printed at start.
 pub const DEFAULT_CLIENT_ID: &str = "dev";
 /// The secret of the default client.
@@ -63,6 +72,15 @@ pub struct IssuerOptions {
     pub alg: Algorithm,
     /// Audience of issued tokens. Default [`DEFAULT_AUDIENCE`].
     pub audience: String,
+    /// More audiences (`--audience` given several times): tokens issued without an
+    /// `audience`/`resource` request carry `audience` and these. Default: none.
+    pub extra_audiences: Vec<String>,
+    /// Play a multi-tenant provider shaped like Entra ID's `common` endpoint: the discovery
+    /// document's issuer is the template `{issuer}/{tenantid}/v2.0`, every published key
+    /// carries an `issuer` member, tokens carry `tid` and the issuer of their tenant
+    /// (chosen per request with the `tenant` form field, default [`DEFAULT_TENANT`]), and
+    /// [`PERSONAL_TENANT`] tokens are signed by a key of their own. Default: false.
+    pub multi_tenant: bool,
     /// Registered clients. Empty means one client [`DEFAULT_CLIENT_ID`] /
     /// [`DEFAULT_CLIENT_SECRET`] allowed every scope and the audience.
     pub clients: Vec<Client>,
@@ -95,6 +113,8 @@ impl Default for IssuerOptions {
             issuer: None,
             alg: DEFAULT_ALG,
             audience: DEFAULT_AUDIENCE.to_string(),
+            extra_audiences: Vec::new(),
+            multi_tenant: false,
             clients: Vec::new(),
             state_dir: None,
             jwks_max_age: DEFAULT_JWKS_MAX_AGE,

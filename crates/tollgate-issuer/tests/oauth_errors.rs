@@ -28,6 +28,12 @@ async fn issuer() -> DevIssuer {
                 scopes: vec!["read".into()],
                 audiences: Vec::new(),
             },
+            Client {
+                id: "orders-only".into(),
+                secret: "o".into(),
+                scopes: Vec::new(),
+                audiences: vec!["api://orders".into()],
+            },
         ],
         ..IssuerOptions::default()
     })
@@ -96,11 +102,20 @@ async fn scope_and_target_problems() {
         let r = post_form(&url, &format!("{CC}&scope=read"), Some(("reader", "r"))).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.json()["scope"], "read");
-        // An audience the client may not have (RFC 8707).
+        // A dev issuer grants an audience it was not told about (it serves whatever APIs
+        // are being built)...
         let r = post_form(
             &url,
             &format!("{CC}&resource=api://other"),
             Some(("dev", "dev-secret")),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // ... but not to a client registered with its audiences (RFC 8707).
+        let r = post_form(
+            &url,
+            &format!("{CC}&resource=api://other"),
+            Some(("orders-only", "o")),
         )
         .await;
         assert_error(&r, 400, "invalid_target");

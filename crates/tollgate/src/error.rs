@@ -102,6 +102,12 @@ vocabulary! {
         TooOld = "too_old",
         /// [`ValidationError::IssuerMismatch`].
         IssuerMismatch = "issuer_mismatch",
+        /// [`ValidationError::TenantMissing`].
+        TenantMissing = "tenant_missing",
+        /// [`ValidationError::TenantNotAllowed`].
+        TenantNotAllowed = "tenant_not_allowed",
+        /// [`ValidationError::KeyIssuerMismatch`].
+        KeyIssuerMismatch = "key_issuer_mismatch",
         /// [`ValidationError::AudienceMismatch`].
         AudienceMismatch = "audience_mismatch",
         /// [`ValidationError::MissingClaim`].
@@ -288,6 +294,34 @@ pub enum ValidationError {
         /// The token's `iss`, if any.
         found: Option<String>,
     },
+    /// `iss` matches an issuer template (`.../{tenantid}/...`) but the token has no tenant id
+    /// (`tid` claim) to check it against. Usually a token from another kind of issuer that
+    /// reuses the host, or a hand-made token.
+    TenantMissing {
+        /// The token's `iss`.
+        issuer: String,
+    },
+    /// The token's tenant (`tid`) is not one of the accepted tenants (`tenants`).
+    /// Usually a customer tenant that was not onboarded, or a personal Microsoft account
+    /// (tenant `9188040d-6c67-4c5b-b112-36a304b66dad`) sent to an API for organisations.
+    TenantNotAllowed {
+        /// The token's tenant id.
+        tenant: String,
+        /// The accepted tenant ids.
+        allowed: Vec<String>,
+    },
+    /// The key that verified the token is published for another issuer: its `issuer`
+    /// member (with the token's tenant in place of `{tenantid}`) is neither the token's `iss`
+    /// nor the configured issuer for that tenant. Usually a token signed with a
+    /// personal-account (consumer) key that claims an organisation's `iss`: a forgery.
+    KeyIssuerMismatch {
+        /// The key's `kid`, if it has one.
+        kid: Option<String>,
+        /// The key's `issuer` member, as published.
+        key_issuer: String,
+        /// The token's `iss`, if any.
+        found: Option<String>,
+    },
     /// No `aud` value is one of the accepted audiences.
     AudienceMismatch {
         /// The accepted audiences.
@@ -383,6 +417,9 @@ impl ValidationError {
             IssuedInFuture { .. } => ErrorCode::IssuedInFuture,
             TooOld { .. } => ErrorCode::TooOld,
             IssuerMismatch { .. } => ErrorCode::IssuerMismatch,
+            TenantMissing { .. } => ErrorCode::TenantMissing,
+            TenantNotAllowed { .. } => ErrorCode::TenantNotAllowed,
+            KeyIssuerMismatch { .. } => ErrorCode::KeyIssuerMismatch,
             AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
             MissingClaim { .. } => ErrorCode::MissingClaim,
             InvalidClaim { .. } => ErrorCode::InvalidClaim,
@@ -437,6 +474,13 @@ impl ValidationError {
                 json!({"iat": iat, "now": now, "max_age": max_age, "age": now - iat})
             }
             IssuerMismatch { expected, found } => json!({"expected": expected, "found": found}),
+            TenantMissing { issuer } => json!({"issuer": issuer}),
+            TenantNotAllowed { tenant, allowed } => json!({"found": tenant, "allowed": allowed}),
+            KeyIssuerMismatch {
+                kid,
+                key_issuer,
+                found,
+            } => json!({"kid": kid, "key_issuer": key_issuer, "found": found}),
             AudienceMismatch { expected, found } => json!({"expected": expected, "found": found}),
             MissingClaim { claim } => json!({"claim": claim}),
             InvalidClaim {
@@ -474,6 +518,9 @@ impl ValidationError {
             IssuedInFuture { .. } => "the token claims to be issued in the future: one of the two clocks is wrong",
             TooOld { .. } => "the token was issued longer ago than this API accepts",
             IssuerMismatch { .. } => "the token comes from another issuer: another tenant, environment (staging vs production) or authorization server, or the configured issuer differs by a character",
+            TenantMissing { .. } => "the token's iss names a tenant but the token carries no tid claim to confirm it; Entra ID always sends tid, so the token is not an Entra access token or was made by hand",
+            TenantNotAllowed { .. } => "the token comes from a tenant this API does not accept: a customer tenant not yet onboarded, or a personal Microsoft account sent to an API for work and school accounts",
+            KeyIssuerMismatch { .. } => "the key that signed the token belongs to another issuer than the token claims (for example a personal-account key used for an organisation's token): a forged or misrouted token",
             AudienceMismatch { .. } => "the token was issued for another API (or its audience is spelled differently, e.g. api://id vs id)",
             MissingClaim { .. } => "the identity provider does not put this claim in this kind of token",
             InvalidClaim { .. } => "the claim has the wrong JSON type or value (for example a time as a string, or in milliseconds)",
@@ -505,6 +552,9 @@ impl ValidationError {
             IssuedInFuture { .. } => "synchronise the clocks with NTP, or allow a little more leeway",
             TooOld { .. } => "get a new token, or raise the maximum age",
             IssuerMismatch { .. } => "request the token from the configured issuer, or add this issuer to the API's accepted issuers (exactly as the token spells it)",
+            TenantMissing { .. } => "send an access token issued by Entra ID for this API (it carries tid), or configure this issuer as a literal issuer rather than a {tenantid} template",
+            TenantNotAllowed { .. } => "add the tenant id to the issuer's tenants if this customer should be accepted; for personal accounts set the app registration's supported account types (signInAudience) to match, and use the organizations endpoint",
+            KeyIssuerMismatch { .. } => "refuse the token; if it is genuine, the client used the wrong authority (use https://login.microsoftonline.com/<tenant-id> or /organizations rather than /consumers)",
             AudienceMismatch { .. } => "request the token for this API's audience (scope/resource/audience parameter), or accept the audience exactly as the token spells it",
             MissingClaim { .. } => "configure the identity provider to include the claim, or stop requiring it",
             InvalidClaim { .. } => "fix the claim at the issuer: times are NumericDate seconds, strings are strings",
@@ -577,6 +627,15 @@ impl fmt::Display for ValidationError {
                 Some(iss) => write!(f, "the issuer {} is not accepted; expected {}", cut_quoted(iss), cut_list(expected)),
                 None => write!(f, "the token has no iss claim; expected {}", cut_list(expected)),
             },
+            TenantMissing { issuer } => write!(f, "the issuer {} is a tenant of a {{tenantid}} template but the token has no tid claim", cut_quoted(issuer)),
+            TenantNotAllowed { tenant, allowed } => write!(f, "the tenant {} is not accepted; accepted tenants: {}", cut_quoted(tenant), cut_list(allowed)),
+            KeyIssuerMismatch { kid, key_issuer, found } => write!(
+                f,
+                "key {} is published for issuer {}, not for the token's issuer {}",
+                KeyName(kid.as_deref()),
+                cut_quoted(key_issuer),
+                cut_quoted(found.as_deref().unwrap_or("(absent)"))
+            ),
             AudienceMismatch { expected, found } => {
                 if found.is_empty() {
                     write!(f, "the token has no aud claim; expected {}", cut_list(expected))
@@ -637,7 +696,7 @@ mod tests {
         let mut codes = ValidationError::CODES.to_vec();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), 24);
+        assert_eq!(codes.len(), 27);
         for code in ErrorCode::ALL {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::alg::{Algorithm, KeyFamily};
-use crate::claims::{Claims, Policy};
+use crate::claims::{is_template, is_tenant_id, substitute_tenant, Claims, Policy};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ValidationError;
 use crate::jwk::{Jwk, JwkSet};
@@ -242,7 +242,51 @@ fn check(
     // the error (see `Policy::check_payload`).
     let payload = decoded.payload_json()?;
     let claims = policy.check_payload(payload, now, || policy.check_typ(&decoded.header))?;
+    if let Some(key_issuer) = key.issuer() {
+        check_key_issuer(key, key_issuer, &claims, policy)?;
+    }
     Ok((alg, claims))
+}
+
+/// Key-issuer binding (Entra ID publishes an `issuer` member on each key): the key's issuer,
+/// with the token's `tid` in place of `{tenantid}`, must be the token's `iss`, or the issuer
+/// the keys are published for (the policy's first issuer, same substitution: a v1 token of
+/// a tenant signed by the v2 key set). A key whose issuer names one tenant (the
+/// personal-account tenant) never verifies another tenant's token.
+fn check_key_issuer(
+    key: &Jwk,
+    key_issuer: &str,
+    claims: &Claims,
+    policy: &Policy,
+) -> Result<(), ValidationError> {
+    let iss = claims.issuer();
+    let refuse = || ValidationError::KeyIssuerMismatch {
+        kid: key.kid().map(str::to_string),
+        key_issuer: key_issuer.to_string(),
+        found: iss.map(str::to_string),
+    };
+    let tid = claims.get_str("tid").filter(|t| is_tenant_id(t));
+    let resolve = |s: &str| -> Option<String> {
+        if is_template(s) {
+            tid.map(|t| substitute_tenant(s, t))
+        } else {
+            Some(s.to_string())
+        }
+    };
+    let Some(effective) = resolve(key_issuer) else {
+        return Err(match (iss, claims.get("tid")) {
+            (Some(issuer), None) => ValidationError::TenantMissing {
+                issuer: issuer.to_string(),
+            },
+            _ => refuse(),
+        });
+    };
+    let primary = policy.issuers.first().and_then(|p| resolve(p));
+    if iss == Some(effective.as_str()) || primary.as_deref() == Some(effective.as_str()) {
+        Ok(())
+    } else {
+        Err(refuse())
+    }
 }
 
 /// A validator over a fixed key set (a JWKS file, secrets): synchronous, no network.

@@ -1,6 +1,10 @@
 //! The remote validator: several issuers, each chosen by the token's exact `iss`, each with
 //! its own key cache and policy (feature `remote`).
 //!
+//! An issuer is found by its exact name or one of its aliases, else by a `{tenantid}`
+//! template the `iss` matches with a tenant id in place (Entra ID's multi-tenant issuers; the
+//! policy then checks `tid` and the allowed tenants, and the keys' `issuer` members).
+//!
 //! token -> [`crate::jws::decode`] -> unverified `iss` -> that issuer's configuration (an
 //! unconfigured `iss` is rejected and nothing is fetched) -> its keys
 //! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded_owned`] with its policy.
@@ -18,7 +22,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::claims::Policy;
+use crate::claims::{is_template, is_tenant_id, template_tenant, Policy, TENANT_PLACEHOLDER};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{TokenPart, ValidationError};
 use crate::introspection::Introspector;
@@ -108,7 +112,7 @@ impl TokenValidator for Validator {
         match iss.and_then(|iss| self.config(iss)) {
             Some(config) => Some(config.policy.clone()),
             None => Some(Policy {
-                issuers: self.issuers(),
+                issuers: self.accepted(),
                 ..Policy::new()
             }),
         }
@@ -216,7 +220,10 @@ struct Entry {
 
 struct Shared {
     entries: Vec<Entry>,
+    /// Literal issuers and aliases.
     by_issuer: HashMap<String, usize>,
+    /// `{tenantid}` templates, tried in order after the literal issuers.
+    templates: Vec<(String, usize)>,
     clock: Arc<dyn Clock>,
     max_token_size: usize,
 }
@@ -264,24 +271,52 @@ impl Validator {
         let mut seen = HashMap::new();
         for (i, config) in issuers.iter().enumerate() {
             let issuer = &config.issuer;
-            if issuer.is_empty() {
-                return Err(ConfigError::InvalidIssuer {
-                    issuer: issuer.clone(),
-                    reason: "it is empty".into(),
-                });
+            let invalid = |issuer: &String, reason: String| ConfigError::InvalidIssuer {
+                issuer: issuer.clone(),
+                reason,
+            };
+            for name in config.names() {
+                if name.is_empty() {
+                    return Err(invalid(name, "it is empty".into()));
+                }
+                if name.trim() != name {
+                    return Err(invalid(
+                        name,
+                        "it has leading or trailing whitespace, which tokens never have".into(),
+                    ));
+                }
+                if name.matches(TENANT_PLACEHOLDER).count() > 1 {
+                    return Err(invalid(
+                        name,
+                        format!("it holds {TENANT_PLACEHOLDER} more than once; a template names one tenant"),
+                    ));
+                }
+                if seen.insert(name.clone(), i).is_some() {
+                    return Err(ConfigError::DuplicateIssuer {
+                        issuer: name.clone(),
+                    });
+                }
             }
-            if issuer.trim() != issuer {
-                return Err(ConfigError::InvalidIssuer {
-                    issuer: issuer.clone(),
-                    reason: "it has leading or trailing whitespace, which tokens never have".into(),
-                });
+            let templated = config.names().any(|n| is_template(n));
+            if let Some(t) = config.policy.tenants.iter().find(|t| !is_tenant_id(t)) {
+                return Err(invalid(
+                    issuer,
+                    format!("tenant {t:?} is not a tenant id: a GUID in lower case (8-4-4-4-12 digits 0-9a-f), as Entra ID's tid claim spells it"),
+                ));
             }
-            if seen.insert(issuer.clone(), i).is_some() {
-                return Err(ConfigError::DuplicateIssuer {
-                    issuer: issuer.clone(),
-                });
+            if !config.policy.tenants.is_empty() && !templated {
+                return Err(invalid(
+                    issuer,
+                    "`tenants` restricts a {tenantid} template, and this issuer is not one; a literal issuer already names one tenant".into(),
+                ));
             }
             if let Some(url) = config.source.url(issuer) {
+                if url.contains(TENANT_PLACEHOLDER) {
+                    return Err(invalid(
+                        issuer,
+                        format!("its keys would be fetched from {url:?}, which holds the {TENANT_PLACEHOLDER} placeholder; set the discovery URL explicitly, e.g. https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration (work and school accounts) or .../common/v2.0/... (also personal accounts)"),
+                    ));
+                }
                 check_remote_url(&url).map_err(|error| ConfigError::InsecureUrl {
                     issuer: issuer.clone(),
                     error,
@@ -302,10 +337,11 @@ impl Validator {
         let mut fetchers: Vec<(crate::keys::FetchOptions, Fetcher)> = Vec::new();
         let mut entries = Vec::new();
         let mut by_issuer = HashMap::new();
+        let mut templates = Vec::new();
         let mut max_token_size = 0;
         for (i, config) in configs.iter().enumerate() {
             let mut config = config.clone();
-            config.policy.issuers = vec![config.issuer.clone()];
+            config.policy.issuers = config.names().cloned().collect();
             max_token_size = max_token_size.max(config.policy.max_token_size);
             // One connection pool per distinct set of HTTP options.
             let fetcher = match fetchers.iter().find(|(o, _)| *o == config.cache.fetch) {
@@ -331,7 +367,13 @@ impl Validator {
                     clock.clone(),
                 ))
             });
-            by_issuer.insert(config.issuer.clone(), i);
+            for name in config.names() {
+                if is_template(name) {
+                    templates.push((name.clone(), i));
+                } else {
+                    by_issuer.insert(name.clone(), i);
+                }
+            }
             entries.push(Entry {
                 config,
                 cache,
@@ -342,6 +384,7 @@ impl Validator {
             shared: Arc::new(Shared {
                 entries,
                 by_issuer,
+                templates,
                 clock,
                 max_token_size: max_token_size.max(jws::DEFAULT_MAX_TOKEN_SIZE),
             }),
@@ -365,12 +408,31 @@ impl Validator {
             .collect()
     }
 
-    /// The configuration of an issuer (its policy has `issuers` set to it).
-    pub fn config(&self, issuer: &str) -> Option<&IssuerConfig> {
+    /// The configuration accepting `iss` (its policy has `issuers` set to the issuer and its
+    /// aliases): a literal issuer or alias equal to it, else a `{tenantid}` template it
+    /// matches with a tenant id in place (the tenant itself is checked with the claims).
+    pub fn config(&self, iss: &str) -> Option<&IssuerConfig> {
+        self.index_of(iss).map(|i| &self.shared.entries[i].config)
+    }
+
+    fn index_of(&self, iss: &str) -> Option<usize> {
+        let shared = &self.shared;
+        shared.by_issuer.get(iss).copied().or_else(|| {
+            shared
+                .templates
+                .iter()
+                .find(|(t, _)| template_tenant(t, iss).is_some())
+                .map(|&(_, i)| i)
+        })
+    }
+
+    /// Every accepted `iss` spelling (issuers, then their aliases; templates as written).
+    fn accepted(&self) -> Vec<String> {
         self.shared
-            .by_issuer
-            .get(issuer)
-            .map(|&i| &self.shared.entries[i].config)
+            .entries
+            .iter()
+            .flat_map(|e| e.config.names().cloned())
+            .collect()
     }
 
     /// Validates a token (a leading `Bearer ` is accepted).
@@ -539,8 +601,8 @@ impl Validator {
 
     /// The issuer entry named by `iss`, or `issuer_mismatch`.
     fn entry_of(&self, iss: &str) -> Result<&Entry, ValidationError> {
-        match self.shared.by_issuer.get(iss) {
-            Some(&i) => Ok(&self.shared.entries[i]),
+        match self.index_of(iss) {
+            Some(i) => Ok(&self.shared.entries[i]),
             None => Err(self.issuer_mismatch(Some(iss.to_string()))),
         }
     }
@@ -570,7 +632,7 @@ impl Validator {
 
     fn issuer_mismatch(&self, found: Option<String>) -> ValidationError {
         ValidationError::IssuerMismatch {
-            expected: self.issuers(),
+            expected: self.accepted(),
             found,
         }
     }

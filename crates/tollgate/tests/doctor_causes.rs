@@ -67,20 +67,95 @@ fn with(mut base: Value, extra: Value) -> Value {
     base
 }
 
+const TEMPLATE: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
+const PERSONAL_TID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// A look-alike of Entra's common key set: each key with its `issuer` member.
+fn entra_keys(keys: &[(&SigningKey, &str)]) -> KeySource {
+    let jwks: Vec<Value> = keys
+        .iter()
+        .map(|(k, issuer)| with(k.public_jwk(), json!({"issuer": issuer})))
+        .collect();
+    KeySource::new(
+        "https://login.microsoftonline.com/common/discovery/v2.0/keys",
+        JwkSet::from_value(&json!({"keys": jwks})).unwrap(),
+    )
+}
+
+/// A multi-tenant API (the v2 template, tenant TID) and a token signed by `signer` with
+/// these claims; the keys are the organisation key and the personal-account key.
+fn multi_tenant(claims: Value, personal_signer: bool, tenants: &[&str]) -> Context {
+    let org = key(Algorithm::RS256, "org-kid");
+    let msa = key(Algorithm::RS256, "msa-kid");
+    let signer = if personal_signer { &msa } else { &org };
+    let t = sign(
+        json!({"typ": "JWT"}),
+        with(
+            lifetime(),
+            with(
+                json!({"aud": API_CLIENT, "ver": "2.0", "scp": "access_as_user"}),
+                claims,
+            ),
+        ),
+        signer,
+    );
+    let mut c = ctx(
+        &t,
+        Policy::new()
+            .issuer(TEMPLATE)
+            .audience(API_CLIENT)
+            .tenants(tenants.iter().copied()),
+    );
+    c.api_keys = Some(entra_keys(&[
+        (&org, TEMPLATE),
+        (&msa, &entra_v2(PERSONAL_TID)),
+    ]));
+    c
+}
+
+/// An Entra ID v2.0 access token of tenant `tid` for the API, and the key that signed it.
+fn entra_v2_token(tid: &str) -> (SigningKey, String) {
+    let k = key(Algorithm::RS256, "nOo3ZDrODXEK1jKWhXslHR_KXEg");
+    let t = sign(
+        json!({"typ": "JWT"}),
+        with(
+            lifetime(),
+            json!({"iss": entra_v2(tid), "aud": API_CLIENT, "tid": tid, "ver": "2.0", "scp": "access_as_user"}),
+        ),
+        &k,
+    );
+    (k, t)
+}
+
 /// Builds the context for one cause id.
 fn case(id: &str) -> Context {
     match id {
+        "entra_common_issuer" => {
+            let (k, t) = entra_v2_token(TID);
+            let mut c = ctx(
+                &t,
+                Policy::new()
+                    .issuer("https://login.microsoftonline.com/organizations/v2.0")
+                    .audience(API_CLIENT),
+            );
+            c.api_keys = Some(src("jwks.json", &[&k]));
+            c
+        }
+        "key_issuer_mismatch" => multi_tenant(json!({"iss": entra_v2(TID), "tid": TID}), true, &[]),
+        "personal_account_to_organizations_api" => multi_tenant(
+            json!({"iss": entra_v2(PERSONAL_TID), "tid": PERSONAL_TID}),
+            true,
+            &[TID],
+        ),
+        "tenant_not_allowed" => multi_tenant(
+            json!({"iss": entra_v2(OTHER_TID), "tid": OTHER_TID}),
+            false,
+            &[TID],
+        ),
+        "tenant_missing" => multi_tenant(json!({"iss": entra_v2(TID)}), false, &[]),
         "token_from_other_issuer" => {
             // Entra: all tenants share keys, only the issuer differs.
-            let k = key(Algorithm::RS256, "nOo3ZDrODXEK1jKWhXslHR_KXEg");
-            let t = sign(
-                json!({"typ": "JWT"}),
-                with(
-                    lifetime(),
-                    json!({"iss": entra_v2(OTHER_TID), "aud": API_CLIENT, "tid": OTHER_TID, "ver": "2.0", "scp": "access_as_user"}),
-                ),
-                &k,
-            );
+            let (k, t) = entra_v2_token(OTHER_TID);
             let mut c = ctx(&t, Policy::new().issuer(entra_v2(TID)).audience(API_CLIENT));
             live(
                 &mut c,
@@ -520,15 +595,7 @@ fn case(id: &str) -> Context {
             c
         }
         "discovery_issuer_mismatch" => {
-            let k = key(Algorithm::RS256, "nOo3ZDrODXEK1jKWhXslHR_KXEg");
-            let t = sign(
-                json!({"typ": "JWT"}),
-                with(
-                    lifetime(),
-                    json!({"iss": entra_v2(TID), "aud": API_CLIENT, "tid": TID, "ver": "2.0", "scp": "access_as_user"}),
-                ),
-                &k,
-            );
+            let (k, t) = entra_v2_token(TID);
             let common = "https://login.microsoftonline.com/common/v2.0";
             let mut c = ctx(&t, Policy::new().issuer(common).audience(API_CLIENT));
             live(
@@ -822,8 +889,13 @@ fn all_required_causes_are_in_the_table() {
         "jwks_no_usable_keys",
         "time_claims_in_milliseconds",
         "typ_not_accepted",
+        "entra_common_issuer",
+        "key_issuer_mismatch",
+        "personal_account_to_organizations_api",
+        "tenant_not_allowed",
+        "tenant_missing",
     ];
-    assert_eq!(required.len(), 32);
+    assert_eq!(required.len(), 37);
     for id in required {
         assert!(CauseId::parse(id).is_some(), "{id} missing");
     }
@@ -848,6 +920,12 @@ fn fixes_are_phrased_in_the_providers_terms() {
     assert!(fix("okta_org_authorization_server")
         .contains("https://dev-4815162.okta.com/oauth2/default"));
     assert!(fix("hmac_secret_mismatch").contains("trailing newline"));
+    assert!(fix("entra_common_issuer").contains(TEMPLATE));
+    assert!(fix("entra_common_issuer").contains("organizations/v2.0/.well-known"));
+    assert!(fix("personal_account_to_organizations_api").contains("AzureADMultipleOrgs"));
+    assert!(fix("tenant_not_allowed").contains(OTHER_TID));
+    assert!(fix("key_issuer_mismatch").contains("/consumers"));
+    assert!(fix("tenant_missing").contains("tid"));
     assert!(fix("audience_other_api").contains("audience=<your API identifier>"));
     assert!(fix("discovery_unreachable").contains("/realms/shop"));
     assert!(fix("id_token_as_access_token").contains("api://<api-client-id>"));

@@ -719,3 +719,66 @@ async fn opaque_tokens_are_introspected_by_the_layer() {
         .contains("introspection endpoint is unavailable"));
     issuer.shutdown().await;
 }
+
+/// The layer in front of a multi-tenant API: the dev issuer plays Entra's `common` endpoint
+/// (a `{tenantid}` discovery issuer, keys with `issuer` members); the validator accepts the
+/// template for two tenants. Allowed tenants reach the handler with `tid` in the claims;
+/// another tenant, a missing `tid` and a personal-account key for an organisation's `iss`
+/// are refused with their codes.
+#[tokio::test]
+async fn multi_tenant_issuer_behind_the_layer() {
+    const CONTOSO: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const FABRIKAM: &str = "0b5a1f7e-3c4d-4e8f-9a0b-1c2d3e4f5a6b";
+    const OTHER: &str = "11111111-2222-4333-8444-555555555555";
+    let issuer = DevIssuer::start(IssuerOptions {
+        multi_tenant: true,
+        ..IssuerOptions::default()
+    })
+    .await
+    .unwrap();
+    let template = issuer.published_issuer();
+    assert!(template.ends_with("/{tenantid}/v2.0"), "{template}");
+    let validator = Validator::new(vec![IssuerConfig::discovery_url(
+        &template,
+        issuer.discovery_url(),
+    )
+    .policy(
+        Policy::new()
+            .audience(issuer.audience())
+            .tenants([CONTOSO, FABRIKAM]),
+    )])
+    .unwrap();
+    let (app, seen) = app(JwtLayer::new(validator));
+    let for_tenant = |tid: &str| {
+        issuer.mint(
+            json!({}),
+            json!({"iss": issuer.issuer_for(tid), "tid": tid}),
+        )
+    };
+
+    for tid in [CONTOSO, FABRIKAM] {
+        let a = send(&app, get_with("/raw", Some(&for_tenant(tid)))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        assert_eq!(a.json()["tid"], tid);
+        assert_eq!(a.json()["iss"], issuer.issuer_for(tid));
+    }
+    let a = send(&app, get_with("/raw", Some(&for_tenant(OTHER)))).await;
+    assert_refusal(&a, 401, "invalid_token", "tenant_not_allowed");
+    assert_eq!(
+        last(&seen).error().map(ValidationError::code),
+        Some("tenant_not_allowed")
+    );
+    let no_tid = issuer.mint(
+        json!({}),
+        json!({"iss": issuer.issuer_for(CONTOSO), "tid": null}),
+    );
+    let a = send(&app, get_with("/raw", Some(&no_tid))).await;
+    assert_refusal(&a, 401, "invalid_token", "tenant_missing");
+    let forged = issuer.mint(
+        json!({"kid": issuer.personal_kid().unwrap()}),
+        json!({"iss": issuer.issuer_for(CONTOSO), "tid": CONTOSO}),
+    );
+    let a = send(&app, get_with("/raw", Some(&forged))).await;
+    assert_refusal(&a, 401, "invalid_token", "key_issuer_mismatch");
+    issuer.shutdown().await;
+}

@@ -404,6 +404,8 @@ impl Ctx<'_> {
                 ));
             }
             KeySource::Static(Arc::new(set))
+        } else if tollgate::claims::is_template(name) {
+            return Err(self.err(at, format!("issuer {name:?} is a {{tenantid}} template, which has no discovery document of its own; set discovery_url to the multi-tenant endpoint, e.g. \"https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration\" (work and school accounts) or \"https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration\" (also personal Microsoft accounts)")));
         } else {
             check_remote_url(name).map_err(|e| {
                 self.err(at, format!("issuer {name:?}: discovery needs the issuer to be a URL: {}; or set `jwks_uri` / `jwks_file`", url_refused(name, e)))
@@ -418,6 +420,14 @@ impl Ctx<'_> {
             ));
         }
         let mut policy = Policy::new().issuer(name.clone());
+        if let Some(t) = raw
+            .tenants
+            .iter()
+            .find(|t| !tollgate::claims::is_tenant_id(&t.to_ascii_lowercase()))
+        {
+            return Err(self.err(at, format!("issuer {name:?}: tenant {t:?} is not a tenant id; write the directory (tenant) id as Entra shows it, a GUID in lower case such as \"72f988bf-86f1-41af-91ab-2d7cd011db47\"")));
+        }
+        policy = policy.tenants(raw.tenants.iter().cloned());
         for aud in &raw.audiences {
             policy = policy.audience(aud.clone());
         }
@@ -456,6 +466,7 @@ impl Ctx<'_> {
         }
         let mut config = IssuerConfig {
             issuer: name.clone(),
+            aliases: raw.aliases.clone(),
             source,
             policy,
             cache: cache_options(&raw.cache),
@@ -594,7 +605,7 @@ impl Ctx<'_> {
             Access::Anonymous
         } else {
             for i in &raw.issuers {
-                if !issuers.iter().any(|c| &c.issuer == i) {
+                if !issuers.iter().any(|c| c.names().any(|n| n == i)) {
                     return Err(self.err(
                         at,
                         format!("[[route]] {path:?}: issuer {i:?} is not configured; the [[issuer]] entries are: {}",
@@ -613,7 +624,13 @@ impl Ctx<'_> {
                 }
             }
             Access::Token(Requirements {
-                issuers: raw.issuers.clone(),
+                // A route names an issuer by any of its names; it then accepts them all.
+                issuers: raw
+                    .issuers
+                    .iter()
+                    .filter_map(|i| issuers.iter().find(|c| c.names().any(|n| n == i)))
+                    .flat_map(|c| c.names().cloned())
+                    .collect(),
                 scopes: raw.scopes.clone(),
                 roles: raw.roles.clone(),
                 claims_equal: raw

@@ -63,6 +63,12 @@ pub(super) struct RawLog {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawIssuer {
     pub(super) issuer: String,
+    /// Other `iss` spellings (or `{tenantid}` templates) sharing this issuer's keys and policy.
+    #[serde(default)]
+    pub(super) aliases: Vec<String>,
+    /// Accepted tenant ids of a `{tenantid}` template (empty: every tenant).
+    #[serde(default)]
+    pub(super) tenants: Vec<String>,
     pub(super) discovery_url: Option<String>,
     pub(super) jwks_uri: Option<String>,
     pub(super) jwks_file: Option<String>,

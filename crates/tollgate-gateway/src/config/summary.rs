@@ -50,6 +50,18 @@ impl Config {
                     o.max_ttl.as_secs()
                 ));
             }
+            if !i.aliases.is_empty() {
+                out.push_str(&format!("  also accepted as: {}\n", i.aliases.join(", ")));
+            }
+            if i.names().any(|n| tollgate::claims::is_template(n)) {
+                if i.policy.tenants.is_empty() {
+                    out.push_str(
+                        "  tenants: every tenant (authorize by tid in the API, or set tenants)\n",
+                    );
+                } else {
+                    out.push_str(&format!("  tenants: {}\n", i.policy.tenants.join(", ")));
+                }
+            }
         }
         for r in &self.routes {
             let methods = if r.methods.is_empty() {

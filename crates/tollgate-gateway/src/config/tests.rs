@@ -281,3 +281,73 @@ fn trusted_proxies_are_ranges_or_addresses() {
     .trusted_proxies
     .is_empty());
 }
+
+/// Every configuration of the README's "Provider shapes" section parses and builds a
+/// validator, as written (nothing is fetched).
+#[test]
+fn the_readme_provider_shapes_work_as_written() {
+    let readme = include_str!("../../README.md");
+    let blocks: Vec<&str> = readme
+        .split("<!-- provider -->\n```toml\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    assert_eq!(blocks.len(), 6);
+    let mut templates = 0;
+    for block in blocks {
+        let c = Config::from_toml_str(&format!("{block}\n[[route]]\npath = \"/\"\n"))
+            .unwrap_or_else(|e| panic!("{e}\n{block}"));
+        crate::validator_for(&c).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        for i in &c.issuers {
+            if tollgate::claims::is_template(&i.issuer) {
+                templates += 1;
+                assert!(matches!(i.source, KeySource::DiscoveryUrl(_)), "{block}");
+            }
+        }
+    }
+    assert_eq!(templates, 4);
+}
+
+#[test]
+fn templates_tenants_and_aliases() {
+    let t = "[[issuer]]\nissuer = \"https://login.microsoftonline.com/{tenantid}/v2.0\"\naudiences = [\"api\"]\n[[route]]\npath = \"/\"\n";
+    // A template has no discovery document of its own.
+    let e = err(t);
+    assert!(e.to_string().contains("discovery_url"), "{e}");
+    let with_url = t.replace(
+        "audiences",
+        "discovery_url = \"https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration\"\naudiences",
+    );
+    // Tenants must be tenant ids; upper case is accepted and stored in lower case.
+    let e = err(&with_url.replace(
+        "audiences",
+        "tenants = [\"contoso.onmicrosoft.com\"]\naudiences",
+    ));
+    assert!(e.to_string().contains("not a tenant id"), "{e}");
+    let c = Config::from_toml_str(&with_url.replace(
+        "audiences",
+        "tenants = [\"72F988BF-86F1-41AF-91AB-2D7CD011DB47\"]\naliases = [\"https://sts.windows.net/{tenantid}/\"]\naudiences",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.issuers[0].policy.tenants,
+        ["72f988bf-86f1-41af-91ab-2d7cd011db47"]
+    );
+    assert_eq!(
+        c.issuers[0].aliases,
+        ["https://sts.windows.net/{tenantid}/"]
+    );
+    assert!(
+        c.summary()
+            .contains("tenants: 72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        "{}",
+        c.summary()
+    );
+    // Tenants on a literal issuer, and an alias repeated, are refused when the validator is built.
+    let literal = "[[issuer]]\nissuer = \"https://idp.example.com/\"\ntenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\naudiences = [\"api\"]\n[[route]]\npath = \"/\"\n";
+    let c = Config::from_toml_str(literal).unwrap();
+    assert!(crate::validator_for(&c)
+        .unwrap_err()
+        .to_string()
+        .contains("template"));
+}

@@ -3,6 +3,10 @@
 pub(crate) mod issuer;
 mod policy;
 
+pub use issuer::{
+    is_template, is_tenant_id, issuer_accepts, substitute_tenant, template_tenant,
+    TENANT_PLACEHOLDER,
+};
 pub use policy::{Policy, TypPolicy, DEFAULT_LEEWAY};
 
 use std::fmt;

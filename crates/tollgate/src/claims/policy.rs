@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::issuer::{is_template, is_tenant_id, substitute_tenant, template_tenant};
 use super::MAX_PLAUSIBLE_SECONDS;
 use super::{numeric_date, Claims};
 use crate::alg::Algorithm;
@@ -50,7 +51,16 @@ fn normalize_typ(t: &str) -> String {
 #[non_exhaustive]
 pub struct Policy {
     /// Accepted issuers (`iss` must equal one exactly). Empty: `iss` is not checked.
+    ///
+    /// An issuer containing `{tenantid}` is a template (see [`crate::claims::template_tenant`]):
+    /// it accepts a token whose `iss` is the template with the token's `tid` (a lower-case
+    /// GUID) in place of the placeholder, when that tenant is in [`Policy::tenants`] (or
+    /// `tenants` is empty). The first issuer is the one the keys are published for: a key's
+    /// `issuer` member must name it or the token's `iss` (see [`crate::validate`]).
     pub issuers: Vec<String>,
+    /// Accepted tenant ids for templated issuers (lower-case GUIDs). Empty: every tenant
+    /// is accepted (authorization by tenant is then the API's job: `tid` is in the claims).
+    pub tenants: Vec<String>,
     /// Accepted audiences (any `aud` value equal to one passes). Empty: `aud` is not checked.
     pub audiences: Vec<String>,
     /// Allowed algorithms. Default: every asymmetric one; HS* only when added explicitly.
@@ -73,6 +83,7 @@ impl Default for Policy {
     fn default() -> Policy {
         Policy {
             issuers: Vec::new(),
+            tenants: Vec::new(),
             audiences: Vec::new(),
             algorithms: Algorithm::ASYMMETRIC.to_vec(),
             leeway: DEFAULT_LEEWAY,
@@ -104,6 +115,16 @@ impl Policy {
     pub fn issuer(mut self, iss: impl Into<String>) -> Policy {
         self.issuers.push(iss.into());
         self
+    }
+    /// Adds an accepted tenant id for templated issuers (stored in lower case; only a
+    /// GUID can ever match, see [`crate::claims::is_tenant_id`]).
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Policy {
+        self.tenants.push(tenant.into().to_ascii_lowercase());
+        self
+    }
+    /// Adds accepted tenant ids (see [`Policy::tenant`]).
+    pub fn tenants<I: Into<String>>(self, tenants: impl IntoIterator<Item = I>) -> Policy {
+        tenants.into_iter().fold(self, Policy::tenant)
     }
     /// Adds an accepted audience.
     pub fn audience(mut self, aud: impl Into<String>) -> Policy {
@@ -196,8 +217,10 @@ impl Policy {
     ) -> Result<(), ValidationError> {
         // One pass over the claims finds the registered ones (cheaper than five lookups).
         let (mut exp, mut nbf, mut iat, mut iss, mut aud) = (None, None, None, None, None);
+        let mut tid = None;
         for (name, value) in claims {
             match name.as_str() {
+                "tid" => tid = Some(value),
                 "exp" => exp = Some(value),
                 "nbf" => nbf = Some(value),
                 "iat" => iat = Some(value),
@@ -228,12 +251,7 @@ impl Policy {
             Some(other) => return Err(invalid("aud", "a string or an array of strings", other)),
         };
 
-        if !self.issuers.is_empty() && !iss.is_some_and(|i| self.issuers.iter().any(|e| e == i)) {
-            return Err(ValidationError::IssuerMismatch {
-                expected: self.issuers.clone(),
-                found: iss.map(str::to_string),
-            });
-        }
+        self.check_issuer(iss, tid)?;
         if !self.audiences.is_empty()
             && !aud
                 .iter()
@@ -303,6 +321,62 @@ impl Policy {
 }
 
 impl Policy {
+    /// True when `iss` equals one of the accepted issuers that is not a template (a
+    /// template is never matched by its own spelling).
+    fn is_literal_issuer(&self, iss: &str) -> bool {
+        self.issuers.iter().any(|e| e == iss && !is_template(e))
+    }
+
+    /// Checks `iss` (and, for a templated issuer, `tid` and [`Policy::tenants`]).
+    fn check_issuer(&self, iss: Option<&str>, tid: Option<&Value>) -> Result<(), ValidationError> {
+        if self.issuers.is_empty() {
+            return Ok(());
+        }
+        let mismatch = |expected: Vec<String>| ValidationError::IssuerMismatch {
+            expected,
+            found: iss.map(str::to_string),
+        };
+        let Some(iss) = iss else {
+            return Err(mismatch(self.issuers.clone()));
+        };
+        if self.is_literal_issuer(iss) {
+            return Ok(());
+        }
+        let Some((template, tenant)) = self
+            .issuers
+            .iter()
+            .find_map(|t| template_tenant(t, iss).map(|tenant| (t, tenant)))
+        else {
+            return Err(mismatch(self.issuers.clone()));
+        };
+        let tid = match tid {
+            None => {
+                return Err(ValidationError::TenantMissing {
+                    issuer: iss.to_string(),
+                })
+            }
+            Some(Value::String(t)) if is_tenant_id(t) => t.as_str(),
+            Some(other) => {
+                return Err(invalid(
+                    "tid",
+                    "a tenant id: a GUID in lower case (8-4-4-4-12 digits 0-9a-f)",
+                    other,
+                ))
+            }
+        };
+        if tid != tenant {
+            // `iss` names another tenant than `tid`: the issuer expected is the one of `tid`.
+            return Err(mismatch(vec![substitute_tenant(template, tid)]));
+        }
+        if !self.tenants.is_empty() && !self.tenants.iter().any(|t| t == tid) {
+            return Err(ValidationError::TenantNotAllowed {
+                tenant: tid.to_string(),
+                allowed: self.tenants.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// The claims of a validated token from its decoded payload: checked without building
     /// a map when [`quick_check`](Policy::quick_check) passes, otherwise parsed strictly and
     /// checked by [`check_claims`](Policy::check_claims). `between` (the header `typ`
@@ -377,7 +451,8 @@ impl Policy {
             Some(json::Scanned::Str(s)) => Some(s),
             Some(_) => return false,
         };
-        if !self.issuers.is_empty() && !iss.is_some_and(|i| self.issuers.iter().any(|e| e == i)) {
+        // Templates need `tid`: decided by `check_claims`.
+        if !self.issuers.is_empty() && !iss.is_some_and(|i| self.is_literal_issuer(i)) {
             return false;
         }
         let mut aud_ok = self.audiences.is_empty();

@@ -48,6 +48,18 @@ vocabulary! {
         CognitoAccessTokenNoAud = "cognito_access_token_no_aud",
         /// The discovery document names another issuer than the one configured.
         DiscoveryIssuerMismatch = "discovery_issuer_mismatch",
+        /// The API is configured with Entra's `common`/`organizations`/`consumers` as a
+        /// literal issuer, which no token ever carries.
+        EntraCommonIssuer = "entra_common_issuer",
+        /// The key that verified the token is published for another issuer (a
+        /// personal-account key for an organisation's token).
+        KeyIssuerMismatch = "key_issuer_mismatch",
+        /// A personal Microsoft account's token sent to an API for work and school accounts.
+        PersonalAccountToOrganizationsApi = "personal_account_to_organizations_api",
+        /// The token's tenant is not one the API accepts.
+        TenantNotAllowed = "tenant_not_allowed",
+        /// The token's iss is a tenant of a `{tenantid}` template but it has no tid.
+        TenantMissing = "tenant_missing",
         /// An Entra ID v1.0 token where v2.0 is expected, or the reverse.
         AzureV1V2Mismatch = "azure_v1_v2_mismatch",
         /// An Azure AD B2C token from another user flow/policy than the configured metadata.
@@ -167,7 +179,12 @@ pub const CAUSES: &[CauseSpec] = &[
     cause!(FirebaseWrongToken, "a Firebase custom token, session cookie or Google token sent to a Firebase ID token verifier", firebase_wrong_token, [TokenFromOtherIssuer, KidUnknownToIssuer, AudienceOtherApi, SymmetricToken]),
     cause!(IdTokenAsAccessToken, "an ID token was sent instead of an access token", id_token, [AudienceOtherApi, TypNotAccepted]),
     cause!(CognitoAccessTokenNoAud, "a Cognito access token: it carries client_id, never aud", cognito_no_aud, [AudienceOtherApi]),
-    cause!(DiscoveryIssuerMismatch, "the discovery document names another issuer than the one configured", discovery_issuer_mismatch, [TokenFromOtherIssuer, IssuerNearMiss]),
+    cause!(DiscoveryIssuerMismatch, "the discovery document names another issuer than the one configured", discovery_issuer_mismatch, [TokenFromOtherIssuer, IssuerNearMiss, EntraCommonIssuer]),
+    cause!(EntraCommonIssuer, "the API is configured with Entra's common/organizations/consumers as a literal issuer, which no token carries", entra_common_issuer, [TokenFromOtherIssuer, AzureV1V2Mismatch, IssuerHostMismatch, KidUnknownToIssuer, PersonalAccountToOrganizationsApi]),
+    cause!(KeyIssuerMismatch, "the key that verified the token is published for another issuer (a personal-account key for an organisation's token)", key_issuer_mismatch),
+    cause!(PersonalAccountToOrganizationsApi, "a personal Microsoft account's token sent to an API for work and school accounts", personal_account_to_organizations_api, [TenantNotAllowed, TokenFromOtherIssuer]),
+    cause!(TenantNotAllowed, "the token's tenant is not one the API accepts", tenant_not_allowed),
+    cause!(TenantMissing, "the token's iss is a tenant of a {tenantid} template but it has no tid", tenant_missing),
     cause!(AzureV1V2Mismatch, "an Entra ID v1.0 token where v2.0 is expected, or the reverse", azure_v1_v2, [TokenFromOtherIssuer, AudienceOtherApi]),
     cause!(B2cPolicyMismatch, "an Azure AD B2C token from another user flow/policy than the configured metadata", b2c_policy_mismatch, [KidUnknownToIssuer]),
     cause!(IssuerHostMismatch, "the same issuer path on another host (internal vs public name)", issuer_host_mismatch, [TokenFromOtherIssuer]),
@@ -627,13 +644,134 @@ fn discovery_issuer_mismatch(f: &Facts<'_>) -> Option<Found> {
         return found(
             "The configured discovery document is the multi-tenant (common/organizations) one: its issuer is a template, never a real token issuer.",
             format!("{evidence} (a template with {{tenantid}}); the token's tenant (tid) is {tid}"),
-            format!("Use the tenant-specific authority: issuer \"{issuer}\" and its metadata https://login.microsoftonline.com/{tid}{}/.well-known/openid-configuration. A multi-tenant API must check tid against its own allow-list, never accept the template.", if v2 { "/v2.0" } else { "" }),
+            format!("Use the tenant-specific authority: issuer \"{issuer}\" and its metadata https://login.microsoftonline.com/{tid}{}/.well-known/openid-configuration. For a multi-tenant API, configure the template itself as the issuer (\"{doc}\", keeping this discovery URL) with tenants = [\"{tid}\", ...]: Tollgate then checks iss against tid and the allowed tenants.", if v2 { "/v2.0" } else { "" }),
         );
     }
     found(
         "The discovery document names another issuer than the one the API is configured with.",
         evidence,
         format!("Set the API's issuer to exactly \"{doc}\" (the discovery document is authoritative and OIDC requires an exact match), or fix the discovery URL if it points at the wrong issuer."),
+    )
+}
+
+// ---- multi-tenant issuers (Entra ID common / organizations) ------------------------------
+
+/// Entra's personal Microsoft account tenant (the `consumers` tenant).
+const PERSONAL_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// The multi-tenant template a configured Entra issuer stands for, when it is one: v2 or v1.
+fn entra_template(issuer: &str) -> Option<&'static str> {
+    if issuer.starts_with("https://sts.windows.net/") {
+        Some("https://sts.windows.net/{tenantid}/")
+    } else if issuer.ends_with("/v2.0") {
+        Some("https://login.microsoftonline.com/{tenantid}/v2.0")
+    } else {
+        None
+    }
+}
+
+fn entra_common_issuer(f: &Facts<'_>) -> Option<Found> {
+    if !f.iss_mismatch() {
+        return None;
+    }
+    let (configured, endpoint) = f.settings.policy.issuers.iter().find_map(|i| {
+        let p = url_parts(i)?;
+        if !p.host.eq_ignore_ascii_case("login.microsoftonline.com") {
+            return None;
+        }
+        let first = p.path.trim_start_matches('/').split('/').next()?;
+        ["common", "organizations", "consumers"]
+            .into_iter()
+            .find(|e| first.eq_ignore_ascii_case(e))
+            .map(|e| (i, e))
+    })?;
+    let template =
+        entra_template(configured).unwrap_or("https://login.microsoftonline.com/{tenantid}/v2.0");
+    let tid = f.claim_str("tid").unwrap_or("<tenant id>");
+    let evidence = match f.iss.as_deref() {
+        Some(iss) => format!("the API accepts issuer \"{configured}\"; the token's iss is \"{iss}\" (tid {tid}). \"{endpoint}\" is a sign-in endpoint, not a tenant: Entra always puts the signing tenant in iss"),
+        None => format!("the API accepts issuer \"{configured}\"; \"{endpoint}\" is a sign-in endpoint, not a tenant, and never appears in a token's iss"),
+    };
+    let accounts = if endpoint == "consumers" {
+        "personal Microsoft accounts".to_string()
+    } else {
+        format!("the tenants you serve (tenants = [\"{tid}\", ...]; the token's tid is {tid})")
+    };
+    found(
+        format!("The API is configured with Entra's \"{endpoint}\" endpoint as its issuer; no token ever carries that issuer."),
+        evidence,
+        format!("For a multi-tenant API, configure the issuer template \"{template}\" with discovery_url \"https://login.microsoftonline.com/{endpoint}/v2.0/.well-known/openid-configuration\" and restrict it to {accounts}. For a single-tenant API, use the tenant's own issuer \"{}\".", template.replace("{tenantid}", tid)),
+    )
+}
+
+fn key_issuer_mismatch(f: &Facts<'_>) -> Option<Found> {
+    let Err(ValidationError::KeyIssuerMismatch {
+        kid,
+        key_issuer,
+        found: iss,
+    }) = &f.core
+    else {
+        return None;
+    };
+    let iss = iss.as_deref().unwrap_or("(absent)");
+    let kid = kid.as_deref().unwrap_or("(none)");
+    let personal = key_issuer.contains(PERSONAL_TENANT);
+    let summary = if personal {
+        "The token claims an organisation's issuer but was signed with a personal-account (consumers) key: a forged or misrouted token."
+    } else {
+        "The key that verified the token is published for another issuer than the token's iss."
+    };
+    found(
+        summary,
+        format!("key {kid} is published with issuer \"{key_issuer}\"; the token's iss is \"{iss}\" (tid {})", f.claim_str("tid").unwrap_or("absent")),
+        "Keep refusing it: Entra publishes the personal-account keys and the organisation keys in one common key set, and only the key's issuer tells them apart. If the token is genuine, the client signed in at the wrong authority: use https://login.microsoftonline.com/<tenant-id> or https://login.microsoftonline.com/organizations, not /consumers.",
+    )
+}
+
+fn personal_account_to_organizations_api(f: &Facts<'_>) -> Option<Found> {
+    if f.claim_str("tid") != Some(PERSONAL_TENANT) {
+        return None;
+    }
+    let refused =
+        matches!(f.core, Err(ValidationError::TenantNotAllowed { .. })) || f.iss_mismatch();
+    if !refused {
+        return None;
+    }
+    found(
+        "A personal Microsoft account's token was sent to an API that accepts work and school accounts only.",
+        format!("the token's tid is {PERSONAL_TENANT}, Entra's tenant of personal Microsoft accounts (outlook.com, hotmail.com, live.com); the API accepts {}", accepted_tenants(f)),
+        "If the API is for organisations only, set the app registration's supported account types to \"Accounts in any organizational directory\" (signInAudience AzureADMultipleOrgs) and have clients sign in at https://login.microsoftonline.com/organizations. To serve personal accounts too, add tenant 9188040d-6c67-4c5b-b112-36a304b66dad to tenants (and use the common endpoint).",
+    )
+}
+
+fn accepted_tenants(f: &Facts<'_>) -> String {
+    let tenants = &f.settings.policy.tenants;
+    if tenants.is_empty() {
+        format!("issuer {}", quote_list(&f.settings.policy.issuers))
+    } else {
+        format!("tenants {}", quote_list(tenants))
+    }
+}
+
+fn tenant_not_allowed(f: &Facts<'_>) -> Option<Found> {
+    let Err(ValidationError::TenantNotAllowed { tenant, .. }) = &f.core else {
+        return None;
+    };
+    found(
+        format!("The token comes from tenant {tenant}, which this API does not accept."),
+        format!("the token's tid is {tenant}; the API accepts {}", accepted_tenants(f)),
+        format!("If this customer's organisation should use the API, add \"{tenant}\" to the issuer's tenants (its Directory (tenant) ID, shown in the customer's Entra admin center > Overview) and have their admin grant consent to your app. Otherwise the refusal is right: the API's app registration lets any organisation sign in, and tenants is what keeps them out."),
+    )
+}
+
+fn tenant_missing(f: &Facts<'_>) -> Option<Found> {
+    let Err(ValidationError::TenantMissing { issuer }) = &f.core else {
+        return None;
+    };
+    found(
+        "The token's iss names a tenant of a {tenantid} issuer, but the token has no tid claim to confirm it.",
+        format!("iss \"{issuer}\"; no tid claim (Entra ID puts tid in every access and ID token)"),
+        "Send an access token issued by Entra ID for this API (request it with scope api://<client-id>/.default); a token without tid is not one. If the issuer is not multi-tenant, configure its literal issuer instead of a {tenantid} template.",
     )
 }
 
@@ -1376,6 +1514,11 @@ mod tests {
                 "id_token_as_access_token",
                 "cognito_access_token_no_aud",
                 "discovery_issuer_mismatch",
+                "entra_common_issuer",
+                "key_issuer_mismatch",
+                "personal_account_to_organizations_api",
+                "tenant_not_allowed",
+                "tenant_missing",
                 "azure_v1_v2_mismatch",
                 "b2c_policy_mismatch",
                 "issuer_host_mismatch",

@@ -374,7 +374,10 @@ impl<'a> Facts<'a> {
         let issuers = &self.settings.policy.issuers;
         self.insp.claims.is_some()
             && !issuers.is_empty()
-            && !self.iss.as_ref().is_some_and(|i| issuers.contains(i))
+            && !self
+                .iss
+                .as_ref()
+                .is_some_and(|i| issuers.iter().any(|e| crate::claims::issuer_accepts(e, i)))
     }
 
     /// Audiences are configured and no `aud` value is one of them.

@@ -121,6 +121,9 @@ pub async fn gather(
     // The discovery document: given, the first issuer's, or the token's own HTTPS iss.
     let discovery_source: Result<Source, String> = match (&sources.discovery, sources.issuers.first()) {
         (Some(d), _) => Ok(d.clone()),
+        (None, Some(iss)) if crate::claims::is_template(iss) => Err(format!(
+            "the issuer \"{iss}\" is a {{tenantid}} template, which has no discovery document of its own; give --discovery (e.g. https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration) or --jwks"
+        )),
         (None, Some(iss)) => Ok(Source::Url(discovery_url(iss))),
         (None, None) if sources.jwks.is_none() => match &token_iss {
             Some(iss) if iss.to_ascii_lowercase().starts_with("https://") && !sources.offline => {
@@ -417,6 +420,22 @@ mod tests {
             .notes
             .iter()
             .any(|n| n.contains("taken from the discovery document")));
+    }
+
+    /// A `{tenantid}` template is never turned into a discovery URL (it would hold the
+    /// placeholder): nothing is fetched and the note says what to give instead.
+    #[test]
+    fn templates_have_no_derived_discovery() {
+        let sources = Sources {
+            issuers: vec!["https://login.microsoftonline.com/{tenantid}/v2.0".into()],
+            ..Sources::default()
+        };
+        let ctx = run(&sources).unwrap();
+        assert!(
+            matches!(ctx.discovery, Fetched::NotTried(ref why) if why.contains("--discovery")),
+            "{:?}",
+            ctx.discovery
+        );
     }
 
     #[test]

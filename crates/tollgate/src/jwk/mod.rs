@@ -28,6 +28,7 @@ pub struct Jwk {
     thumbprint: String,
     prepared: Vec<(Algorithm, PreparedKey)>,
     public: Map<String, Value>,
+    issuer: Option<String>,
 }
 
 impl fmt::Debug for Jwk {
@@ -166,6 +167,8 @@ impl Jwk {
         let kid = member(obj, "kid")?.map(str::to_string);
         let kty = &*required(obj, "kty")?;
         let key_use = member(obj, "use")?.map(str::to_string);
+        // Entra ID's keys name the issuer they sign for (`{tenantid}` template or one tenant).
+        let issuer = member(obj, "issuer")?.map(str::to_string);
         if let Some(u) = &key_use {
             if u != "sig" {
                 return Err(JwkError::NotForSignatures {
@@ -304,6 +307,7 @@ impl Jwk {
             thumbprint,
             prepared,
             public,
+            issuer,
         })
     }
 
@@ -332,6 +336,7 @@ impl Jwk {
             thumbprint: String::new(),
             prepared,
             public: Map::new(),
+            issuer: None,
         })
     }
 
@@ -363,6 +368,13 @@ impl Jwk {
     pub fn thumbprint(&self) -> &str {
         &self.thumbprint
     }
+    /// The issuer this key signs for (its non-standard `issuer` member, published by Entra
+    /// ID: a `{tenantid}` template or one tenant's issuer), if any. When present, the
+    /// validator binds it to the token's `iss` (error `key_issuer_mismatch`).
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
     /// The public members as published (`x5c` included), never private ones.
     pub fn public_members(&self) -> &Map<String, Value> {
         &self.public

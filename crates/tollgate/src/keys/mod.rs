@@ -9,7 +9,7 @@
 //! - [`status`]: a snapshot of each cache for admin views and metrics.
 //!
 //! The [`Validator`](crate::Validator) ties them together: several issuers, each chosen by
-//! the token's exact `iss`. Nothing is ever fetched from a URL named in a token.
+//! the token's exact `iss` (an alias, or a `{tenantid}` template with a tenant id in place). Nothing is ever fetched from a URL named in a token.
 
 mod cache;
 pub mod discovery;
@@ -67,8 +67,16 @@ impl KeySource {
 /// ```
 #[derive(Clone, Debug)]
 pub struct IssuerConfig {
-    /// The issuer, exactly as tokens spell `iss`.
+    /// The issuer, exactly as tokens spell `iss` (and as the discovery document names it),
+    /// or a template with `{tenantid}` (Entra ID's multi-tenant
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`; see [`crate::claims::template_tenant`]).
+    /// A template needs an explicit discovery or JWKS URL, and accepts the tenants of
+    /// `policy.tenants` (every tenant when empty).
     pub issuer: String,
+    /// Other `iss` spellings (or templates) of the same issuer, sharing its keys and policy:
+    /// Google's `accounts.google.com` next to `https://accounts.google.com`, Entra ID's v1
+    /// `https://sts.windows.net/{tenantid}/` next to the v2 issuer.
+    pub aliases: Vec<String>,
     /// Where its keys come from.
     pub source: KeySource,
     /// The policy its tokens must meet. Its `issuers` list is replaced by [`Self::issuer`].
@@ -84,6 +92,7 @@ impl IssuerConfig {
     fn with_source(issuer: impl Into<String>, source: KeySource) -> IssuerConfig {
         IssuerConfig {
             issuer: issuer.into(),
+            aliases: Vec::new(),
             source,
             policy: Policy::default(),
             cache: CacheOptions::default(),
@@ -106,8 +115,25 @@ impl IssuerConfig {
     pub fn static_keys(issuer: impl Into<String>, keys: JwkSet) -> IssuerConfig {
         IssuerConfig::with_source(issuer, KeySource::Static(Arc::new(keys)))
     }
-    /// Sets the policy for this issuer's tokens (audiences, algorithms, leeway, `typ`...).
-    /// Its `issuers` is replaced by this issuer: a token is matched to its issuer by `iss`.
+    /// Adds another `iss` spelling (or template) of this issuer, sharing its keys and policy
+    /// (see [`IssuerConfig::aliases`]).
+    ///
+    /// ```
+    /// use tollgate::IssuerConfig;
+    /// let google = IssuerConfig::discovery("https://accounts.google.com").alias("accounts.google.com");
+    /// assert_eq!(google.aliases, ["accounts.google.com"]);
+    /// ```
+    pub fn alias(mut self, issuer: impl Into<String>) -> IssuerConfig {
+        self.aliases.push(issuer.into());
+        self
+    }
+    /// Every `iss` this configuration accepts: the issuer, then its aliases.
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.issuer).chain(&self.aliases)
+    }
+    /// Sets the policy for this issuer's tokens (audiences, algorithms, leeway, `typ`,
+    /// `tenants`...). Its `issuers` is replaced by this issuer and its aliases: a token is
+    /// matched to its issuer by `iss`.
     pub fn policy(mut self, policy: Policy) -> IssuerConfig {
         self.policy = policy;
         self
