@@ -157,14 +157,7 @@ async fn opaque_tokens_pass_the_same_rules_and_headers_as_jwts() {
             "{m}"
         );
         assert!(m.contains("code=\"token_inactive\"} 2"), "{m}");
-        let keys = client()
-            .get(format!("{}/keys", s.gw.admin_url().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let keys = common::admin_text(&s.gw, "/keys").await;
         let v: serde_json::Value = serde_json::from_str(&keys).unwrap();
         assert_eq!(
             v[0]["introspection"]["endpoint"],
@@ -220,33 +213,21 @@ async fn concurrent_requests_for_one_token_cause_one_introspection() {
         let s = setup("").await;
         let token = s.idp.opaque_token(json!({}));
         s.idp.set_fault(Fault::Hang);
-        let gw_url = s.gw.url();
-        let requests: Vec<_> = (0..20)
-            .map(|_| {
-                let (url, token) = (gw_url.clone(), token.clone());
-                tokio::spawn(async move {
-                    client()
-                        .get(format!("{url}/verify"))
-                        .header("X-Forwarded-Method", "GET")
-                        .header("X-Forwarded-Uri", "/x")
-                        .header("Authorization", format!("Bearer {token}"))
-                        .send()
-                        .await
-                        .unwrap()
-                        .status()
-                })
-            })
-            .collect();
-        for _ in 0..500 {
-            if s.idp.introspection_requests() >= 1 {
-                break;
+        // Twenty requests at once, while the answer is held back; then it is released.
+        let requests = futures::future::join_all((0..20).map(|_| verify(&s.gw, "/x", &token)));
+        let release = async {
+            for _ in 0..500 {
+                if s.idp.introspection_requests() >= 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        s.idp.set_fault(Fault::None);
-        for r in requests {
-            assert_eq!(r.await.unwrap(), 200);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            s.idp.set_fault(Fault::None);
+        };
+        let (answers, ()) = tokio::join!(requests, release);
+        for r in answers {
+            assert_eq!(r.status(), 200);
         }
         assert_eq!(s.idp.introspection_requests(), 1);
     })
