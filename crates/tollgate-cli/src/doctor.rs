@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Read};
 use crate::input::read_file;
 use crate::policy::{IntrospectionArgs, PolicyArgs};
 use tollgate::doctor::gather::{gather, Source, Sources};
-use tollgate::doctor::{self, input, Settings, Verdict};
+use tollgate::doctor::{self, input, stack, Settings, Verdict};
 
 /// Arguments of `tollgate doctor`.
 #[derive(clap::Args)]
@@ -39,6 +39,31 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print the configuration that accepts this token correctly in a stack (or, when the
+    /// token is the problem, the change on the identity provider's side): aspnet, node,
+    /// spring, python or tollgate.
+    #[arg(long, value_name = "STACK", value_parser = parse_stack, conflicts_with = "json")]
+    pub stack: Option<stack::Stack>,
+    /// Serve the doctor's web page on a loopback address and print its URL (the token and
+    /// the expectations are then entered on the page). Stop with Ctrl-C.
+    #[arg(long, conflicts_with_all = ["json", "stack", "offline"])]
+    pub web: bool,
+    /// The address of `--web`: loopback by default (`127.0.0.1:0`, any free port).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        requires = "web",
+        default_value = "127.0.0.1:0"
+    )]
+    pub listen: std::net::SocketAddr,
+    /// Let `--listen` be an address other than loopback (the page then answers anyone
+    /// who can reach it and fetches the URLs they name).
+    #[arg(long, requires = "web")]
+    pub allow_remote: bool,
+}
+
+fn parse_stack(s: &str) -> Result<stack::Stack, String> {
+    s.parse()
 }
 
 /// Reads the token argument: the value itself, or standard input for `-` or when absent.
@@ -57,10 +82,18 @@ pub fn read_raw(arg: Option<&str>) -> Result<String, String> {
 
 /// Runs the command.
 pub fn run(args: Args) -> u8 {
+    if args.web {
+        return web(&args);
+    }
     match prepare(&args) {
         Ok(ctx) => {
             let report = doctor::diagnose(&ctx);
-            if args.json {
+            if let Some(s) = args.stack {
+                let snippet = stack::snippet(s, &report);
+                // The title on standard error: standard output is the file, as is.
+                eprintln!("{} ({})", snippet.title, snippet.file);
+                print!("{}", snippet.code);
+            } else if args.json {
                 match serde_json::to_string_pretty(&report) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
@@ -124,4 +157,51 @@ fn prepare(args: &Args) -> Result<doctor::Context, String> {
         .map_err(|e| e.to_string())?;
     ctx.notes.splice(0..0, normalized.notes);
     Ok(ctx)
+}
+
+/// `--web`: serves the page until Ctrl-C.
+fn web(args: &Args) -> u8 {
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        eprintln!(
+            "tollgate doctor: --listen {} is not a loopback address; the page would answer anyone who can reach it. Use 127.0.0.1:PORT, or add --allow-remote on purpose",
+            args.listen
+        );
+        return crate::exit::USAGE;
+    }
+    let rt = match crate::jwks::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollgate doctor: {e}");
+            return crate::exit::USAGE;
+        }
+    };
+    rt.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("tollgate doctor: cannot listen on {}: {e}", args.listen);
+                return crate::exit::USAGE;
+            }
+        };
+        match listener.local_addr() {
+            Ok(a) => println!(
+                "Tollgate doctor: open http://{a}{} (Ctrl-C to stop)",
+                tollgate_gateway::web::BASE
+            ),
+            Err(e) => {
+                eprintln!("tollgate doctor: {e}");
+                return crate::exit::USAGE;
+            }
+        }
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match tollgate_gateway::web::serve_standalone(listener, stop).await {
+            Ok(()) => crate::exit::OK,
+            Err(e) => {
+                eprintln!("tollgate doctor: {e}");
+                crate::exit::USAGE
+            }
+        }
+    })
 }

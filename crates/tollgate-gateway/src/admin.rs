@@ -1,6 +1,8 @@
 //! The admin listener (loopback by default): `/healthz` (the process answers), `/readyz`
 //! (every issuer has usable keys), `/metrics` (Prometheus), `/keys` (each issuer's key
-//! cache: kids, fetched at, next refresh, last error, stale since).
+//! cache: kids, fetched at, next refresh, last error, stale since), and the doctor page
+//! (`/doctor`, see [`crate::web`]) with the issuers prefilled and the recent refusals, when
+//! the admin listener is on loopback.
 
 use std::sync::Arc;
 
@@ -13,14 +15,22 @@ use http::{header, HeaderValue, StatusCode};
 
 use crate::server::Shared;
 
-/// The admin router.
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// The admin router for a listener bound to `addr`; the doctor page is mounted only on a
+/// loopback address (its guard then accepts requests naming that address).
+pub(crate) fn router(shared: Arc<Shared>, addr: Option<std::net::SocketAddr>) -> Router {
+    let page = match addr {
+        Some(a) if a.ip().is_loopback() => {
+            crate::web::DoctorPage::of_gateway(shared.clone()).router(a)
+        }
+        _ => Router::new(),
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/keys", get(keys))
         .with_state(shared)
+        .merge(page)
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {

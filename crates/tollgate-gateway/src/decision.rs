@@ -16,6 +16,7 @@ use crate::codes::GatewayCode;
 use crate::config::{Access, Config};
 use crate::diagnosis::CauseCache;
 use crate::metrics::{outcome_of, Metrics};
+use crate::recent::{Kept, RecentRefusal, RecentRefusals};
 use crate::refusals::{Prepared, RefusalCache};
 use crate::request_policy::{check_method, check_method_override, normalize_path, Refused};
 use crate::routes::{check_access, claim_by, RouteTable};
@@ -173,6 +174,8 @@ pub struct Decision {
     /// situation, or [`crate::diagnosis::NOT_DIAGNOSED`] when the second's budget of
     /// diagnoses is spent (see [`crate::diagnosis`]).
     pub cause: Option<&'static str>,
+    /// For a rejected token, when recent refusals are kept: its header and claims.
+    pub(crate) kept: Option<Box<Kept>>,
 }
 
 impl Decision {
@@ -208,6 +211,8 @@ pub struct Decider {
     leeway: u64,
     /// The answers to rejected tokens, per code and sentence.
     refusals: RefusalCache,
+    /// The last refused requests, for the doctor page (see [`crate::recent`]).
+    recent: RecentRefusals,
 }
 
 impl std::fmt::Debug for Decider {
@@ -247,6 +252,7 @@ impl Decider {
                 .issuers(config.issuers.iter().flat_map(|i| i.names().cloned())),
             causes: CauseCache::new(),
             refusals: RefusalCache::default(),
+            recent: RecentRefusals::new(config.recent_refusals),
             leeway: config
                 .issuers
                 .iter()
@@ -296,6 +302,19 @@ impl Decider {
                     .zip(name.bytes())
                     .all(|(a, b)| a == fold(b))
         })
+    }
+
+    /// The last refused requests (see [`crate::recent`]).
+    pub fn recent(&self) -> &RecentRefusals {
+        &self.recent
+    }
+
+    /// The policy the doctor uses for a token from `iss`: the policy of the issuer that
+    /// accepts it (by name, alias or `{tenantid}` template), or one naming every configured
+    /// issuer when none does.
+    pub fn policy_for(&self, iss: Option<&str>) -> &Policy {
+        iss.and_then(|i| self.policy_of(i))
+            .unwrap_or(&self.any_issuer)
     }
 
     /// The verified-token cache.
@@ -372,8 +391,48 @@ impl Decider {
                 reason = %tollgate::text::cut_to(&decision.description, 400),
                 cause = decision.cause.unwrap_or(""),
             );
+            if self.recent.enabled() {
+                self.keep_refusal(
+                    &decision,
+                    route,
+                    &method.to_string(),
+                    &path.to_string(),
+                    &subject.to_string(),
+                );
+            }
         }
         decision
+    }
+
+    /// Keeps a refusal in the ring of recent ones (header and claims, never the token).
+    fn keep_refusal(&self, d: &Decision, route: &str, method: &str, path: &str, subject: &str) {
+        let kept = d.kept.as_deref().cloned().unwrap_or_default();
+        let claim = |n: &str| {
+            kept.claims
+                .as_ref()
+                .and_then(|c| c.get(n))
+                .and_then(Value::as_str)
+                .map(|s| tollgate::text::cut(s).to_string())
+        };
+        let subject = match subject {
+            "" => claim("sub"),
+            s => Some(s.to_string()),
+        };
+        self.recent.push(RecentRefusal {
+            id: 0,
+            at: self.clock.now(),
+            route: route.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+            code: d.code,
+            status: d.status(),
+            cause: d.cause,
+            subject,
+            issuer: claim("iss"),
+            description: tollgate::text::cut_to(&d.description, 400).to_string(),
+            error: d.error.clone(),
+            kept,
+        });
     }
 
     async fn decide_inner(
@@ -434,6 +493,9 @@ impl Decider {
                 d.prepared = Some(prepared);
                 d.cause = self.top_cause(&err, token);
                 d.error = Some(err);
+                if self.recent.enabled() {
+                    d.kept = Some(Box::new(Kept::of(token)));
+                }
                 return (d, path);
             }
         };
@@ -497,9 +559,7 @@ impl Decider {
             let iss = tollgate::doctor::token::inspect(token)
                 .claims
                 .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
-            let policy = iss
-                .and_then(|i| self.policy_of(&i))
-                .unwrap_or(&self.any_issuer);
+            let policy = self.policy_for(iss.as_deref());
             crate::diagnosis::diagnose(err, token, policy, now)
         })
     }
@@ -533,6 +593,7 @@ impl Decider {
             description: String::new(),
             error: None,
             cause: None,
+            kept: None,
         }
     }
 
@@ -555,6 +616,7 @@ impl Decider {
             description,
             error: None,
             cause: None,
+            kept: None,
         }
     }
 }

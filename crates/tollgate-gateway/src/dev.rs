@@ -171,7 +171,7 @@ pub fn dev_config_text(
     let prefix = tollgate_issuer::OPAQUE_TOKEN_PREFIX;
     format!(
         r#"listen = "{listen}"
-admin_listen = "{admin}"     # /healthz, /readyz, /metrics, /keys
+admin_listen = "{admin}"     # /healthz, /readyz, /metrics, /keys, /doctor
 upstream = "http://{upstream}"  # the echo upstream
 
 [[issuer]]
@@ -333,6 +333,7 @@ Stop with Ctrl-C.
   upstream  http://{upstream}   echo: answers with the request it received
   issuer    {issuer}   dev OIDC issuer (discovery, /jwks, /token, /introspect, /revoke)
   admin     {admin}   /healthz /readyz /metrics /keys
+  doctor    {admin}/doctor   open in a browser: why a token is refused, recent refusals, fix it in your stack
 
 The gateway runs this configuration (tollgate serve --config FILE takes the same):
 

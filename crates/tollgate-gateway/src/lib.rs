@@ -12,6 +12,8 @@
 //! are answered with the library's RFC 6750 mapping (`tollgate::challenge`). [`config`]
 //! reads the TOML file; [`dev`] is `tollgate serve --dev`. [`connections`] bounds what
 //! clients can hold open: a header timer from accept, an idle timeout, a cap per listener.
+//! [`web`] is the doctor's page (on the admin listener, and `tollgate doctor --web`);
+//! [`recent`] keeps the last refusals it lists.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,10 +37,12 @@ mod forward_auth;
 mod listener;
 pub mod metrics;
 mod proxy;
+pub mod recent;
 pub mod refusals;
 pub mod request_policy;
 pub mod routes;
 mod server;
+pub mod web;
 
 pub use config::{Config, ConfigError};
 pub use decision::{Decider, Decision, Identity};

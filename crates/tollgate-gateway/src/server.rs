@@ -154,9 +154,10 @@ impl Gateway {
         }
     }
 
-    /// The admin router.
+    /// The admin router, with the doctor page when the configured admin address is on
+    /// loopback.
     pub fn admin_router(&self) -> Router {
-        admin::router(self.shared.clone())
+        admin::router(self.shared.clone(), self.shared.config.admin_listen)
     }
 
     /// Binds the configured listeners and starts serving.
@@ -225,7 +226,7 @@ impl Gateway {
             };
             tasks.push(tokio::spawn(listener::serve(
                 admin,
-                self.admin_router(),
+                admin::router(self.shared.clone(), admin_addr),
                 admin_limits,
                 self.shared.metrics.clone(),
                 metrics::Listener::Admin,

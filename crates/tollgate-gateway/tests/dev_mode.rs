@@ -26,6 +26,7 @@ async fn the_dev_setup_does_what_its_instructions_say() {
             format!("OPAQUE='{}'", t.opaque),
             "[issuer.introspection]".to_string(),
             format!("curl -s {admin}/metrics"),
+            format!("{admin}/doctor"),
             "[[route]]".to_string(),
         ] {
             assert!(text.contains(&needle), "missing {needle:?} in:\n{text}");
@@ -73,6 +74,23 @@ async fn the_dev_setup_does_what_its_instructions_say() {
             assert_eq!(error_code(&r), code);
             assert!(challenge(&r).contains(&format!("error_description=\"{code}: ")));
         }
+        // The printed doctor page lists those refusals, newest first.
+        let page = http.get(format!("{admin}/doctor")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let listed = json_body(
+            http.get(format!("{admin}/doctor/api/refusals"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let codes: Vec<&str> = listed["refusals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["kid_not_found", "audience_mismatch", "expired"]);
         let r = http.get(format!("{gw}/orders/42")).send().await.unwrap();
         assert_eq!(
             (r.status().as_u16(), challenge(&r)),

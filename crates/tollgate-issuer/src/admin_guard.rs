@@ -14,6 +14,10 @@
 //!   cross-origin without a preflight, which the issuer never grants.
 //!
 //! Refusals are JSON (`error`, `error_description`, `fix`) naming what was expected and found.
+//!
+//! The same rules guard every local page and API Tollgate serves without authentication:
+//! the gateway's doctor page (`/doctor` on its admin listener, `tollgate doctor --web`)
+//! uses this guard, not a copy.
 
 use std::net::SocketAddr;
 
@@ -23,9 +27,11 @@ use tollgate::text::cut_quoted;
 
 /// An admin request refused: the status and the JSON body to answer with.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Refusal {
-    pub(crate) status: u16,
-    pub(crate) body: Value,
+pub struct Refusal {
+    /// The HTTP status: 400, 403 or 415.
+    pub status: u16,
+    /// `{"error", "error_description", "fix"}`.
+    pub body: Value,
 }
 
 fn refusal(status: u16, error: &str, description: String, fix: &str) -> Refusal {
@@ -101,7 +107,7 @@ fn parse_origin(text: &str) -> Option<(String, Authority, &str)> {
 
 /// The hosts and origins an admin request may name.
 #[derive(Debug, Clone)]
-pub(crate) struct AdminGuard {
+pub struct AdminGuard {
     /// Reached over plain HTTP: the bound address, its loopback form, `localhost`.
     listen: Vec<Authority>,
     /// The issuer URL's scheme and authority, when it parses.
@@ -110,7 +116,7 @@ pub(crate) struct AdminGuard {
 
 impl AdminGuard {
     /// The guard of an issuer bound to `addr` whose issuer URL is `issuer_url`.
-    pub(crate) fn new(addr: SocketAddr, issuer_url: &str) -> AdminGuard {
+    pub fn new(addr: SocketAddr, issuer_url: &str) -> AdminGuard {
         let port = addr.port();
         let ip = addr.ip();
         let mut listen = Vec::new();
@@ -190,12 +196,7 @@ impl AdminGuard {
     }
 
     /// Checks one admin request; `Err` is the answer to send instead.
-    pub(crate) fn check(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Result<(), Refusal> {
+    pub fn check(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
         self.check_host(uri, headers)?;
         self.check_origin(headers)?;
         if method != Method::GET && method != Method::HEAD {

@@ -48,7 +48,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-mod admin_guard;
+pub mod admin_guard;
 pub mod error;
 pub mod fault;
 mod issuer;

@@ -288,7 +288,18 @@ impl Ctx<'_> {
             }
         }
 
+        let recent_refusals = match &raw.recent_refusals {
+            None => DEFAULT_RECENT_REFUSALS,
+            Some(n) if *n.get_ref() <= MAX_RECENT_REFUSALS => *n.get_ref(),
+            Some(n) => {
+                return Err(self.err(
+                    n.span().start,
+                    format!("`recent_refusals` must be at most {MAX_RECENT_REFUSALS} (they hold personal data in memory), found {}; 0 turns the list off", n.get_ref()),
+                ));
+            }
+        };
         Ok(Config {
+            recent_refusals,
             listen,
             admin_listen,
             upstream,

@@ -77,6 +77,12 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 /// Default `trusted_proxies`: loopback only. A proxy on the same host (nginx, Caddy, a
 /// sidecar) is trusted to name the original request; any other peer is not until listed.
 pub const DEFAULT_TRUSTED_PROXIES: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+/// Default number of recent refusals the admin listener keeps for the doctor page
+/// (`/doctor`): 50, enough to find the request someone just complained about, small enough
+/// that the personal data they hold (claims) stays little and short-lived.
+pub const DEFAULT_RECENT_REFUSALS: usize = 50;
+/// The most recent refusals that may be kept (`recent_refusals`).
+pub const MAX_RECENT_REFUSALS: usize = 10_000;
 /// Default time in-flight requests get to finish after SIGTERM/SIGINT: 30 s (the default
 /// Kubernetes termination grace period).
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -142,6 +148,12 @@ pub struct Config {
     /// found values) or only the code. Default true: diagnosis is the point of Tollgate;
     /// set false if the accepted audiences or key ids must not be shown to clients.
     pub expose_details: bool,
+    /// Refused requests kept in memory for the admin listener's doctor page
+    /// (`/doctor`): time, route, code, top cause, and the token's header and claims (never
+    /// its signature or the whole token). Claims are personal data (subject, name, email):
+    /// the ring is in memory only, bounded, served on the admin listener only. 0 turns it
+    /// off. Default [`DEFAULT_RECENT_REFUSALS`], at most [`MAX_RECENT_REFUSALS`].
+    pub recent_refusals: usize,
     /// Log settings (read by the CLI, which owns the subscriber).
     pub log: LogSettings,
 }

@@ -35,6 +35,7 @@ pub(super) struct RawConfig {
     pub(super) case_insensitive_paths: Option<bool>,
     pub(super) realm: Option<String>,
     pub(super) expose_details: Option<bool>,
+    pub(super) recent_refusals: Option<Spanned<usize>>,
     #[serde(default)]
     pub(super) log: RawLog,
 }

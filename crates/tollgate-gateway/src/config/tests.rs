@@ -155,6 +155,8 @@ fn the_readme_reference_parses_with_the_defaults_it_states() {
     assert_eq!(c.header_read_timeout, defaults.header_read_timeout);
     assert_eq!(c.realm, defaults.realm);
     assert_eq!(c.expose_details, defaults.expose_details);
+    assert_eq!(c.recent_refusals, defaults.recent_refusals);
+    assert_eq!(c.recent_refusals, crate::config::DEFAULT_RECENT_REFUSALS);
     assert_eq!(c.token_cache_entries, defaults.token_cache_entries);
     assert_eq!(c.unavailable_status, defaults.unavailable_status);
     assert_eq!(c.retry_after, defaults.retry_after);

@@ -39,8 +39,10 @@ pub mod gather;
 pub mod input;
 pub mod providers;
 pub mod render;
+pub mod stack;
 pub mod time;
 pub mod token;
+pub mod view;
 
 use std::fmt;
 
@@ -381,6 +383,22 @@ pub struct Report {
     pub introspection: Option<IntrospectionReport>,
     /// The time the report was made for (Unix seconds).
     pub now: i64,
+    /// What the API expects (issuers, audiences, algorithms, leeway, `typ`).
+    pub expected: view::Expected,
+    /// The token in its parts; the signature by its length only.
+    pub parts: Vec<view::Part>,
+    /// What each header member present means (registered and providers' own).
+    pub header_meanings: std::collections::BTreeMap<String, String>,
+    /// What each claim present means (registered and providers' own).
+    pub claim_meanings: std::collections::BTreeMap<String, String>,
+    /// `iat`, `nbf`, `exp`, now and the leeway, for a timeline.
+    pub timeline: view::Timeline,
+    /// Each key set consulted, against the token's `kid` and `alg`.
+    pub keys: Vec<view::KeySetView>,
+    /// Whether the issuer's live key set differs from the API's (rotation), and how.
+    pub rotation: Option<String>,
+    /// The network fetches made for this report (files are not listed).
+    pub fetches: Vec<view::FetchView>,
 }
 
 /// Diagnoses a token in its context.
@@ -393,21 +411,11 @@ pub fn diagnose(ctx: &Context) -> Report {
     } else {
         causes::find(&f)
     };
-    let code = f.core.as_ref().err().map(ValidationError::code);
-    let report = Report {
-        valid: verdict == Verdict::Valid,
-        code,
-        verdict,
-        message: f.core.as_ref().err().map(ToString::to_string),
-        checks,
-        causes,
-        provider: f.provider_info(),
-        header: f.insp.header.clone(),
-        claims: f.insp.claims.clone(),
-        notes: f.notes.clone(),
-        now: ctx.settings.now,
-        introspection: None,
-    };
+    let mut report = report_of(&f, checks, causes);
+    report.parts = view::parts(&ctx.token);
+    report.keys = view::key_sets(ctx, &f);
+    report.rotation = view::rotation(ctx);
+    report.fetches = view::fetches(ctx);
     match &ctx.introspection {
         Some(found) => with_introspection(
             report,
@@ -416,6 +424,60 @@ pub fn diagnose(ctx: &Context) -> Report {
         ),
         None => report,
     }
+}
+
+fn report_of(f: &facts::Facts<'_>, checks: Vec<Check>, causes: Vec<Cause>) -> Report {
+    let verdict = f.verdict();
+    Report {
+        valid: verdict == Verdict::Valid,
+        code: f.core.as_ref().err().map(ValidationError::code),
+        verdict,
+        message: f.core.as_ref().err().map(ToString::to_string),
+        checks,
+        causes,
+        provider: f.provider_info(),
+        header: f.insp.header.clone(),
+        claims: f.insp.claims.clone(),
+        notes: f.notes.clone(),
+        now: f.settings.now,
+        introspection: None,
+        expected: view::Expected::of(&f.settings.policy),
+        parts: Vec::new(),
+        header_meanings: view::meanings(f.insp.header.as_ref(), true),
+        claim_meanings: view::meanings(f.insp.claims.as_ref(), false),
+        timeline: view::timeline(f),
+        keys: Vec::new(),
+        rotation: None,
+        fetches: Vec::new(),
+    }
+}
+
+/// The report of a rejection the API already made, from the error, the header and the
+/// claims it kept (the gateway's recent refusals keep no signature, so nothing can be
+/// verified again): the checks read from the error, the causes of [`diagnose_error`].
+///
+/// ```
+/// use serde_json::json;
+/// use tollgate::doctor::{report_of_error, Settings};
+/// use tollgate::{Policy, ValidationError};
+/// let claims = json!({"iss": "https://idp.example/", "exp": 1_699_999_000});
+/// let settings = Settings::new(Policy::new().issuer("https://idp.example/"), 1_700_000_000);
+/// let err = ValidationError::Expired { exp: 1_699_999_000, now: 1_700_000_000, leeway: 60 };
+/// let report = report_of_error(&err, json!({"alg": "ES256"}).as_object(), claims.as_object(), &settings);
+/// assert_eq!(report.code, Some("expired"));
+/// assert_eq!(report.causes[0].id, "token_expired");
+/// assert_eq!(report.timeline.exp, Some(1_699_999_000));
+/// ```
+pub fn report_of_error(
+    err: &ValidationError,
+    header: Option<&Map<String, Value>>,
+    claims: Option<&Map<String, Value>>,
+    settings: &Settings,
+) -> Report {
+    let f = facts::Facts::from_error(err, header, claims, settings);
+    let checks = checks::run(&f);
+    let causes = causes::find(&f);
+    report_of(&f, checks, causes)
 }
 
 /// The report when the API introspects the token: its verdict is the API's (introspection,

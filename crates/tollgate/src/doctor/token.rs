@@ -70,15 +70,20 @@ impl Inspected {
     }
     /// The audiences (`aud` as a string or the strings of an array).
     pub fn audiences(&self) -> Vec<String> {
-        match self.claim("aud") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
-        }
+        audiences_of(self.claim("aud"))
+    }
+}
+
+/// The audiences of an `aud` value: the string, or the strings of an array.
+pub fn audiences_of(aud: Option<&Value>) -> Vec<String> {
+    match aud {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
