@@ -313,12 +313,16 @@ fn configuration_mistakes_are_named() {
     let e = err(&format!("{with_file}\nmax_tl = 5"));
     assert!(e.contains("max_ttl"), "{e}");
     let ok = Config::from_toml_str(&base(&format!(
-        "{with_file}\nauth = \"client_secret_post\"\ntoken_prefix = \"tgo_\""
+        "{with_file}\nauth = \"client_secret_post\"\ntoken_prefix = \"tgo_\"\njwt_answers = true"
     )))
     .unwrap();
     let o = ok.issuers[0].introspection.as_ref().unwrap();
     assert_eq!(
-        (o.client_id.as_str(), o.token_prefix.as_deref()),
-        ("api", Some("tgo_"))
+        (
+            o.client_id.as_str(),
+            o.token_prefix.as_deref(),
+            o.jwt_answers
+        ),
+        ("api", Some("tgo_"), true)
     );
 }

@@ -365,6 +365,8 @@ impl Validator {
                     &config.source,
                     options,
                     clock.clone(),
+                    cache.clone(),
+                    config.policy.algorithms.clone(),
                 ))
             });
             for name in config.names() {

@@ -457,3 +457,70 @@ fn secrets_come_from_files_and_the_environment_and_are_never_printed() {
     let e = Validator::new(vec![bad]).unwrap_err().to_string();
     assert!(e.contains("https"), "{e}");
 }
+
+/// Signed answers (RFC 9701), with `jwt_answers`: accepted when signed by the issuer's
+/// keys with typ `token-introspection+jwt`, `iss` the issuer and `aud` the client; a key the
+/// issuer does not publish, another `aud` or `typ`, or `jwt_answers` off: malformed.
+#[tokio::test]
+async fn signed_answers_are_checked_with_the_issuers_keys() {
+    tokio::time::timeout(LIMIT, async {
+        let idp = issuer().await;
+        let (v, _) = validator(vec![config(
+            &idp,
+            options(&idp).jwt_answers(true).inactive_ttl(Duration::ZERO),
+        )]);
+        let exp = tollgate::clock::unix_now() + 300;
+        let answer =
+            json!({"active": true, "sub": "signed-user", "aud": "api://default", "exp": exp});
+        let signed = |header: serde_json::Value, claims: serde_json::Value| RawAnswer {
+            status: 200,
+            content_type: "application/token-introspection+jwt".into(),
+            body: idp.mint(header, claims).into_bytes(),
+        };
+        let good = json!({"iss": idp.url(), "aud": "dev", "token_introspection": answer});
+        idp.set_introspection_answer(Some(signed(
+            json!({"typ": "token-introspection+jwt"}),
+            good.clone(),
+        )));
+        let ok = v.validate("opaque-1").await.unwrap();
+        assert_eq!(ok.claims.subject(), Some("signed-user"));
+        let mut other_aud = good.clone();
+        other_aud["aud"] = json!("someone-else");
+        for (i, (header, claims)) in [
+            (
+                json!({"typ": "token-introspection+jwt", "kid": "not-published"}),
+                good.clone(),
+            ),
+            (json!({"typ": "at+jwt"}), good.clone()),
+            (json!({"typ": "token-introspection+jwt"}), other_aud),
+            (
+                json!({"typ": "token-introspection+jwt", "alg": "none"}),
+                good.clone(),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            idp.set_introspection_answer(Some(signed(header, claims)));
+            let e = v.validate(&format!("opaque-bad-{i}")).await.unwrap_err();
+            assert!(
+                ["introspection_malformed", "kid_not_found"].contains(&e.code())
+                    || e.is_unavailable(),
+                "{i}: {e}"
+            );
+            assert!(
+                e.is_unavailable(),
+                "{i}: never an allow, never a judgement: {e}"
+            );
+        }
+        // Off: a signed answer is not read.
+        let (plain, _) = validator(vec![config(&idp, options(&idp))]);
+        idp.set_introspection_answer(Some(signed(
+            json!({"typ": "token-introspection+jwt"}),
+            good,
+        )));
+        assert_eq!(code(&plain, "opaque-2").await, "introspection_malformed");
+    })
+    .await
+    .unwrap();
+}

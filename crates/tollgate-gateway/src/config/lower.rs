@@ -555,6 +555,7 @@ impl Ctx<'_> {
                     .unwrap_or(tollgate::introspection::DEFAULT_MAX_ENTRIES),
             )
             .introspect_jwts(raw.introspect_jwts.unwrap_or(false))
+            .jwt_answers(raw.jwt_answers.unwrap_or(false))
             .fetch(
                 tollgate::keys::FetchOptions::default()
                     .connect_timeout(secs(raw.connect_timeout, d.connect_timeout))

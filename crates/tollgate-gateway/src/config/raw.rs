@@ -108,6 +108,7 @@ pub(super) struct RawIntrospection {
     pub(super) max_entries: Option<usize>,
     pub(super) token_prefix: Option<String>,
     pub(super) introspect_jwts: Option<bool>,
+    pub(super) jwt_answers: Option<bool>,
     pub(super) connect_timeout: Option<u64>,
     pub(super) timeout: Option<u64>,
     pub(super) max_body: Option<usize>,

@@ -12,14 +12,18 @@ use reqwest::{header, StatusCode};
 use serde_json::{Map, Value};
 
 use super::{ClientAuth, Introspected, IntrospectionOptions, IntrospectionStatus};
+use crate::alg::Algorithm;
 use crate::claims::numeric_date;
 use crate::clock::Clock;
 use crate::error::ValidationError;
 use crate::json;
-use crate::keys::{check_remote_url, discovery_url, Fetched, Fetcher, KeySource};
+use crate::keys::{check_remote_url, discovery_url, Fetched, Fetcher, KeyCache, KeySource};
 
 /// The cache key: SHA-256 of the exact token bytes.
 type TokenHash = [u8; 32];
+
+/// The media type of a signed introspection answer (RFC 9701).
+const JWT_ANSWER: &str = "application/token-introspection+jwt";
 
 /// What the endpoint said about one token, as cached.
 #[derive(Debug)]
@@ -51,6 +55,9 @@ pub(crate) struct Introspector {
     fetcher: Fetcher,
     clock: Arc<dyn Clock>,
     endpoint: Mutex<Option<String>>,
+    /// The issuer's keys and allowed algorithms, for signed (RFC 9701) answers.
+    keys: KeyCache,
+    algorithms: Vec<Algorithm>,
     cache: Mutex<HashMap<TokenHash, Arc<Answer>>>,
     flights: Mutex<HashMap<TokenHash, Flight>>,
     counters: Counters,
@@ -82,6 +89,8 @@ impl Introspector {
         source: &KeySource,
         options: IntrospectionOptions,
         clock: Arc<dyn Clock>,
+        keys: KeyCache,
+        algorithms: Vec<Algorithm>,
     ) -> Introspector {
         let discovery = options
             .endpoint
@@ -91,6 +100,8 @@ impl Introspector {
             issuer: issuer.to_string(),
             fetcher: Fetcher::new(options.fetch.clone()),
             endpoint: Mutex::new(options.endpoint.clone()),
+            keys,
+            algorithms,
             options,
             discovery,
             clock,
@@ -275,9 +286,14 @@ impl Introspector {
                 None
             }
         };
+        let accept = if o.jwt_answers {
+            JWT_ANSWER
+        } else {
+            "application/json"
+        };
         let response = self
             .fetcher
-            .post_form(Fetched::Introspection, &url, &form, basic)
+            .post_form(Fetched::Introspection, &url, accept, &form, basic)
             .await
             .map_err(|e| self.unavailable(e.to_string()))?;
         // The body of a refusal may echo the request (the token, the secret): never shown.
@@ -309,19 +325,22 @@ impl Introspector {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        if essence == "application/token-introspection+jwt" {
-            return Err(self.malformed(
-                "the answer is a JWT (RFC 9701), which is not supported; configure the server to answer JSON",
-            ));
-        }
-        if essence != "application/json" {
-            return Err(self.malformed(format!(
-                "the content type is {:?}, expected application/json",
-                crate::text::cut(content_type).to_string()
-            )));
-        }
         let now = self.clock.now();
-        let mut members = parse_answer(&response.body).map_err(|r| self.malformed(r))?;
+        let mut members = match essence.as_str() {
+            "application/json" => parse_answer(&response.body).map_err(|r| self.malformed(r))?,
+            JWT_ANSWER if o.jwt_answers => self.signed_answer(&response.body).await?,
+            JWT_ANSWER => {
+                return Err(self.malformed(
+                    "the answer is a JWT (RFC 9701) but jwt_answers is off; turn it on to accept signed answers, or configure the server to answer JSON",
+                ))
+            }
+            _ => {
+                return Err(self.malformed(format!(
+                    "the content type is {:?}, expected application/json",
+                    crate::text::cut(content_type).to_string()
+                )))
+            }
+        };
         let active = match members.remove("active") {
             Some(Value::Bool(b)) => b,
             Some(other) => {
@@ -358,6 +377,50 @@ impl Introspector {
                 valid_until: until,
             },
         })
+    }
+
+    /// The members of a signed answer (RFC 9701): a compact JWS with header `typ`
+    /// `token-introspection+jwt`, signed by one of the issuer's keys with an allowed
+    /// algorithm, `iss` the issuer, `aud` the client id, the answer in `token_introspection`.
+    async fn signed_answer(&self, body: &[u8]) -> Result<Map<String, Value>, ValidationError> {
+        let bad = |why: String| self.malformed(format!("the signed (RFC 9701) answer {why}"));
+        let jwt = std::str::from_utf8(body)
+            .map_err(|_| bad("is not UTF-8".into()))?
+            .trim();
+        let kid = crate::jws::decode(jwt, self.options.fetch.max_body)
+            .map_err(|e| bad(format!("is not a compact JWS: {e}")))?
+            .header
+            .kid;
+        let keys = self.keys.keys_for(kid.as_deref()).await?;
+        let (header, payload) = crate::validate::verify_jws(jwt, &keys, &self.algorithms)
+            .map_err(|e| bad(format!("does not verify with the issuer's keys: {e}")))?;
+        let typ = header.typ.as_deref().unwrap_or("");
+        let typ = typ.strip_prefix("application/").unwrap_or(typ);
+        if !typ.eq_ignore_ascii_case("token-introspection+jwt") {
+            return Err(bad(format!(
+                "has header typ {:?}, expected token-introspection+jwt",
+                crate::text::cut(typ).to_string()
+            )));
+        }
+        let mut claims = parse_answer(&payload).map_err(&bad)?;
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(bad("names another iss than the issuer".into()));
+        }
+        let client = self.options.client_id.as_str();
+        let for_us = match claims.get("aud") {
+            Some(Value::String(a)) => a == client,
+            Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(client)),
+            _ => false,
+        };
+        if !for_us {
+            return Err(bad(format!(
+                "is not for this client (aud is not {client:?})"
+            )));
+        }
+        match claims.remove("token_introspection") {
+            Some(Value::Object(answer)) => Ok(answer),
+            _ => Err(bad("has no token_introspection object".into())),
+        }
     }
 
     pub(crate) fn status(&self) -> IntrospectionStatus {

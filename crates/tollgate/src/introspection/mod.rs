@@ -39,6 +39,11 @@
 //!    (`introspection_unavailable`, `introspection_malformed`: 503), never an allow; an
 //!    inactive token is `token_inactive` (401).
 //!
+//! Signed answers (RFC 9701, `application/token-introspection+jwt`) are asked for and
+//! accepted only with [`jwt_answers`](IntrospectionOptions::jwt_answers), and only when
+//! signed by the issuer's keys with an allowed algorithm, typed `token-introspection+jwt`,
+//! from the issuer (`iss`) for this client (`aud`).
+//!
 //! The client secret is read once (from a file or an environment variable) and is never
 //! printed: `Debug` and `Display` show `***`, and the status views carry no field for it.
 
@@ -221,6 +226,11 @@ pub struct IntrospectionOptions {
     pub introspect_jwts: bool,
     /// The HTTP options of the calls. Default [`default_fetch_options`].
     pub fetch: FetchOptions,
+    /// Ask for signed answers (RFC 9701, `Accept: application/token-introspection+jwt`)
+    /// and accept them only when signed by the issuer's keys (an allowed algorithm, header
+    /// `typ` `token-introspection+jwt`, `iss` the issuer, `aud` the client id). Default
+    /// false: answers are JSON over TLS, and a JWT answer is `introspection_malformed`.
+    pub jwt_answers: bool,
 }
 
 impl IntrospectionOptions {
@@ -237,7 +247,13 @@ impl IntrospectionOptions {
             token_prefix: None,
             introspect_jwts: false,
             fetch: default_fetch_options(),
+            jwt_answers: false,
         }
+    }
+    /// Sets [`jwt_answers`](IntrospectionOptions::jwt_answers).
+    pub fn jwt_answers(mut self, value: bool) -> IntrospectionOptions {
+        self.jwt_answers = value;
+        self
     }
     /// Sets [`endpoint`](IntrospectionOptions::endpoint).
     pub fn endpoint(mut self, url: impl Into<String>) -> IntrospectionOptions {

@@ -535,6 +535,7 @@ impl Fetcher {
         &self,
         what: Fetched,
         url: &str,
+        accept: &str,
         form: &[(&str, &str)],
         basic: Option<(&str, &str)>,
     ) -> Result<RawResponse, FetchError> {
@@ -547,7 +548,7 @@ impl Fetcher {
         let mut request = self
             .client
             .post(parsed)
-            .header(header::ACCEPT, "application/json")
+            .header(header::ACCEPT, accept)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(encode(form));
         if let Some((id, secret)) = basic {
