@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Usage: node oidc_provider.mjs PORT [KEYFILE]
+// Usage: node oidc_provider.mjs PORT [KEYFILE] [jwt|opaque]
 // Runs oidc-provider on http://127.0.0.1:PORT (issuer = that URL) with one
 // client_credentials client (interop / interop-secret) issuing RS256 JWT access
 // tokens (typ at+jwt) for the resources urn:tollgate:api (default) and urn:other:api.
 // Signing key: a fresh RSA key; with KEYFILE, loaded from it when it exists,
 // otherwise generated and saved there (a different KEYFILE = a rotated key).
+// With "opaque": opaque (reference) access tokens instead of JWTs, with token
+// introspection (RFC 7662, /token/introspection) and revocation (RFC 7009,
+// /token/revocation) on, both authenticated as the same client.
 // DPoP (RFC 9449) is on: a token request with a DPoP header gets a DPoP-bound token.
 // Prints "READY http://127.0.0.1:PORT" once listening; exits on SIGTERM/SIGINT.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,11 +16,12 @@ import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
-const [port, keyFile] = process.argv.slice(2);
-if (!port) {
-  console.error('usage: node oidc_provider.mjs PORT [KEYFILE]');
+const [port, keyFile, format = 'jwt'] = process.argv.slice(2);
+if (!port || !['jwt', 'opaque'].includes(format)) {
+  console.error('usage: node oidc_provider.mjs PORT [KEYFILE] [jwt|opaque]');
   process.exit(2);
 }
+const opaque = format === 'opaque';
 const issuer = `http://127.0.0.1:${port}`;
 
 async function signingKey() {
@@ -49,6 +53,8 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    introspection: { enabled: opaque },
+    revocation: { enabled: opaque },
     // RFC 9449: a DPoP proof at the token endpoint binds the access token (cnf.jkt,
     // token_type DPoP); without one, tokens stay bearer tokens.
     dPoP: { enabled: true },
@@ -61,8 +67,9 @@ const provider = new Provider(issuer, {
         return {
           scope: 'read write',
           audience: resource,
-          accessTokenFormat: 'jwt',
-          jwt: { sign: { alg: 'RS256' } },
+          ...(opaque
+            ? { accessTokenFormat: 'opaque' }
+            : { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
         };
       },
     },

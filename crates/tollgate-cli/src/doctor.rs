@@ -10,7 +10,7 @@
 use std::io::{IsTerminal, Read};
 
 use crate::input::read_file;
-use crate::policy::PolicyArgs;
+use crate::policy::{IntrospectionArgs, PolicyArgs};
 use tollgate::doctor::gather::{gather, Source, Sources};
 use tollgate::doctor::{self, input, stack, Settings, Verdict};
 
@@ -30,6 +30,9 @@ pub struct Args {
     /// What the API accepts (the same flags as `tollgate verify`).
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Opaque tokens: introspect at the issuer and report the answer.
+    #[command(flatten)]
+    pub introspection: IntrospectionArgs,
     /// Fetch nothing: use only the token and the files given.
     #[arg(long)]
     pub offline: bool,
@@ -148,6 +151,7 @@ fn prepare(args: &Args) -> Result<doctor::Context, String> {
         discovery: args.discovery.as_deref().map(source).transpose()?,
         jwks: args.jwks.as_deref().map(source).transpose()?,
         offline: args.offline,
+        introspection: args.introspection.options()?,
         ..Sources::default()
     };
     let rt = crate::jwks::runtime()?;

@@ -58,6 +58,10 @@ pub struct Args {
     /// A scope the issuer knows and grants (repeatable). Default: read, write.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
+    /// Issue opaque access tokens (`tgo_...`) from /token instead of JWTs; APIs check them
+    /// at /introspect (RFC 7662), and /revoke (RFC 7009) revokes them.
+    #[arg(long)]
+    pub opaque_tokens: bool,
 }
 
 fn positive_duration(text: &str, option: &str) -> Result<std::time::Duration, String> {
@@ -101,6 +105,7 @@ pub fn options_from(args: &Args) -> Result<IssuerOptions, String> {
             .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string()),
         extra_audiences: args.audiences.iter().skip(1).cloned().collect(),
         multi_tenant: args.multi_tenant,
+        opaque_tokens: args.opaque_tokens,
         clients,
         state_dir: args.state.clone(),
         jwks_max_age: args.jwks_max_age,
@@ -147,6 +152,25 @@ pub fn banner(issuer: &DevIssuer) -> String {
     line(&mut out, "discovery", &issuer.discovery_url());
     line(&mut out, "jwks", &issuer.jwks_url());
     line(&mut out, "token endpoint", &issuer.token_endpoint());
+    line(
+        &mut out,
+        "introspection",
+        &format!(
+            "{}  (RFC 7662; revoke: {})",
+            issuer.introspection_endpoint(),
+            issuer.revocation_endpoint()
+        ),
+    );
+    if opts.opaque_tokens {
+        line(
+            &mut out,
+            "access tokens",
+            &format!(
+                "opaque ({}...): check them by introspection",
+                tollgate_issuer::OPAQUE_TOKEN_PREFIX
+            ),
+        );
+    }
     line(
         &mut out,
         "signing key",

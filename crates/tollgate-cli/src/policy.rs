@@ -168,3 +168,68 @@ impl RequestArgs {
         })
     }
 }
+
+/// Token introspection (RFC 7662) for opaque tokens, shared by `verify` and `doctor`: on
+/// when `--introspection-client-id` is given, for the one `--issuer`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct IntrospectionArgs {
+    /// Introspect opaque tokens as this client (needs exactly one `--issuer`, and the
+    /// secret from `--introspection-secret-file` or `--introspection-secret-env`).
+    #[arg(long, value_name = "ID")]
+    pub introspection_client_id: Option<String>,
+    /// A file holding the introspection client's secret (one trailing newline ignored).
+    #[arg(long, value_name = "FILE")]
+    pub introspection_secret_file: Option<PathBuf>,
+    /// An environment variable holding the introspection client's secret.
+    #[arg(long, value_name = "VAR")]
+    pub introspection_secret_env: Option<String>,
+    /// The introspection endpoint (https, or http on loopback). Default: the
+    /// `introspection_endpoint` of the issuer's discovery document.
+    #[arg(long, value_name = "URL")]
+    pub introspection_endpoint: Option<String>,
+    /// Client authentication: `client_secret_basic` (default) or `client_secret_post`.
+    #[arg(long, value_name = "METHOD")]
+    pub introspection_auth: Option<String>,
+    /// Introspect JWTs too (after their signature and claims pass), to see revocation.
+    #[arg(long)]
+    pub introspect_jwts: bool,
+}
+
+impl IntrospectionArgs {
+    /// The library's options, or `None` when introspection is not asked for.
+    pub fn options(&self) -> Result<Option<tollgate::introspection::IntrospectionOptions>, String> {
+        use tollgate::introspection::{ClientAuth, ClientSecret, IntrospectionOptions};
+        let Some(id) = &self.introspection_client_id else {
+            let given = self.introspection_secret_file.is_some()
+                || self.introspection_secret_env.is_some()
+                || self.introspection_endpoint.is_some()
+                || self.introspection_auth.is_some()
+                || self.introspect_jwts;
+            if given {
+                return Err("the introspection options need --introspection-client-id".into());
+            }
+            return Ok(None);
+        };
+        let secret = match (&self.introspection_secret_file, &self.introspection_secret_env) {
+            (Some(file), None) => ClientSecret::from_file(file)?,
+            (None, Some(var)) => ClientSecret::from_env(var)?,
+            _ => {
+                return Err(
+                    "give exactly one of --introspection-secret-file FILE and --introspection-secret-env VAR"
+                        .into(),
+                )
+            }
+        };
+        let mut options =
+            IntrospectionOptions::new(id.clone(), secret).introspect_jwts(self.introspect_jwts);
+        if let Some(url) = &self.introspection_endpoint {
+            options = options.endpoint(url.clone());
+        }
+        if let Some(auth) = &self.introspection_auth {
+            options = options.auth(ClientAuth::parse(auth).ok_or_else(|| {
+                format!("--introspection-auth must be client_secret_basic or client_secret_post, found {auth:?}")
+            })?);
+        }
+        Ok(Some(options))
+    }
+}

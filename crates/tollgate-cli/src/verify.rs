@@ -8,7 +8,7 @@ use tollgate::{FixedClock, JwkSet, LocalValidator, Policy, ValidationError};
 
 use crate::exit;
 use crate::input::{read_file, read_token};
-use crate::policy::PolicyArgs;
+use crate::policy::{IntrospectionArgs, PolicyArgs};
 
 /// Arguments of `tollgate verify`.
 #[derive(clap::Args)]
@@ -22,6 +22,9 @@ pub struct Args {
     /// What the API accepts.
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Opaque tokens: token introspection at the issuer.
+    #[command(flatten)]
+    pub introspection: IntrospectionArgs,
     /// Print one JSON object: {"valid", "code", "message", "header", "claims", "details"}.
     #[arg(long)]
     pub json: bool,
@@ -80,6 +83,9 @@ fn validate(
     token: &str,
 ) -> Result<Result<tollgate::Verified, ValidationError>, UsageError> {
     let policy = policy_from(args)?;
+    if let Some(options) = args.introspection.options().map_err(UsageError)? {
+        return validate_with_introspection(args, policy, options, token);
+    }
     if args.jwks.is_none() && args.policy.secret_file.is_none() {
         if !args.policy.issuers.is_empty() {
             return crate::jwks::validate_by_discovery(
@@ -111,6 +117,36 @@ fn validate(
         None => validator.validate(token),
     };
     Ok(result)
+}
+
+/// Validates with the library's remote validator for the one `--issuer`, its keys by
+/// discovery (or `--jwks`), opaque tokens by introspection.
+fn validate_with_introspection(
+    args: &Args,
+    policy: Policy,
+    options: tollgate::introspection::IntrospectionOptions,
+    token: &str,
+) -> Result<Result<tollgate::Verified, ValidationError>, UsageError> {
+    let [issuer] = args.policy.issuers.as_slice() else {
+        return Err(UsageError(
+            "introspection needs exactly one --issuer (the issuer of the opaque tokens)".into(),
+        ));
+    };
+    let config = match args.jwks.as_deref() {
+        Some(url) if tollgate::doctor::gather::Source::is_url(url) => {
+            tollgate::IssuerConfig::jwks_uri(issuer.clone(), url)
+        }
+        Some(_) => tollgate::IssuerConfig::static_keys(issuer.clone(), local_keys(args, &policy)?),
+        None => tollgate::IssuerConfig::discovery(issuer.clone()),
+    };
+    let mut validator =
+        tollgate::Validator::new(vec![config.policy(policy).introspection(options)])
+            .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(now) = args.policy.now {
+        validator = validator.with_clock(std::sync::Arc::new(FixedClock::new(now)));
+    }
+    let rt = crate::jwks::runtime().map_err(UsageError)?;
+    Ok(rt.block_on(validator.validate(token)))
 }
 
 /// The header and claims of a token without verifying it (for reports), if readable.
@@ -196,10 +232,11 @@ pub fn report(args: &Args, token: &str, result: Result<tollgate::Verified, Valid
     match result {
         Ok(v) => {
             if args.json {
-                println!(
-                    "{}",
-                    json!({"valid": true, "header": Value::Object(v.header.into_raw()), "claims": v.claims})
-                );
+                let mut out = json!({"valid": true, "header": Value::Object(v.header.into_raw()), "claims": v.claims});
+                if let Some(info) = &v.introspection {
+                    out["introspection"] = json!(info);
+                }
+                println!("{out}");
             } else {
                 println!(
                     "{}",

@@ -651,3 +651,95 @@ fn doctor_takes_the_policy_flags_of_verify() {
     assert_ne!(doctor(&no_exp, &[])["verdict"], "valid");
     assert_eq!(doctor(&no_exp, &["--allow-no-exp"])["verdict"], "valid");
 }
+
+/// `tollgate doctor` with introspection configured, against a dev issuer's `/introspect`:
+/// an active opaque token is VALID and the report shows the answer (active, client,
+/// scopes, expiry); a revoked one is `token_inactive` with its cause; without
+/// introspection, the fix names the configuration to add for the provider (Okta org
+/// server: `/oauth2/v1/introspect`).
+#[test]
+fn opaque_tokens_are_introspected_and_the_answer_reported() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let idp = rt
+        .block_on(tollgate_issuer::DevIssuer::start(
+            tollgate_issuer::IssuerOptions::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(dir.path(), "secret", "dev-secret\n");
+    let url = idp.url();
+    let doctor = |token: &str, json: bool| {
+        let mut args = vec![
+            "doctor",
+            "--issuer",
+            &url,
+            "--audience",
+            "api://default",
+            "--introspection-client-id",
+            "dev",
+            "--introspection-secret-file",
+            &secret,
+        ];
+        if json {
+            args.push("--json");
+        }
+        args.push(token);
+        run(&args, None)
+    };
+    let token = idp.opaque_token(json!({"scope": "read write"}));
+    let out = doctor(&token, true);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(report["valid"], true);
+    let i = &report["introspection"];
+    assert_eq!(
+        (
+            i["active"].clone(),
+            i["client_id"].clone(),
+            i["scope"].clone()
+        ),
+        (json!(true), json!("dev"), json!("read write"))
+    );
+    assert!(i["expires_in"].as_i64().unwrap() > 0);
+    assert_eq!(i["endpoint"], idp.introspection_endpoint());
+    let human = stdout(&doctor(&token, false));
+    assert!(
+        human.contains("Introspection") && human.contains("active     yes"),
+        "{human}"
+    );
+    assert!(!human.contains("dev-secret"));
+
+    idp.revoke(&token);
+    let out = doctor(&token, true);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(report["code"], "token_inactive");
+    assert_eq!(report["introspection"]["active"], false);
+    assert_eq!(report["causes"][0]["id"], "token_inactive");
+
+    // Without introspection: the fix names what to add, for Okta's org server.
+    let out = run(
+        &[
+            "doctor",
+            "--offline",
+            "--json",
+            "--issuer",
+            "https://acme.okta.com",
+            "--audience",
+            "api://default",
+            "00Dabcdef0123456789",
+        ],
+        None,
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fix = report["causes"][0]["fix"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        fix.contains("https://acme.okta.com/oauth2/v1/introspect"),
+        "{report}"
+    );
+    assert!(fix.contains("[issuer.introspection]"), "{fix}");
+    rt.block_on(idp.shutdown());
+}

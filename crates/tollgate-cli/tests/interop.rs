@@ -482,10 +482,9 @@ fn verify_by_discovery(issuer: &str, token: &str) -> Output {
 /// Starts `tollgate serve` in forward-auth mode for the provider, and returns it with its
 /// address (read from its "gateway listening" log line).
 fn start_gateway(dir: &Path, issuer: &str) -> (Server, String) {
-    let config = dir.join("tollgate.toml");
-    std::fs::write(
-        &config,
-        format!(
+    start_gateway_with(
+        dir,
+        &format!(
             r#"listen = "127.0.0.1:0"
 admin_listen = ""
 
@@ -500,7 +499,12 @@ scopes = ["read"]
 "#
         ),
     )
-    .expect("write config");
+}
+
+/// Starts `tollgate serve` with this configuration (see [`start_gateway`]).
+fn start_gateway_with(dir: &Path, config_text: &str) -> (Server, String) {
+    let config = dir.join("tollgate.toml");
+    std::fs::write(&config, config_text).expect("write config");
     let args = [
         "serve".to_string(),
         "--config".into(),
@@ -546,6 +550,29 @@ async fn forward_auth(http: &reqwest::Client, gateway: &str, token: Option<&str>
         .as_u16()
 }
 
+/// Starts the provider (`format`: `jwt` or `opaque`) on a free port. The provider must know
+/// its URL before it listens, so it gets a port that was free a moment ago; another process
+/// may take it first, hence a few tries.
+fn start_provider(peers: &Peers, key: &Path, format: &str) -> (u16, Server) {
+    let mut attempt = 0;
+    loop {
+        let port = process::free_port();
+        match peers.oidc_provider_with(port, key, format) {
+            Ok(p) => return (port, p),
+            Err(e) if attempt >= 2 => panic!("{e}"),
+            Err(_) => attempt += 1,
+        }
+    }
+}
+
+/// The HTTP client the provider tests use.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("HTTP client")
+}
+
 /// Starts the provider again on `port` (the issuer URL must not change); retried briefly in
 /// case the old listener's port is not free yet.
 fn restart_provider(peers: &Peers, port: u16, key: &Path) -> Server {
@@ -579,23 +606,10 @@ fn oidc_provider_tokens_validate_through_discovery_and_rotation() {
     let dir = tempfile::tempdir().expect("temp dir");
     let key_a = dir.path().join("key-a.json");
     let key_b = dir.path().join("key-b.json");
-    // The provider must know its URL before it listens, so it gets a port that was free a
-    // moment ago; another process may take it first, hence a few tries.
-    let mut attempt = 0;
-    let (port, mut provider) = loop {
-        let port = process::free_port();
-        match peers.oidc_provider(port, &key_a) {
-            Ok(p) => break (port, p),
-            Err(e) if attempt >= 2 => panic!("{e}"),
-            Err(_) => attempt += 1,
-        }
-    };
+    let (port, mut provider) = start_provider(peers, &key_a, "jwt");
     let issuer = format!("http://127.0.0.1:{port}");
     let rt = runtime();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("HTTP client");
+    let http = http_client();
     let validator = tollgate::Validator::new(vec![tollgate::IssuerConfig::discovery(&issuer)
         .policy(
             tollgate::Policy::new()
@@ -1129,4 +1143,99 @@ fn dpop_proofs_from_panva_dpop_and_tokens_bound_by_oidc_provider() {
     assert_eq!(ask(&proofs[1]), (401, "dpop_htu_mismatch".to_string()));
     gateway.stop();
     provider.stop();
+}
+
+/// Part 1b: oidc-provider issuing opaque access tokens (client_credentials, resource
+/// indicators) with its introspection (RFC 7662) and revocation (RFC 7009) features on.
+/// `tollgate serve` finds the introspection endpoint by discovery, accepts the token (scope
+/// rules from the answer), refuses a token for another API (audience from the answer) and
+/// refuses the token once the provider revoked it; `tollgate verify` agrees.
+#[test]
+fn oidc_provider_opaque_tokens_by_introspection_and_revocation() {
+    let Some(peers) = peers() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("key.json");
+    let (port, _provider) = start_provider(peers, &key, "opaque");
+    let issuer = format!("http://127.0.0.1:{port}");
+    let rt = runtime();
+    let http = http_client();
+    let (token, other) = rt.block_on(async {
+        (
+            provider_token(&http, &issuer, API).await,
+            provider_token(&http, &issuer, OTHER_API).await,
+        )
+    });
+    assert_eq!(token.split('.').count(), 1, "an opaque token: {token}");
+
+    let secret = dir.path().join("introspection-secret");
+    std::fs::write(&secret, "interop-secret\n").expect("write secret");
+    // max_ttl = 0: every request asks, so the revocation is seen at once.
+    let (mut gateway, gateway_url) = start_gateway_with(
+        dir.path(),
+        &format!(
+            r#"listen = "127.0.0.1:0"
+admin_listen = ""
+
+[[issuer]]
+issuer = "{issuer}"
+audiences = ["{API}"]
+
+[issuer.introspection]
+client_id = "interop"
+client_secret_file = {secret:?}
+max_ttl = 0
+
+[[route]]
+path = "/"
+scopes = ["read"]
+"#
+        ),
+    );
+    let verify = |token: &str| {
+        tollgate(&[
+            "verify",
+            "--json",
+            "--issuer",
+            &issuer,
+            "--audience",
+            API,
+            "--introspection-client-id",
+            "interop",
+            "--introspection-secret-file",
+            &secret.display().to_string(),
+            token,
+        ])
+    };
+    let ok = verify(&token);
+    assert_eq!(ok.code, 0, "tollgate verify: {}", ok.describe());
+    assert_eq!(ok.json()["claims"]["client_id"], "interop");
+    assert_eq!(ok.json()["claims"]["iss"], issuer.as_str());
+    rt.block_on(async {
+        assert_eq!(forward_auth(&http, &gateway_url, Some(&token)).await, 200);
+        assert_eq!(forward_auth(&http, &gateway_url, Some(&other)).await, 401);
+        assert_eq!(
+            forward_auth(&http, &gateway_url, Some("not-a-token-of-this-provider")).await,
+            401
+        );
+        // Revoked at the provider (RFC 7009, client-authenticated): refused.
+        let revoked = http
+            .post(format!("{issuer}/token/revocation"))
+            .basic_auth("interop", Some("interop-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .expect("revocation endpoint answers");
+        assert_eq!(revoked.status(), 200);
+        assert_eq!(forward_auth(&http, &gateway_url, Some(&token)).await, 401);
+    });
+    let refused = verify(&token);
+    assert_eq!(refused.code, 1, "{}", refused.describe());
+    assert_eq!(refused.json()["code"], "token_inactive");
+    assert!(
+        gateway.log().contains("token_inactive"),
+        "the gateway logged the refusal: {}",
+        gateway.log()
+    );
+    gateway.stop();
 }

@@ -378,3 +378,58 @@ fn bad_arguments_exit_2_with_the_reason() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
 }
+
+/// `tollgate issuer --opaque-tokens`: the printed `curl` gets an opaque token, which
+/// `tollgate verify` accepts through the printed introspection endpoint, and refuses once
+/// revoked at `/revoke`.
+#[test]
+fn opaque_tokens_from_the_command_line() {
+    let issuer = Running::start(&["--opaque-tokens", "--client", "svc:pa55"]);
+    let url = issuer.field("issuer");
+    assert!(issuer
+        .field("introspection")
+        .starts_with(&format!("{url}/introspect")));
+    assert!(issuer.field("access tokens").starts_with("opaque (tgo_"));
+    let (status, body) = run_curl_line(&issuer.curl_line());
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("tgo_") && !token.contains('.'), "{token}");
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "pa55").unwrap();
+    let secret = secret.display().to_string();
+    let check = || {
+        verify(&[
+            "--json",
+            "--issuer",
+            &url,
+            "--audience",
+            "api://default",
+            "--introspection-client-id",
+            "svc",
+            "--introspection-secret-file",
+            &secret,
+            &token,
+        ])
+    };
+    let (code, out, err) = check();
+    assert_eq!(code, 0, "{out}{err}");
+    let (revoke_url, form) = (format!("{url}/revoke"), format!("token={token}"));
+    let status = block_on(async move {
+        client()
+            .post(revoke_url)
+            .basic_auth("svc", Some("pa55"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 200);
+    let (code, out, _) = check();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"token_inactive\""), "{out}");
+    assert_eq!(issuer.terminate(), 0);
+}

@@ -117,7 +117,7 @@ fn rsa_pem_signs_ps256_when_asked() {
         JwkSet::from_value(&json!({"keys": [jwk]})).unwrap(),
         Policy::new(),
     );
-    assert_eq!(v.validate(&token).unwrap().alg, Algorithm::PS256);
+    assert_eq!(v.validate(&token).unwrap().alg, Some(Algorithm::PS256));
 }
 
 #[test]

@@ -641,3 +641,77 @@ fn dpop_and_certificate_codes() {
     );
     assert_eq!(out.status, 3);
 }
+
+/// `tollgate verify` with `--introspection-*` against a dev issuer's real `/introspect`:
+/// an opaque token is valid, then `token_inactive` once revoked; a failing endpoint is
+/// `introspection_unavailable` and a broken answer `introspection_malformed` (exit 3).
+#[test]
+fn opaque_tokens_by_introspection() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let idp = rt
+        .block_on(tollgate_issuer::DevIssuer::start(
+            tollgate_issuer::IssuerOptions::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "dev-secret\n").unwrap();
+    let url = idp.url();
+    let verify_with = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["verify", "--json", "--issuer", &url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let secret_file = secret.display().to_string();
+    let run = |token: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--audience",
+            "api://default",
+            "--introspection-client-id",
+            "dev",
+            "--introspection-secret-file",
+            &secret_file,
+        ];
+        args.extend(extra);
+        args.push(token);
+        let out = verify_with(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let json: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        (out.status.code().unwrap_or(-1), json, stdout)
+    };
+    let token = idp.opaque_token(json!({"sub": "alice"}));
+    let (code, out, text) = run(&token, &[]);
+    assert_eq!((code, &out["valid"]), (0, &json!(true)), "{text}");
+    assert_eq!(out["claims"]["sub"], "alice");
+    assert_eq!(out["introspection"]["issuer"], idp.url());
+    assert!(!text.contains("dev-secret"));
+    idp.revoke(&token);
+    let (code, out, text) = run(&token, &[]);
+    assert_eq!(
+        (code, out["code"].as_str()),
+        (1, Some("token_inactive")),
+        "{text}"
+    );
+    let fresh = idp.opaque_token(json!({}));
+    idp.set_fault(tollgate_issuer::Fault::Status500);
+    let (code, out, text) = run(&fresh, &["--introspection-auth", "client_secret_post"]);
+    assert_eq!(
+        (code, out["code"].as_str()),
+        (3, Some("introspection_unavailable")),
+        "{text}"
+    );
+    idp.set_fault(tollgate_issuer::Fault::Garbage);
+    let (code, out, text) = run(&fresh, &[]);
+    assert_eq!(
+        (code, out["code"].as_str()),
+        (3, Some("introspection_malformed")),
+        "{text}"
+    );
+    idp.set_fault(tollgate_issuer::Fault::None);
+    // Introspection options without a client id are a usage error.
+    let out = verify_with(&["--introspect-jwts", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    rt.block_on(idp.shutdown());
+}

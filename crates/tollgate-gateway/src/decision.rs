@@ -602,7 +602,8 @@ impl Decider {
     }
 
     /// The verified identity of `token`: from the cache, or validated once and cached until
-    /// its `exp` (and its `iat + max_age` when the issuer limits age).
+    /// its `exp` (and its `iat + max_age` when the issuer limits age, and the introspection
+    /// answer's `valid_until` when it was introspected).
     async fn identity_of(&self, token: &str) -> Result<Arc<Identity>, ValidationError> {
         let key = TokenCache::<Identity>::key(token);
         let now = self.clock.now();
@@ -619,6 +620,11 @@ impl Decider {
                 .and_then(|p| Some(p.max_age?.saturating_add(p.leeway)));
             if let (Some(limit), Some(iat)) = (max_age, iat) {
                 until = until.min(iat.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)));
+            }
+            // An introspected token is kept no longer than its introspection answer, so a
+            // revocation is felt within the issuer's introspection `max_ttl`.
+            if let Some(info) = &identity.verified.introspection {
+                until = until.min(info.valid_until);
             }
             self.cache.insert(key, until, identity.clone(), now);
         }

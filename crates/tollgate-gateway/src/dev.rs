@@ -53,7 +53,18 @@ pub struct DevTokens {
     pub unknown_kid: String,
     /// Valid, `orders.read` only: 403 `insufficient_scope` on writes to /orders/.
     pub read_only: String,
+    /// An opaque access token (`tgo_...`, `orders.read` only), judged by the dev issuer's
+    /// `/introspect`: 200, then 401 `token_inactive` after `/revoke`, within the
+    /// introspection `max_ttl`.
+    pub opaque: String,
 }
+
+/// The introspection client secret of the demo: the dev issuer's default client's. Written
+/// to a file for the configuration (secrets are never inline), removed at shutdown.
+const DEV_INTROSPECTION_SECRET: &str = tollgate_issuer::options::DEFAULT_CLIENT_SECRET;
+
+/// How long the demo keeps introspection answers: 10 s, so a revocation shows quickly.
+pub const DEV_INTROSPECTION_MAX_TTL: u64 = 10;
 
 /// An upstream that answers every request with JSON: method, path and query, headers.
 pub struct EchoUpstream {
@@ -135,6 +146,7 @@ pub struct DevSetup {
     gateway: RunningGateway,
     config_text: String,
     tokens: DevTokens,
+    secret_file: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for DevSetup {
@@ -153,7 +165,10 @@ pub fn dev_config_text(
     admin: SocketAddr,
     upstream: SocketAddr,
     issuer: &str,
+    secret_file: &str,
 ) -> String {
+    let client = tollgate_issuer::options::DEFAULT_CLIENT_ID;
+    let prefix = tollgate_issuer::OPAQUE_TOKEN_PREFIX;
     format!(
         r#"listen = "{listen}"
 admin_listen = "{admin}"     # /healthz, /readyz, /metrics, /keys, /doctor
@@ -162,6 +177,12 @@ upstream = "http://{upstream}"  # the echo upstream
 [[issuer]]
 issuer = "{issuer}"   # the dev issuer (discovery)
 audiences = ["{DEV_AUDIENCE}"]
+
+[issuer.introspection]   # opaque tokens ({prefix}...): RFC 7662 at the dev issuer
+client_id = "{client}"
+client_secret_file = {secret_file:?}
+token_prefix = "{prefix}"
+max_ttl = {DEV_INTROSPECTION_MAX_TTL}   # a revocation is felt within this many seconds
 
 [[route]]
 path = "/public/"
@@ -214,7 +235,24 @@ impl DevSetup {
         let admin_bound = admin_listener
             .local_addr()
             .map_err(|e| DevError(e.to_string()))?;
-        let config_text = dev_config_text(bound, admin_bound, upstream.addr(), &issuer.url());
+        let secret_file = std::env::temp_dir().join(format!(
+            "tollgate-dev-introspection-secret-{}-{}",
+            std::process::id(),
+            bound.port()
+        ));
+        std::fs::write(&secret_file, DEV_INTROSPECTION_SECRET).map_err(|e| {
+            DevError(format!(
+                "cannot write the demo's introspection secret to {}: {e}",
+                secret_file.display()
+            ))
+        })?;
+        let config_text = dev_config_text(
+            bound,
+            admin_bound,
+            upstream.addr(),
+            &issuer.url(),
+            &secret_file.display().to_string(),
+        );
         let config = Config::from_toml_str(&config_text)
             .map_err(|e| DevError(format!("the dev configuration is invalid: {e}")))?;
         let gateway = Gateway::new(config).map_err(|e| DevError(e.to_string()))?;
@@ -239,6 +277,7 @@ impl DevSetup {
             wrong_audience: issuer.mint(json!({}), json!({"aud": "api://billing"})),
             unknown_kid: issuer.mint(json!({"kid": "not-published"}), json!({})),
             read_only: issuer.mint(json!({}), json!({"scope": "orders.read"})),
+            opaque: issuer.opaque_token(json!({"scope": "orders.read", "sub": "opaque-user"})),
         };
         Ok(DevSetup {
             issuer,
@@ -246,6 +285,7 @@ impl DevSetup {
             gateway,
             config_text,
             tokens,
+            secret_file,
         })
     }
 
@@ -291,7 +331,7 @@ Stop with Ctrl-C.
 
   gateway   {gw}   reverse proxy to the echo upstream
   upstream  http://{upstream}   echo: answers with the request it received
-  issuer    {issuer}   dev OIDC issuer (discovery, /jwks, /token)
+  issuer    {issuer}   dev OIDC issuer (discovery, /jwks, /token, /introspect, /revoke)
   admin     {admin}   /healthz /readyz /metrics /keys
   doctor    {admin}/doctor   open in a browser: why a token is refused, recent refusals, fix it in your stack
 
@@ -305,6 +345,7 @@ EXPIRED='{expired}'
 WRONG_AUD='{wrong}'
 UNKNOWN_KID='{unknown}'
 READ_ONLY='{read_only}'
+OPAQUE='{opaque}'
 
 2. Then try:
 
@@ -332,8 +373,17 @@ curl -i -X POST {gw}/orders/ -H "Authorization: Bearer $READ_ONLY"
 # A forged identity header is replaced: the echo shows "x-auth-subject": "dev-user"
 curl -s {gw}/orders/42 -H "Authorization: Bearer $VALID" -H "X-Auth-Subject: admin"
 
-# Operations: decisions by code, the issuer's key cache
-curl -s {admin}/metrics | grep tollgate_decisions_total
+# An opaque token: not a JWT, so the gateway asks the issuer's /introspect: 200,
+# the echo shows "x-auth-subject": "opaque-user"
+curl -s {gw}/orders/42 -H "Authorization: Bearer $OPAQUE"
+
+# Revoke it at the issuer (RFC 7009); within {ttl} s (the introspection max_ttl) the same
+# request answers 401, error_description="token_inactive: ..."
+curl -s -u {client}:{secret} -d "token=$OPAQUE" {issuer}/revoke
+sleep {ttl}; curl -i {gw}/orders/42 -H "Authorization: Bearer $OPAQUE"
+
+# Operations: decisions by code, introspection calls, the issuer's key cache
+curl -s {admin}/metrics | grep -E 'tollgate_(decisions|introspection_calls)_total'
 curl -s {admin}/keys
 
 3. DPoP (RFC 9449): a token bound to a key the client holds, with a proof per request:
@@ -353,6 +403,10 @@ curl -i {gw}/orders/42 -H "Authorization: DPoP $DPOP_TOKEN" -H "DPoP: $PROOF"
 curl -i {gw}/orders/42 -H "Authorization: Bearer $DPOP_TOKEN"
 "#,
             token_url = self.issuer.token_endpoint(),
+            opaque = t.opaque,
+            ttl = DEV_INTROSPECTION_MAX_TTL,
+            client = tollgate_issuer::options::DEFAULT_CLIENT_ID,
+            secret = DEV_INTROSPECTION_SECRET,
             upstream = self.upstream.addr(),
             issuer = self.issuer.url(),
             valid = t.valid,
@@ -375,5 +429,6 @@ curl -i {gw}/orders/42 -H "Authorization: Bearer $DPOP_TOKEN"
         self.gateway.shutdown().await;
         self.upstream.shutdown().await;
         self.issuer.shutdown().await;
+        let _ = std::fs::remove_file(&self.secret_file);
     }
 }

@@ -62,9 +62,11 @@ pub fn outcome_of(code: &str) -> &'static str {
     const OK: &str = GatewayCode::Ok.as_str();
     const ANONYMOUS: &str = GatewayCode::Anonymous.as_str();
     const UNAVAILABLE: &str = tollgate::ErrorCode::KeysUnavailable.as_str();
+    const INTROSPECTION_UNAVAILABLE: &str = tollgate::ErrorCode::IntrospectionUnavailable.as_str();
+    const INTROSPECTION_MALFORMED: &str = tollgate::ErrorCode::IntrospectionMalformed.as_str();
     match code {
         OK | ANONYMOUS => "allow",
-        UNAVAILABLE => "unavailable",
+        UNAVAILABLE | INTROSPECTION_UNAVAILABLE | INTROSPECTION_MALFORMED => "unavailable",
         _ => "deny",
     }
 }
@@ -261,6 +263,7 @@ impl Metrics {
                 u8::from(i.ready)
             );
         }
+        render_introspection(&mut out, issuers);
         self.render_connections(&mut out);
         out
     }
@@ -414,6 +417,62 @@ fn escape(label: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// Token introspection per issuer that has it (RFC 7662): calls by result, cache hits and
+/// entries, time spent in calls.
+fn render_introspection(out: &mut String, issuers: &[IssuerStatus]) {
+    let with: Vec<(&str, &tollgate::introspection::IntrospectionStatus)> = issuers
+        .iter()
+        .filter_map(|i| Some((i.issuer.as_str(), i.introspection.as_ref()?)))
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    out.push_str("# HELP tollgate_introspection_calls_total Token introspection calls by issuer and result (active, inactive, failed, malformed).\n");
+    out.push_str("# TYPE tollgate_introspection_calls_total counter\n");
+    for (issuer, s) in &with {
+        for (result, n) in [
+            ("active", s.calls_active),
+            ("inactive", s.calls_inactive),
+            ("failed", s.calls_failed),
+            ("malformed", s.calls_malformed),
+        ] {
+            let _ = writeln!(
+                out,
+                "tollgate_introspection_calls_total{{issuer=\"{}\",result=\"{result}\"}} {n}",
+                escape(issuer)
+            );
+        }
+    }
+    type Read = fn(&tollgate::introspection::IntrospectionStatus) -> f64;
+    let metrics: [(&str, &str, &str, Read); 3] = [
+        (
+            "tollgate_introspection_cache_hits_total",
+            "counter",
+            "Tokens answered from the introspection cache, by issuer.",
+            |s| s.cache_hits as f64,
+        ),
+        (
+            "tollgate_introspection_cache_entries",
+            "gauge",
+            "Introspection answers held, by issuer.",
+            |s| s.cache_entries as f64,
+        ),
+        (
+            "tollgate_introspection_call_seconds_total",
+            "counter",
+            "Time spent in introspection calls, by issuer (divide by the calls for the mean latency).",
+            |s| s.call_seconds_total,
+        ),
+    ];
+    for (name, kind, help, read) in metrics {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (issuer, s) in &with {
+            let _ = writeln!(out, "{name}{{issuer=\"{}\"}} {}", escape(issuer), read(s));
+        }
+    }
 }
 
 #[cfg(test)]

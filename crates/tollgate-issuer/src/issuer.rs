@@ -1,9 +1,10 @@
 //! The state of one running issuer, shared by the HTTP handlers and
 //! [`DevIssuer`](crate::DevIssuer): configuration, keys, the injected fault and counters.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
@@ -13,8 +14,10 @@ use crate::error::IssuerError;
 use crate::fault::Fault;
 use crate::keyring::{IssuerKey, KeyRing};
 use crate::oauth::{self, OAuthError};
-use crate::options::{IssuerOptions, DEFAULT_SUBJECT, DEFAULT_TENANT, PERSONAL_TENANT};
-use crate::server::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
+use crate::options::{
+    IssuerOptions, DEFAULT_SUBJECT, DEFAULT_TENANT, OPAQUE_TOKEN_PREFIX, PERSONAL_TENANT,
+};
+use crate::server::{DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH};
 use crate::state;
 use crate::token::{self, ACCESS_TOKEN_TYP};
 
@@ -30,6 +33,14 @@ pub(crate) struct Issuer {
     fault: watch::Sender<Fault>,
     pub(crate) jwks_requests: AtomicU64,
     pub(crate) discovery_requests: AtomicU64,
+    pub(crate) introspection_requests: AtomicU64,
+    pub(crate) revocation_requests: AtomicU64,
+    /// Opaque tokens issued, with their claims (revoked ones are removed).
+    opaque: Mutex<HashMap<String, Map<String, Value>>>,
+    /// The `jti` of revoked JWTs.
+    revoked_jtis: Mutex<HashSet<String>>,
+    /// When set, `/introspect` answers this instead (after client authentication).
+    pub(crate) introspection_override: Mutex<Option<crate::RawAnswer>>,
     shutdown: watch::Sender<bool>,
     /// DPoP proofs already used at the token endpoint.
     dpop_replay: tollgate::dpop::MemoryReplayCache,
@@ -85,6 +96,11 @@ impl Issuer {
             fault: watch::Sender::new(Fault::None),
             jwks_requests: AtomicU64::new(0),
             discovery_requests: AtomicU64::new(0),
+            introspection_requests: AtomicU64::new(0),
+            revocation_requests: AtomicU64::new(0),
+            opaque: Mutex::new(HashMap::new()),
+            revoked_jtis: Mutex::new(HashSet::new()),
+            introspection_override: Mutex::new(None),
             shutdown: watch::Sender::new(false),
             dpop_replay: tollgate::dpop::MemoryReplayCache::default(),
         };
@@ -132,6 +148,12 @@ impl Issuer {
     }
     pub(crate) fn token_endpoint(&self) -> String {
         format!("{}{TOKEN_PATH}", self.base)
+    }
+    pub(crate) fn introspection_endpoint(&self) -> String {
+        format!("{}{INTROSPECTION_PATH}", self.base)
+    }
+    pub(crate) fn revocation_endpoint(&self) -> String {
+        format!("{}{REVOCATION_PATH}", self.base)
     }
     /// Where validators look for discovery: under the issuer URL.
     pub(crate) fn discovery_url(&self) -> String {
@@ -254,6 +276,10 @@ impl Issuer {
             "issuer": self.published_issuer(),
             "jwks_uri": self.jwks_url(),
             "token_endpoint": self.token_endpoint(),
+            "introspection_endpoint": self.introspection_endpoint(),
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint": self.revocation_endpoint(),
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [alg.as_str()],
@@ -322,14 +348,7 @@ impl Issuer {
         let ring = self.read();
         let mut h = Issuer::default_header(&ring.current);
         token::overlay(&mut h, header);
-        let mut c = self.base_claims(
-            DEFAULT_SUBJECT,
-            self.default_client_id(),
-            self.default_aud(),
-            &self.opts.scopes,
-            DEFAULT_TENANT,
-        );
-        token::overlay(&mut c, claims);
+        let c = self.minted_claims(claims);
         let personal = self.tenancy.as_ref().map(|t| &t.personal);
         let key = h
             .get("kid")
@@ -384,13 +403,7 @@ impl Issuer {
         dpop: &[&str],
     ) -> Result<Value, OAuthError> {
         let audiences = self.audiences();
-        let registry = oauth::Registry {
-            clients: &self.opts.clients,
-            scopes: &self.opts.scopes,
-            audiences: &audiences,
-            multi_tenant: self.tenancy.is_some(),
-        };
-        let grant = oauth::decide(&registry, authorization, form)?;
+        let grant = oauth::decide(&self.registry(&audiences), authorization, form)?;
         let jkt = self.token_proof_key(dpop)?;
         self.prune();
         let ring = self.read();
@@ -406,6 +419,18 @@ impl Issuer {
             &grant.scopes,
             tenant,
         );
+        if self.opts.opaque_tokens {
+            drop(ring);
+            let mut body = json!({
+                "access_token": self.store_opaque(claims),
+                "token_type": "Bearer",
+                "expires_in": self.opts.token_ttl.as_secs(),
+            });
+            if !grant.scopes.is_empty() {
+                body["scope"] = json!(grant.scopes.join(" "));
+            }
+            return Ok(body);
+        }
         // Personal-account tokens are signed by that tenant's own key, as Entra does.
         let key = match &self.tenancy {
             Some(t) if tenant == PERSONAL_TENANT => &t.personal,
@@ -436,6 +461,130 @@ impl Issuer {
             body["scope"] = json!(grant.scopes.join(" "));
         }
         Ok(body)
+    }
+
+    /// Keeps `claims` under a new opaque token and returns the token.
+    fn store_opaque(&self, claims: Map<String, Value>) -> String {
+        let mut bytes = [0u8; 32];
+        tollgate::random_bytes(&mut bytes);
+        let token = format!("{OPAQUE_TOKEN_PREFIX}{}", tollgate::b64::encode(bytes));
+        lock(&self.opaque).insert(token.clone(), claims);
+        token
+    }
+
+    /// An opaque token with the defaults of a minted token, `claims` overlaid.
+    pub(crate) fn mint_opaque(&self, claims: &Value) -> String {
+        self.store_opaque(self.minted_claims(claims))
+    }
+
+    /// The claims of a minted token (JWT or opaque): the defaults of a user's token, with
+    /// `changes` overlaid.
+    fn minted_claims(&self, changes: &Value) -> Map<String, Value> {
+        let mut c = self.base_claims(
+            DEFAULT_SUBJECT,
+            self.default_client_id(),
+            self.default_aud(),
+            &self.opts.scopes,
+            DEFAULT_TENANT,
+        );
+        token::overlay(&mut c, changes);
+        c
+    }
+
+    fn registry<'a>(&'a self, audiences: &'a [String]) -> oauth::Registry<'a> {
+        oauth::Registry {
+            clients: &self.opts.clients,
+            scopes: &self.opts.scopes,
+            audiences,
+            multi_tenant: self.tenancy.is_some(),
+        }
+    }
+
+    /// The `token` parameter of an introspection or revocation request.
+    fn token_param(form: &[(String, String)]) -> Result<&str, OAuthError> {
+        form.iter()
+            .find(|(n, _)| n == "token")
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| OAuthError::new("invalid_request", "the parameter token is missing"))
+    }
+
+    /// The claims of `token` when it is active: an opaque token issued here and not
+    /// revoked, or a JWT signed by a published key, valid now, whose `jti` is not revoked.
+    fn active_claims(&self, token: &str) -> Option<Map<String, Value>> {
+        let now = tollgate::clock::unix_now();
+        let live = |c: &Map<String, Value>| {
+            c.get("exp")
+                .and_then(tollgate::claims::numeric_date)
+                .is_none_or(|exp| now < exp)
+                && c.get("nbf")
+                    .and_then(tollgate::claims::numeric_date)
+                    .is_none_or(|nbf| nbf <= now)
+        };
+        if let Some(claims) = lock(&self.opaque).get(token) {
+            return live(claims).then(|| claims.clone());
+        }
+        let keys = tollgate::JwkSet::from_value(&self.jwks()).ok()?;
+        let policy = tollgate::Policy::new().issuer(self.url.clone()).leeway(0);
+        let verified = tollgate::LocalValidator::new(keys, policy)
+            .validate(token)
+            .ok()?;
+        let claims = verified.claims.into_map();
+        let revoked = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .is_some_and(|jti| lock(&self.revoked_jtis).contains(jti));
+        (!revoked).then_some(claims)
+    }
+
+    /// Answers `POST /introspect` (RFC 7662): the client must authenticate; an active
+    /// token's claims with `active: true`, anything else `{"active": false}`.
+    pub(crate) fn introspection_response(
+        &self,
+        authorization: Option<&str>,
+        form: &[(String, String)],
+    ) -> Result<Value, OAuthError> {
+        let audiences = self.audiences();
+        oauth::authenticate(&self.registry(&audiences), authorization, form)?;
+        let token = Issuer::token_param(form)?;
+        Ok(match self.active_claims(token) {
+            Some(claims) => {
+                let mut answer = Map::new();
+                answer.insert("active".into(), json!(true));
+                answer.insert("token_type".into(), json!("Bearer"));
+                answer.extend(claims);
+                Value::Object(answer)
+            }
+            None => json!({"active": false}),
+        })
+    }
+
+    /// Answers `POST /revoke` (RFC 7009): the client must authenticate; the token (opaque,
+    /// or a JWT by its `jti`) is no longer active. Unknown tokens are accepted silently, as
+    /// the RFC requires.
+    pub(crate) fn revocation_response(
+        &self,
+        authorization: Option<&str>,
+        form: &[(String, String)],
+    ) -> Result<(), OAuthError> {
+        let audiences = self.audiences();
+        oauth::authenticate(&self.registry(&audiences), authorization, form)?;
+        let token = Issuer::token_param(form)?;
+        self.revoke(token);
+        Ok(())
+    }
+
+    /// Revokes `token` (opaque, or a JWT signed here, by its `jti`).
+    pub(crate) fn revoke(&self, token: &str) {
+        if lock(&self.opaque).remove(token).is_some() {
+            return;
+        }
+        let jti = tollgate::jws::decode(token, usize::MAX)
+            .ok()
+            .and_then(|d| d.claims().ok())
+            .and_then(|c| c.get("jti").and_then(Value::as_str).map(str::to_string));
+        if let Some(jti) = jti {
+            lock(&self.revoked_jtis).insert(jti);
+        }
     }
 
     /// Every audience of default tokens: `audience`, then `extra_audiences`.
@@ -482,10 +631,17 @@ impl Issuer {
             "fault": self.fault().as_str(),
             "jwks_requests": self.jwks_requests.load(Ordering::SeqCst),
             "discovery_requests": self.discovery_requests.load(Ordering::SeqCst),
+            "introspection_requests": self.introspection_requests.load(Ordering::SeqCst),
+            "revocation_requests": self.revocation_requests.load(Ordering::SeqCst),
+            "opaque_tokens": lock(&self.opaque).len(),
             "clients": self.opts.clients.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
             "state_dir": self.opts.state_dir.as_ref().map(|d| d.display().to_string()),
         })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Shared handle type.

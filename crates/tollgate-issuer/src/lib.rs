@@ -62,8 +62,34 @@ pub mod token;
 
 pub use error::IssuerError;
 pub use fault::Fault;
-pub use options::{Client, IssuerOptions};
-pub use server::{DISCOVERY_PATH, JWKS_PATH, OAUTH_METADATA_PATH, TOKEN_PATH};
+pub use options::{Client, IssuerOptions, OPAQUE_TOKEN_PREFIX};
+pub use server::{
+    DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, OAUTH_METADATA_PATH, REVOCATION_PATH, TOKEN_PATH,
+};
+
+/// A raw HTTP answer `/introspect` gives instead of the real one (after client
+/// authentication), to test how a validator reads hostile or broken answers; see
+/// [`DevIssuer::set_introspection_answer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The body, as sent.
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    /// A `200` answer with `Content-Type: application/json` and this body.
+    pub fn json(body: impl Into<Vec<u8>>) -> RawAnswer {
+        RawAnswer {
+            status: 200,
+            content_type: "application/json".into(),
+            body: body.into(),
+        }
+    }
+}
 
 use issuer::{Issuer, SharedIssuer};
 use keyring::KeyRing;
@@ -292,7 +318,8 @@ impl DevIssuer {
         self.issuer.jwks()
     }
 
-    /// Sets how `/jwks` (and, for `Status500` and `Hang`, discovery) answer.
+    /// Sets how `/jwks` (and, for `Status500` and `Hang`, discovery; for `Status500`, `Hang`
+    /// and `Garbage`, `/introspect`) answer.
     pub fn set_fault(&self, fault: Fault) {
         self.issuer.set_fault(fault);
     }
@@ -311,6 +338,45 @@ impl DevIssuer {
     /// `oauth-authorization-server`, whatever the fault).
     pub fn discovery_requests(&self) -> u64 {
         self.issuer.discovery_requests.load(Ordering::SeqCst)
+    }
+
+    /// The introspection endpoint URL (RFC 7662, `POST /introspect`).
+    pub fn introspection_endpoint(&self) -> String {
+        self.issuer.introspection_endpoint()
+    }
+
+    /// The revocation endpoint URL (RFC 7009, `POST /revoke`).
+    pub fn revocation_endpoint(&self) -> String {
+        self.issuer.revocation_endpoint()
+    }
+
+    /// An opaque access token ([`OPAQUE_TOKEN_PREFIX`] + 256 random bits) whose claims,
+    /// told only by `/introspect`, are those of [`token`](DevIssuer::token) with `claims`
+    /// (a JSON object) overlaid; a JSON `null` removes a member. `json!({"exp": 1})` gives
+    /// an expired one (inactive), `json!({"aud": "other"})` one for another API.
+    pub fn opaque_token(&self, claims: Value) -> String {
+        self.issuer.mint_opaque(&claims)
+    }
+
+    /// Revokes a token as `POST /revoke` would: an opaque token is forgotten, a JWT's `jti`
+    /// is remembered as revoked. Either is then inactive at `/introspect`.
+    pub fn revoke(&self, token: &str) {
+        self.issuer.revoke(token);
+    }
+
+    /// How many `POST /introspect` requests arrived (whatever the fault).
+    pub fn introspection_requests(&self) -> u64 {
+        self.issuer.introspection_requests.load(Ordering::SeqCst)
+    }
+
+    /// Makes `/introspect` answer `answer` (after client authentication) instead of the
+    /// truth; `None` restores the truth.
+    pub fn set_introspection_answer(&self, answer: Option<RawAnswer>) {
+        *self
+            .issuer
+            .introspection_override
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = answer;
     }
 
     /// What `GET /admin/state` answers: keys with status, fault, counters.

@@ -23,7 +23,7 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> OAuthError {
+    pub(crate) fn new(error: &'static str, description: impl Into<String>) -> OAuthError {
         OAuthError {
             status: 400,
             error,
@@ -89,6 +89,23 @@ pub fn decide(
     authorization: Option<&str>,
     form: &[(String, String)],
 ) -> Result<Grant, OAuthError> {
+    let client = authenticate(registry, authorization, form)?;
+    let param = |name: &str| {
+        form.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    grant(registry, client, form, param)
+}
+
+/// The client a request authenticates as (HTTP Basic, or `client_id` and `client_secret`
+/// in the form), after refusing repeated parameters: the rule of every endpoint that needs
+/// a client (token, introspection RFC 7662, revocation RFC 7009).
+pub fn authenticate<'r>(
+    registry: &Registry<'r>,
+    authorization: Option<&str>,
+    form: &[(String, String)],
+) -> Result<&'r Client, OAuthError> {
     for (i, (name, _)) in form.iter().enumerate() {
         if !REPEATABLE.contains(&name.as_str()) && form[..i].iter().any(|(n, _)| n == name) {
             return Err(OAuthError::new(
@@ -154,6 +171,15 @@ pub fn decide(
         };
         return Err(OAuthError::invalid_client(reason, used_basic));
     };
+    Ok(client)
+}
+
+fn grant<'f>(
+    registry: &Registry<'_>,
+    client: &Client,
+    form: &'f [(String, String)],
+    param: impl Fn(&str) -> Option<&'f str>,
+) -> Result<Grant, OAuthError> {
     match param("grant_type") {
         None => {
             return Err(OAuthError::new(

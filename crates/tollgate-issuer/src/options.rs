@@ -95,7 +95,16 @@ pub struct IssuerOptions {
     pub token_ttl: Duration,
     /// Scopes the issuer knows (`scopes_supported`). Default [`DEFAULT_SCOPES`].
     pub scopes: Vec<String>,
+    /// Issue opaque access tokens (random strings starting with [`OPAQUE_TOKEN_PREFIX`],
+    /// whose claims only `/introspect` tells) from the token endpoint instead of JWTs.
+    /// Default false. [`DevIssuer::opaque_token`](crate::DevIssuer::opaque_token) mints one
+    /// either way.
+    pub opaque_tokens: bool,
 }
+
+/// The prefix of the dev issuer's opaque access tokens (`tgo_` + 43 base64url characters,
+/// 256 random bits), so a validator can route them by prefix.
+pub const OPAQUE_TOKEN_PREFIX: &str = "tgo_";
 
 impl Default for IssuerOptions {
     fn default() -> IssuerOptions {
@@ -112,6 +121,7 @@ impl Default for IssuerOptions {
             rotation_grace: DEFAULT_ROTATION_GRACE,
             token_ttl: DEFAULT_TOKEN_TTL,
             scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            opaque_tokens: false,
         }
     }
 }

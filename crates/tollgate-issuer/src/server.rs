@@ -22,6 +22,10 @@ use crate::oauth;
 pub const JWKS_PATH: &str = "/jwks";
 /// Path of the token endpoint.
 pub const TOKEN_PATH: &str = "/token";
+/// Path of the token introspection endpoint (RFC 7662).
+pub const INTROSPECTION_PATH: &str = "/introspect";
+/// Path of the token revocation endpoint (RFC 7009).
+pub const REVOCATION_PATH: &str = "/revoke";
 /// Path of the OpenID Connect discovery document.
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 /// Path of the RFC 8414 authorization server metadata (same document).
@@ -36,7 +40,9 @@ pub(crate) fn router(issuer: Arc<Issuer>) -> Router {
         .route(DISCOVERY_PATH, get(discovery))
         .route(OAUTH_METADATA_PATH, get(discovery))
         .route(JWKS_PATH, get(jwks))
-        .route(TOKEN_PATH, post(token));
+        .route(TOKEN_PATH, post(token))
+        .route(INTROSPECTION_PATH, post(introspect))
+        .route(REVOCATION_PATH, post(revoke));
     // The admin endpoints are unauthenticated: only requests that name this issuer, come
     // from no foreign web page, and (POST) say they are JSON get through; see `admin_guard`.
     let guard = Arc::new(AdminGuard::new(issuer.addr(), &issuer.url()));
@@ -111,6 +117,8 @@ async fn index(State(issuer): Shared) -> Response {
             "discovery": issuer.discovery_url(),
             "jwks_uri": issuer.jwks_url(),
             "token_endpoint": issuer.token_endpoint(),
+            "introspection_endpoint": issuer.introspection_endpoint(),
+            "revocation_endpoint": issuer.revocation_endpoint(),
             "admin": ["POST /admin/rotate", "POST /admin/mint", "POST /admin/fault", "GET /admin/state"],
             "admin_requests": "POST with Content-Type: application/json; Host this issuer's address; no foreign Origin",
         }),
@@ -179,6 +187,27 @@ fn no_store(mut response: Response) -> Response {
 }
 
 async fn token(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let form = match client_form(&headers, &body) {
+        Ok(form) => form,
+        Err(e) => return oauth_error(&e),
+    };
+    let proofs: Vec<&str> = headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    match issuer.token_response(authorization(&headers), &form, &proofs) {
+        Ok(body) => no_store(json_response(StatusCode::OK, &body)),
+        Err(e) => oauth_error(&e),
+    }
+}
+
+/// The decoded form of a client request (token, introspection, revocation), or the RFC 6749
+/// error for a body that is not a form.
+fn client_form(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Vec<(String, String)>, oauth::OAuthError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -187,27 +216,76 @@ async fn token(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> Respon
         .to_ascii_lowercase()
         .starts_with("application/x-www-form-urlencoded")
     {
-        return oauth_error(&oauth::OAuthError {
+        return Err(oauth::OAuthError {
             status: 400,
             error: "invalid_request",
             description: format!(
-                "the token request must be a form (Content-Type: application/x-www-form-urlencoded), found {:?}",
-                content_type
+                "the request must be a form (Content-Type: application/x-www-form-urlencoded), found {content_type:?}"
             ),
             basic_challenge: false,
         });
     }
-    let form = oauth::parse_form(&body);
-    let authorization = headers
+    Ok(oauth::parse_form(body))
+}
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let proofs: Vec<&str> = headers
-        .get_all("dpop")
-        .iter()
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
-        .collect();
-    match issuer.token_response(authorization, &form, &proofs) {
-        Ok(body) => no_store(json_response(StatusCode::OK, &body)),
+        .and_then(|v| v.to_str().ok())
+}
+
+/// `POST /introspect` (RFC 7662). Faults `500`, `hang` and `garbage` apply here too.
+async fn introspect(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    issuer.introspection_requests.fetch_add(1, Ordering::SeqCst);
+    match fault_after_hang(&issuer).await {
+        None => return unavailable(),
+        Some(Fault::Status500) => return injected_500(),
+        Some(Fault::Garbage) => {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "<html><body>502 Bad Gateway (injected fault: garbage)</body></html>",
+            )
+                .into_response()
+        }
+        Some(_) => {}
+    }
+    let form = match client_form(&headers, &body) {
+        Ok(form) => form,
+        Err(e) => return oauth_error(&e),
+    };
+    match issuer.introspection_response(authorization(&headers), &form) {
+        Ok(answer) => {
+            let replaced = issuer
+                .introspection_override
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match replaced {
+                Some(raw) => no_store(
+                    (
+                        StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK),
+                        [(header::CONTENT_TYPE, raw.content_type)],
+                        raw.body,
+                    )
+                        .into_response(),
+                ),
+                None => no_store(json_response(StatusCode::OK, &answer)),
+            }
+        }
+        Err(e) => oauth_error(&e),
+    }
+}
+
+/// `POST /revoke` (RFC 7009): 200 with an empty body, for known and unknown tokens alike.
+async fn revoke(State(issuer): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    issuer.revocation_requests.fetch_add(1, Ordering::SeqCst);
+    let form = match client_form(&headers, &body) {
+        Ok(form) => form,
+        Err(e) => return oauth_error(&e),
+    };
+    match issuer.revocation_response(authorization(&headers), &form) {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => oauth_error(&e),
     }
 }
@@ -263,6 +341,12 @@ async fn admin_mint(State(issuer): Shared, body: Bytes) -> Response {
         if !v.is_object() {
             return bad_admin_request(format!("{name:?} must be a JSON object"));
         }
+    }
+    if request.get("opaque") == Some(&Value::Bool(true)) {
+        return json_response(
+            StatusCode::OK,
+            &json!({"token": issuer.mint_opaque(&claims)}),
+        );
     }
     match issuer.try_mint(&header, &claims) {
         Ok(token) => json_response(StatusCode::OK, &json!({"token": token})),

@@ -236,8 +236,12 @@ impl ChallengeOptions {
             );
         }
         if err.is_unavailable() {
+            let what = match err {
+                ValidationError::KeysUnavailable { .. } => "the token's signing keys are",
+                _ => "the token's introspection endpoint is",
+            };
             return format!(
-                "cannot verify now: the token's signing keys are unavailable; retry after {} s",
+                "cannot verify now: {what} unavailable; retry after {} s",
                 self.retry_after
             );
         }

@@ -146,6 +146,12 @@ vocabulary! {
         ClientCertMismatch = "client_cert_mismatch",
         /// [`ValidationError::ReplayCacheUnavailable`].
         ReplayCacheUnavailable = "replay_cache_unavailable",
+        /// [`ValidationError::TokenInactive`].
+        TokenInactive = "token_inactive",
+        /// [`ValidationError::IntrospectionUnavailable`].
+        IntrospectionUnavailable = "introspection_unavailable",
+        /// [`ValidationError::IntrospectionMalformed`].
+        IntrospectionMalformed = "introspection_malformed",
     }
 }
 
@@ -482,6 +488,34 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// The issuer's introspection endpoint (RFC 7662) answered `active: false`: the token
+    /// is unknown to it, expired, revoked, or was issued to another resource. A judgement
+    /// on the token (401), not an outage.
+    TokenInactive {
+        /// The issuer whose introspection endpoint was asked (the last one, when several
+        /// were tried).
+        issuer: String,
+    },
+    /// The introspection endpoint could not be asked or did not answer usefully (no
+    /// connection, timeout, TLS, a status other than 200, client authentication refused).
+    /// "Cannot verify now", answered like [`ValidationError::KeysUnavailable`] (503), never
+    /// an allow.
+    IntrospectionUnavailable {
+        /// The issuer concerned.
+        issuer: String,
+        /// Why (the endpoint and what went wrong; never the client secret or the token).
+        reason: String,
+    },
+    /// The introspection endpoint answered 200 with a body that is not an RFC 7662
+    /// response: not JSON, not an object, duplicate member names, `active` missing or not
+    /// the boolean `true`/`false` (a string `"true"` is refused), or the wrong content type.
+    /// The token could not be judged: answered like "cannot verify now" (503).
+    IntrospectionMalformed {
+        /// The issuer concerned.
+        issuer: String,
+        /// What is wrong with the answer.
+        reason: String,
+    },
 }
 
 impl ValidationError {
@@ -535,6 +569,9 @@ impl ValidationError {
             ClientCertMissing { .. } => ErrorCode::ClientCertMissing,
             ClientCertMismatch { .. } => ErrorCode::ClientCertMismatch,
             ReplayCacheUnavailable { .. } => ErrorCode::ReplayCacheUnavailable,
+            TokenInactive { .. } => ErrorCode::TokenInactive,
+            IntrospectionUnavailable { .. } => ErrorCode::IntrospectionUnavailable,
+            IntrospectionMalformed { .. } => ErrorCode::IntrospectionMalformed,
         }
     }
 
@@ -545,6 +582,8 @@ impl ValidationError {
             self,
             ValidationError::KeysUnavailable { .. }
                 | ValidationError::ReplayCacheUnavailable { .. }
+                | ValidationError::IntrospectionUnavailable { .. }
+                | ValidationError::IntrospectionMalformed { .. }
         )
     }
 
@@ -648,6 +687,11 @@ impl ValidationError {
                 json!({"reason": reason})
             }
             ClientCertMismatch { expected, found } => json!({"expected": expected, "found": found}),
+            TokenInactive { issuer } => json!({"issuer": issuer}),
+            IntrospectionUnavailable { issuer, reason }
+            | IntrospectionMalformed { issuer, reason } => {
+                json!({"issuer": issuer, "reason": reason})
+            }
         }
     }
 
@@ -693,6 +737,9 @@ impl ValidationError {
             ClientCertMissing { .. } => "the token is bound to a client certificate and the TLS-terminating proxy did not pass the certificate (or is not a trusted proxy)",
             ClientCertMismatch { .. } => "the token is bound to another client certificate than the one presented",
             ReplayCacheUnavailable { .. } => "the shared replay cache (Redis) cannot be reached, so a replayed proof cannot be ruled out",
+            TokenInactive { .. } => "the authorization server no longer knows the token as valid: it was revoked, expired, or issued by another server or for another resource",
+            IntrospectionUnavailable { .. } => "the issuer's introspection endpoint cannot be reached, is too slow, or refuses this API's client credentials",
+            IntrospectionMalformed { .. } => "the introspection endpoint answered something that is not an RFC 7662 response (an error page, a proxy, or a non-standard server)",
         }
     }
 
@@ -738,6 +785,9 @@ impl ValidationError {
             ClientCertMissing { .. } => "terminate mutual TLS at a trusted proxy and have it pass the client certificate in the configured header",
             ClientCertMismatch { .. } => "call the API with the certificate the token was issued for",
             ReplayCacheUnavailable { .. } => "check that the replay cache (Redis) is reachable from the gateway; retry later",
+            TokenInactive { .. } => "get a new token from the issuer; if it was just issued, check that the token and the introspection client belong to the same authorization server",
+            IntrospectionUnavailable { .. } => "check that the introspection endpoint is reachable from this server and that the introspection client id and secret are right; retry later",
+            IntrospectionMalformed { .. } => "point the introspection endpoint at the authorization server's RFC 7662 endpoint (it answers JSON with a boolean active member)",
         }
     }
 }
@@ -882,6 +932,23 @@ impl fmt::Display for ValidationError {
             ReplayCacheUnavailable { reason: r } => {
                 write!(f, "cannot verify now: the DPoP replay cache is unavailable: {}", cut_text_to(r, usize::MAX))
             }
+            TokenInactive { issuer } => write!(
+                f,
+                "the token is not active: the introspection endpoint of issuer {} says it is revoked, expired or unknown",
+                cut_quoted(issuer)
+            ),
+            IntrospectionUnavailable { issuer, reason: r } => write!(
+                f,
+                "cannot verify now: the introspection endpoint of issuer {} did not answer: {}",
+                cut_quoted(issuer),
+                reason(r)
+            ),
+            IntrospectionMalformed { issuer, reason: r } => write!(
+                f,
+                "cannot verify now: the introspection endpoint of issuer {} answered something that is not an RFC 7662 response: {}",
+                cut_quoted(issuer),
+                reason(r)
+            ),
         }
     }
 }
@@ -897,7 +964,7 @@ mod tests {
         let mut codes = ValidationError::CODES.to_vec();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), 38);
+        assert_eq!(codes.len(), 41);
         for code in ErrorCode::ALL {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         }

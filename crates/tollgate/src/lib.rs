@@ -122,6 +122,7 @@
 //! | [`doctor`] | explaining a rejection: checks, ranked causes, provider knowledge |
 //! | [`text`] | client-chosen values cut and escaped before they reach a log line or a message |
 //! | [`keys`], [`validator`] (feature `remote`) | fetching and caching issuers' keys; [`Validator`] picks each token's issuer |
+//! | [`introspection`] (feature `remote`) | opaque tokens: RFC 7662 introspection per issuer, cached by token hash, one call per token in flight |
 //! | [`tower`] (feature `tower`) | the layer and the extractors |
 
 #![forbid(unsafe_code)]
@@ -139,6 +140,8 @@ pub mod doctor;
 #[cfg(feature = "remote")]
 pub mod dpop;
 pub mod error;
+#[cfg(feature = "remote")]
+pub mod introspection;
 pub mod json;
 pub mod jwk;
 pub mod jws;

@@ -13,15 +13,24 @@ use crate::error::ValidationError;
 use crate::jwk::{Jwk, JwkSet};
 use crate::jws::{self, Header};
 
-/// A token whose signature and claims passed.
+/// A token whose signature and claims passed, or an opaque token its issuer's
+/// introspection endpoint said is active and whose claims passed.
 #[derive(Clone, Debug)]
 pub struct Verified {
-    /// The protected header.
+    /// The protected header (for an introspected opaque token, which has none: an empty
+    /// header whose `alg` is the empty string).
     pub header: Header,
-    /// The claims, checked against the policy.
+    /// The claims, checked against the policy (for an opaque token: the introspection
+    /// answer's members).
     pub claims: Claims,
-    /// The algorithm that verified it.
-    pub alg: Algorithm,
+    /// The algorithm that verified the signature; `None` for an opaque token, which was
+    /// checked by introspection instead.
+    pub alg: Option<Algorithm>,
+    /// What introspection said, when the token was introspected (an opaque token, or a JWT
+    /// of an issuer with `introspect_jwts`); see [`crate::introspection`]. A cache of
+    /// verified tokens must not keep it past its `valid_until`.
+    #[cfg(feature = "remote")]
+    pub introspection: Option<crate::introspection::Introspected>,
 }
 
 /// Chooses the key for a token: by `kid` when the token has one, otherwise the single key
@@ -163,7 +172,9 @@ pub fn validate(
     Ok(Verified {
         header: decoded.header,
         claims,
-        alg,
+        alg: Some(alg),
+        #[cfg(feature = "remote")]
+        introspection: None,
     })
 }
 
@@ -179,7 +190,9 @@ pub fn verify_decoded(
     Ok(Verified {
         header: decoded.header.clone(),
         claims,
-        alg,
+        alg: Some(alg),
+        #[cfg(feature = "remote")]
+        introspection: None,
     })
 }
 
@@ -195,7 +208,9 @@ pub fn verify_decoded_owned(
     Ok(Verified {
         header: decoded.header,
         claims,
-        alg,
+        alg: Some(alg),
+        #[cfg(feature = "remote")]
+        introspection: None,
     })
 }
 

@@ -26,7 +26,8 @@ use crate::binding::{self, RequestContext};
 use crate::claims::{is_template, is_tenant_id, template_tenant, Policy, TENANT_PLACEHOLDER};
 use crate::clock::{Clock, SystemClock};
 use crate::dpop::{MemoryReplayCache, ReplayCache};
-use crate::error::ValidationError;
+use crate::error::{TokenPart, ValidationError};
+use crate::introspection::Introspector;
 use crate::json;
 use crate::jws;
 use crate::keys::{check_remote_url, FetchError, Fetcher, IssuerConfig, IssuerStatus, KeyCache};
@@ -281,6 +282,7 @@ impl std::error::Error for ConfigError {}
 struct Entry {
     config: IssuerConfig,
     cache: KeyCache,
+    introspector: Option<Arc<Introspector>>,
 }
 
 struct Shared {
@@ -394,6 +396,13 @@ impl Validator {
                     error,
                 })?;
             }
+            if let Some(options) = &config.introspection {
+                let url = Introspector::first_url(issuer, &config.source, options);
+                check_remote_url(&url).map_err(|error| ConfigError::InsecureUrl {
+                    issuer: issuer.clone(),
+                    error,
+                })?;
+            }
         }
         Ok(Validator::build(
             issuers,
@@ -432,6 +441,16 @@ impl Validator {
                 fetcher,
                 clock.clone(),
             );
+            let introspector = config.introspection.clone().map(|options| {
+                Arc::new(Introspector::new(
+                    &config.issuer,
+                    &config.source,
+                    options,
+                    clock.clone(),
+                    cache.clone(),
+                    config.policy.algorithms.clone(),
+                ))
+            });
             for name in config.names() {
                 if is_template(name) {
                     templates.push((name.clone(), i));
@@ -439,7 +458,11 @@ impl Validator {
                     by_issuer.insert(name.clone(), i);
                 }
             }
-            entries.push(Entry { config, cache });
+            entries.push(Entry {
+                config,
+                cache,
+                introspector,
+            });
         }
         Validator {
             shared: Arc::new(Shared {
@@ -523,10 +546,23 @@ impl Validator {
     /// The unverified `iss` picks the issuer; an unconfigured or missing `iss` is
     /// `issuer_mismatch` listing the configured issuers, and nothing is fetched for it.
     /// Waits at most the issuer's `max_wait` for keys; `keys_unavailable` when there are none.
+    ///
+    /// A token that does not decode as a compact JWS goes to token introspection when an
+    /// issuer has it (see [`crate::introspection`] for which issuer is asked); without
+    /// one, it is `malformed_token`.
     pub async fn validate(&self, token: &str) -> Result<Verified, ValidationError> {
         let shared = &self.shared;
         let token = jws::strip_bearer(token);
-        let decoded = jws::decode(token, shared.max_token_size)?;
+        let decoded = match jws::decode(token, shared.max_token_size) {
+            Ok(decoded) => decoded,
+            Err(e @ ValidationError::Malformed { .. }) => {
+                return match self.validate_opaque(token).await {
+                    Some(result) => result,
+                    None => Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let entry = match self.entry_quick(&decoded) {
             Some(found) => found?,
             None => {
@@ -545,8 +581,128 @@ impl Validator {
                 found: token.len(),
             });
         }
+        let introspector = entry
+            .introspector
+            .as_ref()
+            .filter(|i| i.options().introspect_jwts);
         let keys = entry.cache.keys_for(decoded.header.kid.as_deref()).await?;
-        verify_decoded_owned(decoded, &keys, policy, shared.clock.now())
+        let verified = verify_decoded_owned(decoded, &keys, policy, shared.clock.now());
+        let Some(introspector) = introspector else {
+            return verified;
+        };
+        match verified {
+            // A JWT signed by a key the issuer does not publish (Okta org authorization
+            // server tokens): with `introspect_jwts`, the issuer's introspection alone
+            // judges it, by its answer's claims (never the token's unverified ones).
+            Err(ValidationError::KidNotFound { .. }) => {
+                self.judge_answer(entry, introspector.introspect(token).await?)
+            }
+            Err(e) => Err(e),
+            // A valid JWT is also asked about, so that a revoked one is refused; its own
+            // (signed) claims stand.
+            Ok(mut verified) => {
+                let answer = introspector.introspect(token).await?;
+                if answer.claims.is_none() {
+                    return Err(inactive(entry));
+                }
+                verified.introspection = Some(answer.info.clone());
+                Ok(verified)
+            }
+        }
+    }
+
+    /// An opaque token (not a compact JWS), judged by introspection: `None` when no issuer
+    /// takes it (no introspection configured, or no prefix matches), so that the caller
+    /// reports why it is not a JWT.
+    ///
+    /// The issuers asked: those whose `token_prefix` the token starts with (the longest
+    /// only), else those without a prefix, in configuration order. The first `active`
+    /// answer decides (its claims then meet that issuer's policy or the token is refused);
+    /// when none is active, an issuer that could not answer makes it "cannot verify now"
+    /// (it may have been that issuer's token), else `token_inactive`.
+    async fn validate_opaque(&self, token: &str) -> Option<Result<Verified, ValidationError>> {
+        let entries = &self.shared.entries;
+        let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
+        let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
+        let asked = entries.iter().filter(|e| takes(e) == Some(longest));
+        if let Some(bad) = not_token68(token) {
+            return Some(Err(bad));
+        }
+        let mut failure = None;
+        let mut last_inactive = None;
+        for entry in asked {
+            let Some(introspector) = &entry.introspector else {
+                continue;
+            };
+            let policy = &entry.config.policy;
+            if token.len() > policy.max_token_size {
+                failure.get_or_insert(ValidationError::TokenTooLarge {
+                    limit: policy.max_token_size,
+                    found: token.len(),
+                });
+                continue;
+            }
+            match introspector.introspect(token).await {
+                Ok(answer) if answer.claims.is_some() => {
+                    return Some(self.judge_answer(entry, answer));
+                }
+                Ok(_) => last_inactive = Some(entry),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        Some(Err(failure.or(last_inactive.map(inactive))?))
+    }
+
+    /// An introspection answer judged like a JWT: active, then its claims meet the
+    /// issuer's policy at the validator's time.
+    fn judge_answer(
+        &self,
+        entry: &Entry,
+        answer: Arc<crate::introspection::Answer>,
+    ) -> Result<Verified, ValidationError> {
+        let Some(claims) = &answer.claims else {
+            return Err(inactive(entry));
+        };
+        let now = self.shared.clock.now();
+        entry.config.policy.check_claims(claims, now)?;
+        Ok(Verified {
+            header: jws::Header::new("", None, None, serde_json::Map::new()),
+            claims: crate::Claims::from(claims.clone()),
+            alg: None,
+            introspection: Some(answer.info.clone()),
+        })
+    }
+
+    /// The raw introspection answer for `token` from the issuer that would judge it (the
+    /// first that takes an opaque token; the one its `iss` names for a JWT): the answer's
+    /// members when active (before any policy check), `None` when inactive; from the cache
+    /// when [`Validator::validate`] just asked, so a report costs no second call. `None`
+    /// when no issuer introspects this token. For diagnosis (`tollgate doctor`).
+    #[allow(clippy::type_complexity)]
+    pub async fn introspection_answer(
+        &self,
+        token: &str,
+    ) -> Option<(
+        String,
+        Result<Option<serde_json::Map<String, Value>>, ValidationError>,
+    )> {
+        let token = jws::strip_bearer(token);
+        let entry = match jws::decode(token, self.shared.max_token_size) {
+            Ok(decoded) => self.entry_quick(&decoded)?.ok()?,
+            Err(_) => {
+                let entries = &self.shared.entries;
+                let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
+                let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
+                entries.iter().find(|e| takes(e) == Some(longest))?
+            }
+        };
+        let answer = entry.introspector.as_ref()?.introspect(token).await;
+        Some((
+            entry.config.issuer.clone(),
+            answer.map(|a| a.claims.clone()),
+        ))
     }
 
     /// The issuer entry named by `iss`, or `issuer_mismatch`.
@@ -622,7 +778,10 @@ impl Validator {
         self.shared
             .entries
             .iter()
-            .map(|e| e.cache.status())
+            .map(|e| IssuerStatus {
+                introspection: e.introspector.as_ref().map(|i| i.status()),
+                ..e.cache.status()
+            })
             .collect()
     }
 
@@ -630,4 +789,32 @@ impl Validator {
     pub fn is_ready(&self) -> bool {
         self.shared.entries.iter().all(|e| e.cache.is_ready())
     }
+}
+
+/// `token_inactive` for the entry's issuer.
+fn inactive(entry: &Entry) -> ValidationError {
+    ValidationError::TokenInactive {
+        issuer: entry.config.issuer.clone(),
+    }
+}
+
+/// Why `token` cannot be an opaque bearer token: it holds a character outside the RFC 6750
+/// `b64token` syntax (letters, digits, `-._~+/`, trailing `=`), such as a space, a control
+/// character or a non-ASCII letter. Such a value is never sent to an introspection endpoint.
+fn not_token68(token: &str) -> Option<ValidationError> {
+    let body = token.trim_end_matches('=');
+    let bad = body
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~+/".contains(*c)));
+    let reason = match bad {
+        _ if body.is_empty() => "is empty".to_string(),
+        Some(c) => format!(
+            "holds {c:?}, which a bearer token never does (RFC 6750 b64token: letters, digits, -._~+/ and trailing =)"
+        ),
+        None => return None,
+    };
+    Some(ValidationError::Malformed {
+        part: TokenPart::Token,
+        reason,
+    })
 }

@@ -160,3 +160,22 @@ fn a_cause_is_one_log_line() {
     assert!(line.starts_with("issuer_near_miss: "), "{line}");
     assert!(!line.contains('\n'));
 }
+
+/// An opaque token refused by introspection: its cause is the introspection's answer, not
+/// "this is not a JWT" (the API does read opaque tokens); an opaque token refused without
+/// introspection still gets the opaque-token cause.
+#[test]
+fn an_introspected_refusal_is_explained_by_its_answer() {
+    let s = settings(Policy::new().issuer("https://idp.example"));
+    let inactive = tollgate::ValidationError::TokenInactive {
+        issuer: "https://idp.example".into(),
+    };
+    let causes = doctor::explain(&inactive, "tgo_abcdefghijklmnop", &s);
+    assert_eq!(causes[0].id, "token_inactive", "{causes:?}");
+    let malformed = tollgate::ValidationError::Malformed {
+        part: tollgate::TokenPart::Token,
+        reason: "has no '.'".into(),
+    };
+    let causes = doctor::explain(&malformed, "tgo_abcdefghijklmnop", &s);
+    assert_eq!(causes[0].id, "opaque_token", "{causes:?}");
+}

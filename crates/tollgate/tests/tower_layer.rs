@@ -48,7 +48,11 @@ async fn raw(Claims(c): Claims) -> axum::Json<Value> {
 }
 
 async fn verified(v: Verified) -> String {
-    format!("{} {}", v.alg, v.header.typ.as_deref().unwrap_or("-"))
+    format!(
+        "{} {}",
+        v.alg.map_or("-", |a| a.as_str()),
+        v.header.typ.as_deref().unwrap_or("-")
+    )
 }
 
 async fn email(Claims(_): Claims<NeedsEmail>) -> &'static str {
@@ -720,6 +724,57 @@ async fn dpop_bound_tokens_through_the_layer() {
         let w = r.headers()["www-authenticate"].to_str().unwrap();
         assert!(w.starts_with("DPoP realm=\"tollgate\", algs="), "{w}");
     }
+}
+
+/// An opaque token through the layer: introspected at the dev issuer, its answer's claims
+/// reach the extractors, scope rules apply, and a revoked or unanswerable token is refused
+/// (401 / 503), never let through.
+#[tokio::test]
+async fn opaque_tokens_are_introspected_by_the_layer() {
+    use tollgate::introspection::{ClientSecret, IntrospectionOptions};
+    let issuer = DevIssuer::start(IssuerOptions::default()).await.unwrap();
+    let validator = Validator::new(vec![IssuerConfig::discovery(issuer.url())
+        .policy(Policy::new().audience(issuer.audience()))
+        .introspection(
+            IntrospectionOptions::new("dev", ClientSecret::new("dev-secret"))
+                .max_ttl(Duration::ZERO)
+                .inactive_ttl(Duration::ZERO),
+        )])
+    .unwrap();
+    let (app, _seen) = app(JwtLayer::new(validator));
+    let token = issuer.opaque_token(json!({"scope": "read orders.read", "sub": "opaque-user"}));
+    let a = send(&app, get_with("/me", Some(&token))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json()["sub"], "opaque-user");
+    let a = send(&app, get_with("/verified", Some(&token))).await;
+    assert_eq!(a.text, "- -");
+    let post = Request::post("/orders")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_refusal(
+        &send(&app, post).await,
+        403,
+        "insufficient_scope",
+        "insufficient_scope",
+    );
+    issuer.revoke(&token);
+    let a = send(&app, get_with("/me", Some(&token))).await;
+    assert_refusal(&a, 401, "invalid_token", "token_inactive");
+    issuer.set_fault(Fault::Status500);
+    let fresh = issuer.opaque_token(json!({}));
+    let a = send(&app, get_with("/me", Some(&fresh))).await;
+    assert_refusal(
+        &a,
+        503,
+        "temporarily_unavailable",
+        "introspection_unavailable",
+    );
+    assert!(a.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("introspection endpoint is unavailable"));
+    issuer.shutdown().await;
 }
 
 /// The layer in front of a multi-tenant API: the dev issuer plays Entra's `common` endpoint

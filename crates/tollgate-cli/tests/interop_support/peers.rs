@@ -172,6 +172,17 @@ impl Peers {
 
     /// The OpenID provider on `127.0.0.1:port`, signing with the key in `key_file`.
     pub fn oidc_provider(&self, port: u16, key_file: &Path) -> Result<Server, String> {
+        self.oidc_provider_with(port, key_file, "jwt")
+    }
+
+    /// [`Peers::oidc_provider`] issuing `format` access tokens: `jwt`, or `opaque` (with
+    /// introspection and revocation on).
+    pub fn oidc_provider_with(
+        &self,
+        port: u16,
+        key_file: &Path,
+        format: &str,
+    ) -> Result<Server, String> {
         let mut server = Server::start(
             "oidc-provider",
             Path::new("node"),
@@ -179,6 +190,7 @@ impl Peers {
                 self.dir.join("oidc_provider.mjs").display().to_string(),
                 port.to_string(),
                 key_file.display().to_string(),
+                format.to_string(),
             ],
             None,
             Duration::from_secs(180),

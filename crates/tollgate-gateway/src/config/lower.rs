@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use http::{HeaderName, Method, Uri};
 use serde_json::Value;
+use tollgate::introspection::{ClientAuth, ClientSecret, IntrospectionOptions};
 use tollgate::keys::{check_remote_url, FetchError};
 use tollgate::{Algorithm, JwkSet, Policy, TypPolicy};
 use toml::Spanned;
 
-use super::raw::{RawCache, RawConfig, RawIssuer, RawRoute};
+use super::raw::{RawCache, RawConfig, RawIntrospection, RawIssuer, RawRoute};
 use super::*;
 
 /// Checks a configuration read from `src` (relative `jwks_file` paths are taken from
@@ -573,14 +574,94 @@ impl Ctx<'_> {
         if let Some(l) = raw.dpop_leeway {
             dpop = dpop.leeway(l);
         }
-        Ok(IssuerConfig {
+        let mut config = IssuerConfig {
             issuer: name.clone(),
             aliases: raw.aliases.clone(),
             source,
             policy,
             cache: cache_options(&raw.cache),
             dpop,
-        })
+            introspection: None,
+        };
+        if let Some(spanned) = &raw.introspection {
+            config.introspection = Some(self.build_introspection(name, spanned)?);
+        }
+        Ok(config)
+    }
+
+    /// `[issuer.introspection]`: the endpoint (https, or http on loopback; default from
+    /// discovery), the client, its secret read now from a file or the environment.
+    fn build_introspection(
+        &self,
+        name: &str,
+        spanned: &Spanned<RawIntrospection>,
+    ) -> Result<IntrospectionOptions, ConfigError> {
+        let at = spanned.span().start;
+        let raw = spanned.get_ref();
+        let err = |m: String| self.err(at, format!("issuer {name:?}: [issuer.introspection] {m}"));
+        if raw.client_secret.is_some() {
+            return Err(err("`client_secret` is not accepted in the file (it would end up in version control and backups); put the secret in a file readable only by the gateway and set `client_secret_file`, or set `client_secret_env` to the name of an environment variable holding it".into()));
+        }
+        if raw.client_id.is_empty() {
+            return Err(err(
+                "`client_id` is empty; write the client id this API introspects with".into(),
+            ));
+        }
+        let secret = match (&raw.client_secret_file, &raw.client_secret_env) {
+            (Some(file), None) => {
+                let path = match self.base_dir {
+                    Some(dir) if Path::new(file).is_relative() => dir.join(file),
+                    _ => PathBuf::from(file),
+                };
+                ClientSecret::from_file(&path).map_err(err)?
+            }
+            (None, Some(var)) => ClientSecret::from_env(var).map_err(err)?,
+            _ => {
+                return Err(err(
+                    "set exactly one of `client_secret_file` (a file holding the secret) and `client_secret_env` (an environment variable holding it)".into(),
+                ))
+            }
+        };
+        let mut options = IntrospectionOptions::new(raw.client_id.clone(), secret);
+        if let Some(url) = &raw.endpoint {
+            check_remote_url(url).map_err(|e| err(format!("endpoint {}", url_refused(url, e))))?;
+            options = options.endpoint(url.clone());
+        }
+        if let Some(auth) = &raw.auth {
+            options = options.auth(ClientAuth::parse(auth).ok_or_else(|| {
+                err(format!(
+                    "`auth` must be \"client_secret_basic\" (default) or \"client_secret_post\", found {auth:?}"
+                ))
+            })?);
+        }
+        if let Some(prefix) = &raw.token_prefix {
+            if prefix.is_empty() {
+                return Err(err(
+                    "`token_prefix` is empty; omit it to take every token that is not a JWT".into(),
+                ));
+            }
+            options = options.token_prefix(prefix.clone());
+        }
+        let d = tollgate::introspection::default_fetch_options();
+        let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+        Ok(options
+            .max_ttl(secs(raw.max_ttl, tollgate::introspection::DEFAULT_MAX_TTL))
+            .inactive_ttl(secs(
+                raw.inactive_ttl,
+                tollgate::introspection::DEFAULT_INACTIVE_TTL,
+            ))
+            .max_entries(
+                raw.max_entries
+                    .unwrap_or(tollgate::introspection::DEFAULT_MAX_ENTRIES),
+            )
+            .introspect_jwts(raw.introspect_jwts.unwrap_or(false))
+            .jwt_answers(raw.jwt_answers.unwrap_or(false))
+            .fetch(
+                tollgate::keys::FetchOptions::default()
+                    .connect_timeout(secs(raw.connect_timeout, d.connect_timeout))
+                    .timeout(secs(raw.timeout, d.timeout))
+                    .max_body(raw.max_body.unwrap_or(d.max_body)),
+            ))
     }
 
     fn build_route(

@@ -112,6 +112,31 @@ pub(super) struct RawIssuer {
     pub(super) dpop_algorithms: Option<Vec<String>>,
     pub(super) dpop_window: Option<u64>,
     pub(super) dpop_leeway: Option<u64>,
+    pub(super) introspection: Option<Spanned<RawIntrospection>>,
+}
+
+/// `[issuer.introspection]`: the library's `IntrospectionOptions`, durations in seconds.
+/// The secret comes from a file or an environment variable, never inline.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIntrospection {
+    pub(super) endpoint: Option<String>,
+    pub(super) client_id: String,
+    pub(super) client_secret_file: Option<String>,
+    pub(super) client_secret_env: Option<String>,
+    /// Read only to refuse it with a clear message: a secret written in the file would end
+    /// up in version control and in logs of the configuration.
+    pub(super) client_secret: Option<toml::Value>,
+    pub(super) auth: Option<String>,
+    pub(super) max_ttl: Option<u64>,
+    pub(super) inactive_ttl: Option<u64>,
+    pub(super) max_entries: Option<usize>,
+    pub(super) token_prefix: Option<String>,
+    pub(super) introspect_jwts: Option<bool>,
+    pub(super) jwt_answers: Option<bool>,
+    pub(super) connect_timeout: Option<u64>,
+    pub(super) timeout: Option<u64>,
+    pub(super) max_body: Option<usize>,
 }
 
 /// `[issuer.cache]`: the library's `CacheOptions`, durations in seconds, `max_body` in

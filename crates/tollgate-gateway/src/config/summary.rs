@@ -36,6 +36,20 @@ impl Config {
                     i.policy.audiences.join(", ")
                 }
             ));
+            if let Some(o) = &i.introspection {
+                out.push_str(&format!(
+                    "  introspection: {} as client {} ({}){}{}; answers kept {} s\n",
+                    o.endpoint.as_deref().unwrap_or("endpoint from discovery"),
+                    o.client_id,
+                    o.auth.as_str(),
+                    o.token_prefix
+                        .as_deref()
+                        .map(|p| format!(", tokens starting {p:?}"))
+                        .unwrap_or_default(),
+                    if o.introspect_jwts { ", JWTs too" } else { "" },
+                    o.max_ttl.as_secs()
+                ));
+            }
             if !i.aliases.is_empty() {
                 out.push_str(&format!("  also accepted as: {}\n", i.aliases.join(", ")));
             }

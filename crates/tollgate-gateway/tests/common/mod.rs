@@ -115,8 +115,13 @@ pub async fn raw_status(port: u16, request: &str) -> String {
 
 /// The admin listener's `/metrics` text.
 pub async fn metrics_text(gw: &tollgate_gateway::RunningGateway) -> String {
+    admin_text(gw, "/metrics").await
+}
+
+/// The text of an admin listener's page (`/metrics`, `/keys`).
+pub async fn admin_text(gw: &tollgate_gateway::RunningGateway, path: &str) -> String {
     client()
-        .get(format!("{}/metrics", gw.admin_url().unwrap()))
+        .get(format!("{}{path}", gw.admin_url().unwrap()))
         .send()
         .await
         .unwrap()

@@ -332,8 +332,16 @@ fn client_id<'f>(f: &'f Facts<'_>) -> Option<&'f str> {
 // ---- the shape of the token -------------------------------------------------------------
 
 /// `Some` when the token has this shape: the guard of the rules about the token's shape.
+/// The token has this shape, and was not judged by introspection (an opaque token the
+/// issuer's introspection refused is not "not a JWT": the answer is the cause).
 fn shape(f: &Facts<'_>, shape: Shape) -> Option<()> {
-    (f.insp.shape == shape).then_some(())
+    let introspected = matches!(
+        f.core,
+        Err(ValidationError::TokenInactive { .. }
+            | ValidationError::IntrospectionUnavailable { .. }
+            | ValidationError::IntrospectionMalformed { .. })
+    );
+    (f.insp.shape == shape && !introspected).then_some(())
 }
 
 fn encrypted_token(f: &Facts<'_>) -> Option<Found> {
@@ -381,10 +389,65 @@ fn opaque_token(f: &Facts<'_>) -> Option<Found> {
             "Request a JWT access token for this API (set its audience/resource/scope), or validate opaque tokens by introspection at their issuer.".to_string(),
         ),
     };
+    let fix = format!("{fix} {}", introspection_fix(f, false));
     found(
         "The token is not a JWT: it is an opaque (reference) token that only its issuer can read.",
         evidence,
         fix,
+    )
+}
+
+/// The configuration that validates the configured issuer's opaque tokens by token
+/// introspection (RFC 7662), with the endpoint of the recognised provider; or why the
+/// provider has none. `jwts`: the tokens are JWTs only the issuer can check (Okta org
+/// authorization server), so `introspect_jwts` is needed too.
+fn introspection_fix(f: &Facts<'_>, jwts: bool) -> String {
+    let issuer = f
+        .settings
+        .policy
+        .issuers
+        .first()
+        .map(String::as_str)
+        .or(f.iss.as_deref())
+        .unwrap_or("");
+    let base = issuer.trim_end_matches('/');
+    let provider = f
+        .configured_provider_id()
+        .filter(|p| *p != ProviderId::Generic)
+        .or(f.token_provider_id());
+    let endpoint = match provider {
+        Some(ProviderId::OktaOrg) => Some(format!("{base}/oauth2/v1/introspect")),
+        Some(ProviderId::OktaCustom) => Some(format!("{base}/v1/introspect")),
+        Some(ProviderId::Keycloak) => {
+            Some(format!("{base}/protocol/openid-connect/token/introspect"))
+        }
+        Some(ProviderId::Auth0) => {
+            return "Auth0 has no introspection endpoint for its opaque access tokens (they are only good for /userinfo): request a JWT by giving this API's audience.".into()
+        }
+        Some(p) if p.is_entra() || p == ProviderId::AzureB2c => {
+            return "Microsoft Entra ID has no introspection endpoint: a token your API cannot read is meant for Microsoft Graph; request one for this API's scope (api://<app id>/.default).".into()
+        }
+        Some(ProviderId::Google) => {
+            return "Google access tokens (ya29.) have no RFC 7662 introspection; use ID tokens or Google's tokeninfo endpoint.".into()
+        }
+        _ => None,
+    };
+    let endpoint_line = match &endpoint {
+        Some(url) => format!("endpoint = \"{url}\", "),
+        None => String::new(),
+    };
+    let endpoint_note = match &endpoint {
+        Some(_) => "",
+        None => " (without `endpoint`, the discovery document's introspection_endpoint is used)",
+    };
+    let jwt_line = if jwts { ", introspect_jwts = true" } else { "" };
+    format!(
+        "To validate them by token introspection (RFC 7662) at the issuer, configure it: in tollgate serve, under this [[issuer]], [issuer.introspection] {endpoint_line}client_id = \"<this API's client id>\", client_secret_file = \"/etc/tollgate/introspection-secret\"{jwt_line}{endpoint_note}; with tollgate verify/doctor, --introspection-client-id ID --introspection-secret-file FILE{}{}.",
+        endpoint
+            .as_deref()
+            .map(|u| format!(" --introspection-endpoint {u}"))
+            .unwrap_or_default(),
+        if jwts { " --introspect-jwts" } else { "" },
     )
 }
 
@@ -470,7 +533,7 @@ fn okta_org(f: &Facts<'_>) -> Option<Found> {
     found(
         "This is an access token from the Okta org authorization server: it is meant for Okta's own APIs and your API cannot validate it.",
         evidence.join("; "),
-        format!("Use a custom authorization server for your API: request tokens from {base}/oauth2/default (audience api://default) or your own server (Security > API > Authorization Servers), and set the API's issuer to that server (e.g. {base}/oauth2/default). Org server access tokens can only go to Okta (/oauth2/v1/userinfo, /introspect)."),
+        format!("Use a custom authorization server for your API: request tokens from {base}/oauth2/default (audience api://default) or your own server (Security > API > Authorization Servers), and set the API's issuer to that server (e.g. {base}/oauth2/default). Org server access tokens can only be checked by Okta (/oauth2/v1/userinfo, /oauth2/v1/introspect). {}", introspection_fix(f, true)),
     )
 }
 

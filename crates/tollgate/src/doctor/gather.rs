@@ -13,8 +13,10 @@
 use std::fmt;
 
 use super::{Context, DiscoveryInfo, Fetched, KeySource, Settings};
+use crate::introspection::IntrospectionOptions;
 use crate::jwk::{JwkSet, SkippedKey};
 use crate::keys::{check_remote_url, discovery_url, Discovery, FetchError, FetchOptions, Fetcher};
+use serde_json::Value;
 
 /// Where a discovery document or a key set comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +55,10 @@ pub struct Sources {
     pub offline: bool,
     /// HTTP limits of the fetches (the library's defaults unless changed).
     pub fetch: FetchOptions,
+    /// Token introspection at the first issuer (RFC 7662), when the API uses it: an opaque
+    /// token (or, with `introspect_jwts`, a JWT) is introspected and the report shows the
+    /// answer. Nothing is introspected offline.
+    pub introspection: Option<IntrospectionOptions>,
 }
 
 /// The inputs cannot be used as given (a usage problem, not a diagnosis): for example a
@@ -194,7 +200,19 @@ pub async fn gather(
         _ => None,
     };
 
+    let introspection = match &sources.introspection {
+        Some(options) if !sources.offline => {
+            introspect(token, &settings, sources, options, &mut notes).await
+        }
+        Some(_) => {
+            notes.push("--offline: the token is not introspected".into());
+            None
+        }
+        None => None,
+    };
+
     let mut ctx = Context::new(token, settings);
+    ctx.introspection = introspection;
     ctx.api_keys = api_keys;
     ctx.discovery = discovery;
     ctx.live_keys = live_keys;
@@ -294,6 +312,68 @@ impl<'a> Net<'a> {
             }
         }
     }
+}
+
+/// Judges `token` as an API with introspection at the first issuer would (the library's
+/// [`Validator`](crate::Validator), on the settings' clock), and reads the answer back from
+/// its cache for the report. `None` when this token would not be introspected.
+async fn introspect(
+    token: &str,
+    settings: &Settings,
+    sources: &Sources,
+    options: &IntrospectionOptions,
+    notes: &mut Vec<String>,
+) -> Option<super::IntrospectionFinding> {
+    let jwt = crate::jws::decode(token, usize::MAX).is_ok();
+    if jwt && !options.introspect_jwts {
+        return None;
+    }
+    let Some(issuer) = settings.policy.issuers.first() else {
+        notes.push(
+            "introspection needs the issuer (--issuer): the token is not introspected".into(),
+        );
+        return None;
+    };
+    let config = match &sources.discovery {
+        Some(Source::Url(url)) => crate::IssuerConfig::discovery_url(issuer.clone(), url.clone()),
+        _ => crate::IssuerConfig::discovery(issuer.clone()),
+    };
+    let config = config
+        .policy(settings.policy.clone())
+        .introspection(options.clone());
+    let validator = match crate::Validator::new(vec![config]) {
+        Ok(v) => v.with_clock(std::sync::Arc::new(crate::FixedClock::new(settings.now))),
+        Err(e) => {
+            notes.push(format!("the token is not introspected: {e}"));
+            return None;
+        }
+    };
+    let outcome = validator.validate(token).await.map(|_| ());
+    let (issuer, answer) = validator.introspection_answer(token).await?;
+    let endpoint = validator
+        .status()
+        .into_iter()
+        .find_map(|s| s.introspection)
+        .and_then(|s| s.endpoint);
+    let mut report = super::IntrospectionReport {
+        issuer,
+        endpoint,
+        ..Default::default()
+    };
+    match answer {
+        Ok(Some(claims)) => {
+            let text = |n: &str| claims.get(n).and_then(Value::as_str).map(str::to_string);
+            report.active = Some(true);
+            report.client_id = text("client_id");
+            report.scope = text("scope");
+            report.sub = text("sub");
+            report.exp = claims.get("exp").and_then(crate::claims::numeric_date);
+            report.expires_in = report.exp.map(|e| e - settings.now);
+        }
+        Ok(None) => report.active = Some(false),
+        Err(e) => report.error = Some(e.to_string()),
+    }
+    Some(super::IntrospectionFinding { report, outcome })
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::claims::Policy;
+use crate::clock;
 use crate::error::ValidationError;
 use crate::jwk::{JwkSet, SkippedKey};
 use crate::jws::Header;
@@ -181,6 +182,9 @@ pub struct Context {
     /// (feature `remote`).
     #[cfg(feature = "remote")]
     pub dpop: Option<DpopRequest>,
+    /// What the issuer's introspection endpoint said, when the API introspects this token
+    /// (an opaque token, or a JWT with `introspect_jwts`): then the verdict is the API's.
+    pub introspection: Option<IntrospectionFinding>,
 }
 
 /// The request a DPoP-bound token came with, as the doctor is told it.
@@ -239,6 +243,39 @@ impl DpopRequest {
     }
 }
 
+/// What token introspection (RFC 7662) said about the token, as the API would judge it.
+#[derive(Clone, Debug)]
+pub struct IntrospectionFinding {
+    /// The answer, for the report.
+    pub report: IntrospectionReport,
+    /// The API's verdict on the token (introspection, then its policy): `Ok` when accepted.
+    pub outcome: Result<(), ValidationError>,
+}
+
+/// The introspection part of a [`Report`]: the answer (active or not, the token's client,
+/// scopes, expiry) or why there is none. Never the client secret or the token.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct IntrospectionReport {
+    /// The configured issuer whose endpoint was asked.
+    pub issuer: String,
+    /// The endpoint (configured, or found by discovery), when known.
+    pub endpoint: Option<String>,
+    /// The answer's `active`; `None` when there was no usable answer.
+    pub active: Option<bool>,
+    /// The token's `client_id`, per the answer.
+    pub client_id: Option<String>,
+    /// The token's `scope`, per the answer.
+    pub scope: Option<String>,
+    /// The token's `sub`, per the answer.
+    pub sub: Option<String>,
+    /// The token's `exp`, per the answer.
+    pub exp: Option<i64>,
+    /// Seconds from "now" to `exp` (negative: expired).
+    pub expires_in: Option<i64>,
+    /// Why there is no usable answer (unreachable, refused, malformed).
+    pub error: Option<String>,
+}
+
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
@@ -266,6 +303,7 @@ impl Context {
             notes: Vec::new(),
             #[cfg(feature = "remote")]
             dpop: None,
+            introspection: None,
         }
     }
 }
@@ -403,6 +441,9 @@ pub struct Report {
     pub claims: Option<Map<String, Value>>,
     /// Notes about the input and what was fetched.
     pub notes: Vec<String>,
+    /// What token introspection said, when the API introspects this token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection: Option<IntrospectionReport>,
     /// The time the report was made for (Unix seconds).
     pub now: i64,
     /// What the API expects (issuers, audiences, algorithms, leeway, `typ`).
@@ -438,7 +479,14 @@ pub fn diagnose(ctx: &Context) -> Report {
     report.keys = view::key_sets(ctx, &f);
     report.rotation = view::rotation(ctx);
     report.fetches = view::fetches(ctx);
-    report
+    match &ctx.introspection {
+        Some(found) => with_introspection(
+            report,
+            found,
+            matches!(f.insp.shape, token::Shape::Opaque | token::Shape::Malformed),
+        ),
+        None => report,
+    }
 }
 
 fn report_of(f: &facts::Facts<'_>, checks: Vec<Check>, causes: Vec<Cause>) -> Report {
@@ -455,6 +503,7 @@ fn report_of(f: &facts::Facts<'_>, checks: Vec<Check>, causes: Vec<Cause>) -> Re
         claims: f.insp.claims.clone(),
         notes: f.notes.clone(),
         now: f.settings.now,
+        introspection: None,
         expected: view::Expected::of(&f.settings.policy),
         parts: Vec::new(),
         header_meanings: view::meanings(f.insp.header.as_ref(), true),
@@ -492,6 +541,86 @@ pub fn report_of_error(
     let checks = checks::run(&f);
     let causes = causes::find(&f);
     report_of(&f, checks, causes)
+}
+
+/// The report when the API introspects the token: its verdict is the API's (introspection,
+/// then the policy on the answer's claims); for an opaque token the JWT checks give way to
+/// one `introspection` check, and a refusal's cause is the introspection's.
+fn with_introspection(mut report: Report, found: &IntrospectionFinding, opaque: bool) -> Report {
+    let r = &found.report;
+    let summary = match (r.active, &r.error) {
+        (Some(true), _) => {
+            let mut parts = vec![format!(
+                "active at {}",
+                r.endpoint.as_deref().unwrap_or("the endpoint")
+            )];
+            if let Some(c) = &r.client_id {
+                parts.push(format!("client {c}"));
+            }
+            if let Some(s) = &r.scope {
+                parts.push(format!("scopes \"{s}\""));
+            }
+            match r.expires_in {
+                Some(n) if n >= 0 => parts.push(format!("expires in {}", clock::span(n))),
+                Some(n) => parts.push(format!("expired {} ago", clock::span(-n))),
+                None => parts.push("no exp".into()),
+            }
+            parts.join(", ")
+        }
+        (Some(false), _) => format!(
+            "not active: {} says the token is revoked, expired or unknown",
+            r.endpoint.as_deref().unwrap_or("the endpoint")
+        ),
+        (None, Some(e)) => e.clone(),
+        (None, None) => "no answer".into(),
+    };
+    let status = match (&found.outcome, r.active) {
+        (Ok(()), _) => Status::Pass,
+        (Err(_), Some(true)) => Status::Warn,
+        (Err(_), _) => Status::Fail,
+    };
+    if opaque {
+        report.checks.retain(|c| c.id == "format");
+        for c in &mut report.checks {
+            c.status = Status::Pass;
+            c.summary = "an opaque (reference) token: judged by introspection at its issuer".into();
+        }
+    }
+    report.checks.push(Check {
+        id: "introspection",
+        title: "Token introspection (RFC 7662)",
+        status,
+        summary: summary.clone(),
+    });
+    match &found.outcome {
+        Ok(()) => {
+            report.valid = true;
+            report.code = None;
+            report.verdict = Verdict::Valid;
+            report.message = None;
+            report.causes.clear();
+        }
+        Err(e) => {
+            report.valid = false;
+            report.code = Some(e.code());
+            report.verdict = if e.is_unavailable() {
+                Verdict::CannotCheck
+            } else {
+                Verdict::Invalid
+            };
+            report.message = Some(e.to_string());
+            if opaque || r.active != Some(true) || report.causes.is_empty() {
+                report.causes = vec![Cause {
+                    id: e.code(),
+                    summary: e.cause().to_string(),
+                    evidence: format!("{e}; introspection: {summary}"),
+                    fix: e.fix().to_string(),
+                }];
+            }
+        }
+    }
+    report.introspection = Some(found.report.clone());
+    report
 }
 
 /// The causes of a [`ValidationError`] the API already produced, from the token's header

@@ -180,6 +180,46 @@ pub fn render(report: &Report, colour: bool) -> String {
         out.push_str(&wrap("  note       ", 13, pr.notes));
     }
 
+    if let Some(r) = &report.introspection {
+        out.push('\n');
+        out.push_str(&p.bold("Introspection"));
+        out.push('\n');
+        let active = match r.active {
+            Some(true) => "yes",
+            Some(false) => "no (revoked, expired or unknown)",
+            None => "no answer",
+        };
+        let mut rows = vec![
+            ("issuer", r.issuer.clone()),
+            (
+                "endpoint",
+                r.endpoint.clone().unwrap_or_else(|| "(not found)".into()),
+            ),
+            ("active", active.to_string()),
+        ];
+        for (name, v) in [
+            ("client", &r.client_id),
+            ("scopes", &r.scope),
+            ("subject", &r.sub),
+        ] {
+            if let Some(v) = v {
+                rows.push((name, v.clone()));
+            }
+        }
+        if let Some(exp) = r.exp {
+            rows.push((
+                "expires",
+                format!("{} ({})", time::date(exp), time::relative(exp, report.now)),
+            ));
+        }
+        if let Some(e) = &r.error {
+            rows.push(("error", e.clone()));
+        }
+        for (name, v) in rows {
+            out.push_str(&wrap(&format!("  {name:<9}  "), 13, &v));
+        }
+    }
+
     if let Some(h) = &report.header {
         out.push('\n');
         out.push_str(&p.bold("Header"));

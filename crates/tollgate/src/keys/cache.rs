@@ -587,6 +587,7 @@ impl KeyCache {
             key_set_age_secs: s.filter(|_| !is_static).map(|s| now - s.fetched_at),
             cache_control: s.and_then(|s| s.cache_control.clone()),
             etag: s.and_then(|s| s.etag.clone()),
+            introspection: None,
         }
     }
 }

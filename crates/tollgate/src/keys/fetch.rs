@@ -76,14 +76,17 @@ pub enum Fetched {
     Discovery,
     /// A JSON Web Key Set.
     Jwks,
+    /// An OAuth 2.0 token introspection answer (RFC 7662).
+    Introspection,
 }
 
 impl Fetched {
-    /// `"the discovery document"` or `"the JWKS"`.
+    /// `"the discovery document"`, `"the JWKS"` or `"the introspection answer"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Fetched::Discovery => "the discovery document",
             Fetched::Jwks => "the JWKS",
+            Fetched::Introspection => "the introspection answer",
         }
     }
 }
@@ -514,14 +517,55 @@ impl Fetcher {
         etag: Option<&str>,
     ) -> Result<RawResponse, FetchError> {
         let parsed = parse_remote_url(url).map_err(|e| e.with_what(what))?;
-        let started = Instant::now();
         let mut request = self
             .client
-            .get(parsed.clone())
+            .get(parsed)
             .header(header::ACCEPT, "application/json, application/jwk-set+json");
         if let Some(tag) = etag {
             request = request.header(header::IF_NONE_MATCH, tag);
         }
+        self.send(what, url, request).await
+    }
+
+    /// POSTs an `application/x-www-form-urlencoded` body to `url` (which must pass
+    /// [`check_remote_url`](super::check_remote_url)), with HTTP Basic credentials when
+    /// given (each part form-encoded first, RFC 6749 section 2.3.1), under the same
+    /// timeouts, body limit and redirect rule as every fetch. For token introspection.
+    pub(crate) async fn post_form(
+        &self,
+        what: Fetched,
+        url: &str,
+        accept: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<RawResponse, FetchError> {
+        let parsed = parse_remote_url(url).map_err(|e| e.with_what(what))?;
+        let encode = |pairs: &[(&str, &str)]| {
+            let mut s = url::form_urlencoded::Serializer::new(String::new());
+            s.extend_pairs(pairs);
+            s.finish()
+        };
+        let mut request = self
+            .client
+            .post(parsed)
+            .header(header::ACCEPT, accept)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(encode(form));
+        if let Some((id, secret)) = basic {
+            let one =
+                |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+            request = request.basic_auth(one(id), Some(one(secret)));
+        }
+        self.send(what, url, request).await
+    }
+
+    async fn send(
+        &self,
+        what: Fetched,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<RawResponse, FetchError> {
+        let started = Instant::now();
         let mut response = request
             .send()
             .await
@@ -633,11 +677,11 @@ impl Fetcher {
     }
 }
 
-struct RawResponse {
-    status: StatusCode,
-    headers: header::HeaderMap,
-    body: Vec<u8>,
-    elapsed: Duration,
+pub(crate) struct RawResponse {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: header::HeaderMap,
+    pub(crate) body: Vec<u8>,
+    pub(crate) elapsed: Duration,
 }
 
 /// The error and its sources, joined, without the URL reqwest repeats.
@@ -663,7 +707,12 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-fn status_error(what: Fetched, url: &str, status: StatusCode, body: &[u8]) -> FetchError {
+pub(crate) fn status_error(
+    what: Fetched,
+    url: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> FetchError {
     FetchError::Status {
         what,
         url: url.to_string(),

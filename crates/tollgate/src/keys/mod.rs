@@ -86,6 +86,9 @@ pub struct IssuerConfig {
     /// Whether its tokens may or must be DPoP-bound, and how proofs are checked
     /// (default: allowed, see [`crate::dpop::DpopOptions`]).
     pub dpop: crate::dpop::DpopOptions,
+    /// Its token introspection (RFC 7662), for opaque tokens; `None` (the default): its
+    /// tokens must be JWTs. See [`crate::introspection`].
+    pub introspection: Option<crate::introspection::IntrospectionOptions>,
 }
 
 impl IssuerConfig {
@@ -97,6 +100,7 @@ impl IssuerConfig {
             policy: Policy::default(),
             cache: CacheOptions::default(),
             dpop: crate::dpop::DpopOptions::default(),
+            introspection: None,
         }
     }
     /// Keys found by OIDC discovery at `{issuer}/.well-known/openid-configuration`.
@@ -148,6 +152,15 @@ impl IssuerConfig {
     /// how proofs are checked ([`crate::dpop::DpopOptions`]).
     pub fn dpop(mut self, dpop: crate::dpop::DpopOptions) -> IssuerConfig {
         self.dpop = dpop;
+        self
+    }
+    /// Validates this issuer's opaque tokens (and, optionally, its JWTs) by token
+    /// introspection (RFC 7662); see [`crate::introspection`].
+    pub fn introspection(
+        mut self,
+        options: crate::introspection::IntrospectionOptions,
+    ) -> IssuerConfig {
+        self.introspection = Some(options);
         self
     }
 }

@@ -49,4 +49,7 @@ pub struct IssuerStatus {
     pub cache_control: Option<String>,
     /// The `ETag` of the key set held.
     pub etag: Option<String>,
+    /// The state of its token introspection, when configured (no secret is shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection: Option<crate::introspection::IntrospectionStatus>,
 }

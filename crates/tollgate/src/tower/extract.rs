@@ -93,13 +93,17 @@ where
     }
 }
 
-/// The whole verified token (header, claims, algorithm), as an extractor. Same refusals as
-/// [`Claims`].
+/// The whole verified token (header, claims, algorithm; what introspection said, for an
+/// opaque token), as an extractor. Same refusals as [`Claims`].
 ///
 /// ```
 /// use tollgate::Verified;
 /// async fn handler(verified: Verified) -> String {
-///     format!("{} signed with {}", verified.claims.subject().unwrap_or("?"), verified.alg)
+///     let by = match verified.alg {
+///         Some(alg) => format!("signed with {alg}"),
+///         None => "opaque, introspected".into(),
+///     };
+///     format!("{} {by}", verified.claims.subject().unwrap_or("?"))
 /// }
 /// ```
 impl<S: Send + Sync> FromRequestParts<S> for Verified {
