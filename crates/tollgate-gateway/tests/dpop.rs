@@ -321,6 +321,11 @@ fn configuration_is_checked() {
             "",
             "redis://",
         ),
+        (
+            "[replay]\nredis = \"rediss://127.0.0.1:6379\"",
+            "",
+            "TLS (rediss://) is not built in",
+        ),
     ] {
         let e = parse(base(top, issuer)).unwrap_err().to_string();
         assert!(e.contains(expected), "{top} {issuer}: {e}");

@@ -330,13 +330,10 @@ impl Ctx<'_> {
                 None => None,
                 Some(v) => {
                     let url = v.get_ref();
-                    if !(url.starts_with("redis://")
-                        || url.starts_with("rediss://")
-                        || url.starts_with("unix://"))
-                    {
+                    if !(url.starts_with("redis://") || url.starts_with("unix://")) {
                         return Err(self.err(
                             v.span().start,
-                            format!("[replay] redis {url:?} must be a redis://host:port URL"),
+                            format!("[replay] redis {url:?} must be a redis://host:port URL (or unix:///path/redis.sock); TLS (rediss://) is not built in: reach Redis on a private network or through a local TLS tunnel"),
                         ));
                     }
                     Some(url.clone())
