@@ -132,6 +132,17 @@ impl CauseCache {
             | ValidationError::NotYetValid { .. }
             | ValidationError::IssuedInFuture { .. }
             | ValidationError::TooOld { .. } => {}
+            // A DPoP refusal's cause follows from its code alone (the URL one excepted: a
+            // proxy's rewrite or another URL); its sentence carries per-proof values (jti,
+            // iat, thumbprints) that would make every refusal a new situation.
+            ValidationError::DpopReplayed { .. }
+            | ValidationError::DpopProofTime { .. }
+            | ValidationError::DpopAthMismatch { .. }
+            | ValidationError::DpopKeyMismatch { .. }
+            | ValidationError::DpopMethodMismatch { .. }
+            | ValidationError::DpopProofInvalid { .. }
+            | ValidationError::DpopProofMissing { .. }
+            | ValidationError::BoundTokenAsBearer { .. } => {}
             // The reason may quote the token (a byte offset, a character).
             ValidationError::Malformed { part, .. } => format!("{part:?}").hash(&mut h),
             other => other.to_string().hash(&mut h),
@@ -461,6 +472,26 @@ mod tests {
             Some("token_expired")
         });
         assert_eq!(runs, 2);
+    }
+
+    #[test]
+    fn dpop_refusals_are_one_situation_per_code_but_urls_differ() {
+        let c = CauseCache::new();
+        let now = 1_700_000_000;
+        let t = token(json!({"alg": "ES256"}), json!({"iss": "a"}));
+        let replay = |jti: &str| ValidationError::DpopReplayed { jti: jti.into() };
+        assert_eq!(
+            c.situation(&replay("j1"), &t, now, 60),
+            c.situation(&replay("j2"), &t, now, 60)
+        );
+        let url = |found: &str| ValidationError::DpopUrlMismatch {
+            expected: "http://10.0.0.5/x".into(),
+            found: found.into(),
+        };
+        assert_ne!(
+            c.situation(&url("https://api.example/x"), &t, now, 60),
+            c.situation(&url("http://10.0.0.5/y"), &t, now, 60)
+        );
     }
 
     #[test]
