@@ -129,6 +129,7 @@ impl Challenge {
 /// assert_eq!(c.body["code"], "missing_token");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChallengeOptions {
     /// `realm` in `WWW-Authenticate`. Default [`DEFAULT_REALM`].
     pub realm: String,

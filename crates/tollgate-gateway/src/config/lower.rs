@@ -571,17 +571,13 @@ impl Ctx<'_> {
         if let Some(l) = raw.dpop_leeway {
             dpop = dpop.leeway(l);
         }
-        let mut config = IssuerConfig {
-            issuer: name.clone(),
-            aliases: raw.aliases.clone(),
-            source,
-            policy,
-            cache: cache_options(&raw.cache),
-            dpop,
-            introspection: None,
-        };
+        let mut config = IssuerConfig::with_source(name.clone(), source)
+            .policy(policy)
+            .cache(cache_options(&raw.cache))
+            .dpop(dpop);
+        config.aliases.clone_from(&raw.aliases);
         if let Some(spanned) = &raw.introspection {
-            config.introspection = Some(self.build_introspection(name, spanned)?);
+            config = config.introspection(self.build_introspection(name, spanned)?);
         }
         Ok(config)
     }

@@ -66,6 +66,7 @@ impl KeySource {
 /// assert_eq!(config.issuer, "https://login.example.com/");
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct IssuerConfig {
     /// The issuer, exactly as tokens spell `iss` (and as the discovery document names it),
     /// or a template with `{tenantid}` (Entra ID's multi-tenant
@@ -92,7 +93,9 @@ pub struct IssuerConfig {
 }
 
 impl IssuerConfig {
-    fn with_source(issuer: impl Into<String>, source: KeySource) -> IssuerConfig {
+    /// An issuer whose keys come from `source`, with every other option at its default
+    /// (the constructors below name the usual sources).
+    pub fn with_source(issuer: impl Into<String>, source: KeySource) -> IssuerConfig {
         IssuerConfig {
             issuer: issuer.into(),
             aliases: Vec::new(),
