@@ -57,6 +57,9 @@ pub const MAX_LIST: usize = 32;
 /// inline code, no frames, no forms posting elsewhere, fetches to this origin only.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The note of a diagnosis made without issuer, discovery or keys: nothing was fetched.
+const NOT_FROM_THE_TOKEN: &str = "nothing was fetched: the page fetches only the URLs you give, never one named by the token (its iss); give the API's issuer, discovery URL or keys to check the signature";
+
 const PAGE_HTML: &str = include_str!("page.html");
 const PAGE_JS: &str = include_str!("page.js");
 const PAGE_CSS: &str = include_str!("page.css");
@@ -163,6 +166,7 @@ impl std::fmt::Debug for DoctorPage {
 }
 
 /// A request the API refuses: 400 with what was expected and found.
+#[derive(Debug)]
 struct BadRequest {
     description: String,
     fix: &'static str,
@@ -375,11 +379,16 @@ async fn run_diagnosis(req: DiagnoseRequest) -> Result<Diagnosis, BadRequest> {
         (None, Some(url)) => Some(Source::Url(url)),
         (None, None) => None,
     };
+    let discovery = nonempty(&e.discovery_url).map(Source::Url);
+    // With nothing configured, the CLI's `gather` would fetch the discovery document of
+    // the token's own `iss`: a pasted token (anyone's) would choose where this machine
+    // sends a request. The page fetches only what the user typed in.
+    let unconfigured = issuers.is_empty() && discovery.is_none() && jwks.is_none();
     let sources = Sources {
         issuers,
-        discovery: nonempty(&e.discovery_url).map(Source::Url),
+        discovery,
         jwks,
-        offline: req.offline,
+        offline: req.offline || unconfigured,
         ..Sources::default()
     };
     let mut ctx = gather(&normalized.token, settings, &sources)
@@ -391,6 +400,9 @@ async fn run_diagnosis(req: DiagnoseRequest) -> Result<Diagnosis, BadRequest> {
             )
         })?;
     ctx.notes.splice(0..0, normalized.notes);
+    if unconfigured && !req.offline {
+        ctx.notes.push(NOT_FROM_THE_TOKEN.into());
+    }
     Ok(with_snippets(doctor::diagnose(&ctx)))
 }
 
@@ -446,4 +458,43 @@ async fn refusal(State(page): State<Arc<DoctorPage>>, Path(id): Path<String>) ->
         StatusCode::OK,
         &json!({"entry": entry, "report": d.report, "snippets": d.snippets}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(token: &str) -> DiagnoseRequest {
+        DiagnoseRequest {
+            token: token.into(),
+            expect: Expectations::default(),
+            offline: false,
+            now: Some(1_700_000_000),
+        }
+    }
+
+    /// A pasted token does not choose where the machine sends a request: with no issuer,
+    /// discovery or keys given, the token's own `iss` is not fetched (the CLI's `gather`
+    /// would fetch its discovery document), and the report says so.
+    #[tokio::test]
+    async fn the_token_never_chooses_a_fetch() {
+        let header = tollgate::b64::encode(br#"{"alg":"RS256","kid":"k1"}"#);
+        let claims = tollgate::b64::encode(
+            br#"{"iss":"https://attacker.example/track/42","aud":"api","exp":1700003600}"#,
+        );
+        let token = format!("{header}.{claims}.c2ln");
+        let d = run_diagnosis(request(&token)).await.unwrap();
+        assert!(d.report.fetches.is_empty(), "{:?}", d.report.fetches);
+        assert!(
+            d.report.notes.iter().any(|n| n == NOT_FROM_THE_TOKEN),
+            "{:?}",
+            d.report.notes
+        );
+        // Asked offline, the note is not needed.
+        let mut offline = request(&token);
+        offline.offline = true;
+        let d = run_diagnosis(offline).await.unwrap();
+        assert!(d.report.fetches.is_empty());
+        assert!(!d.report.notes.iter().any(|n| n == NOT_FROM_THE_TOKEN));
+    }
 }
