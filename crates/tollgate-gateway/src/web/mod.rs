@@ -222,7 +222,11 @@ impl DoctorPage {
 
     /// The router for a listener bound to `addr` (the guard accepts requests naming it).
     pub fn router(self, addr: SocketAddr) -> Router {
-        let guard = Arc::new(AdminGuard::new(addr, &format!("http://{addr}")));
+        guard_all(addr, self.routes())
+    }
+
+    /// The page's routes, unguarded: [`guard_all`] wraps them.
+    fn routes(self) -> Router {
         Router::new()
             .route(
                 BASE,
@@ -241,9 +245,31 @@ impl DoctorPage {
             .route("/doctor/api/refusals", get(refusals))
             .route("/doctor/api/refusals/{id}", get(refusal))
             .with_state(Arc::new(self))
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(middleware::from_fn_with_state(guard, guarded))
     }
+}
+
+/// `router` behind the admin guard, the body limit and the security headers (every route
+/// of `router`, and its fallback when it has one).
+fn guard_all(addr: SocketAddr, router: Router) -> Router {
+    let guard = Arc::new(AdminGuard::new(addr, &format!("http://{addr}")));
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(guard, guarded))
+}
+
+/// The standalone listener's whole application: `/` leads to the page, any other path is
+/// a JSON 404; all of it behind the guard and with the security headers, like the page.
+fn standalone_app(addr: SocketAddr) -> Router {
+    let app = Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to(BASE) }))
+        .merge(DoctorPage::standalone().routes())
+        .fallback(|| async {
+            answer_json(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "not_found", "error_description": "no such page here", "fix": format!("open {BASE}")}),
+            )
+        });
+    guard_all(addr, app)
 }
 
 /// Serves the standalone page on `listener` until `shutdown` completes.
@@ -252,10 +278,7 @@ pub async fn serve_standalone(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let app = Router::new()
-        .route("/", get(|| async { axum::response::Redirect::to(BASE) }))
-        .merge(DoctorPage::standalone().router(addr));
-    axum::serve(listener, app)
+    axum::serve(listener, standalone_app(addr))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -463,6 +486,38 @@ async fn refusal(State(page): State<Arc<DoctorPage>>, Path(id): Path<String>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every answer of the standalone listener passes the guard and carries the headers:
+    /// `/`'s redirect and unknown paths too, not only the page's own routes.
+    #[tokio::test]
+    async fn every_answer_is_guarded_and_carries_the_csp() {
+        use tower::ServiceExt;
+        let addr: SocketAddr = "127.0.0.1:7111".parse().unwrap();
+        let call = |path: &str, host: &str| {
+            let req = http::Request::get(path)
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap();
+            standalone_app(addr).oneshot(req)
+        };
+        for (path, host, status) in [
+            ("/", "127.0.0.1:7111", 303),
+            ("/", "evil.example:7111", 403),
+            ("/nothing", "127.0.0.1:7111", 404),
+            ("/nothing", "evil.example", 403),
+            (BASE, "localhost:7111", 200),
+            ("/doctor/api/refusals", "evil.example", 403),
+        ] {
+            let r = call(path, host).await.unwrap();
+            assert_eq!(r.status().as_u16(), status, "{path} {host}");
+            assert_eq!(
+                r.headers()[header::CONTENT_SECURITY_POLICY],
+                CSP,
+                "{path} {host}"
+            );
+            assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        }
+    }
 
     fn request(token: &str) -> DiagnoseRequest {
         DiagnoseRequest {
