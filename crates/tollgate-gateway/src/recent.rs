@@ -19,8 +19,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tollgate::ValidationError;
 
-/// The most bytes of header and claims JSON kept per entry: a token's payload beyond that
-/// is dropped (the entry says so), so the ring's memory stays bounded by N x 16 KiB.
+/// The most bytes of header and claims JSON kept per entry, both together: claims that do
+/// not fit beside the header are dropped (the entry says so), a header that alone does not
+/// fit too, so the ring's kept token parts stay bounded by N x 16 KiB.
 pub const MAX_KEPT_BYTES: usize = 16 * 1024;
 
 /// The token parts a refusal keeps.
@@ -51,7 +52,7 @@ impl Kept {
         if size(&kept.header) > MAX_KEPT_BYTES {
             kept.header = None;
         }
-        if size(&kept.claims) > MAX_KEPT_BYTES {
+        if size(&kept.claims) > MAX_KEPT_BYTES.saturating_sub(size(&kept.header)) {
             kept.claims = None;
             kept.claims_dropped = true;
         }
@@ -204,6 +205,24 @@ mod tests {
         );
         let k = Kept::of(&big);
         assert!(k.claims.is_none() && k.claims_dropped && k.header.is_some());
+        // Header and claims together fit the bound, not each of them.
+        let half = format!(
+            "{}.{}.sig",
+            e(&serde_json::json!({"alg": "RS256", "x": "h".repeat(MAX_KEPT_BYTES / 2)})),
+            e(&serde_json::json!({"pad": "c".repeat(MAX_KEPT_BYTES / 2)}))
+        );
+        let k = Kept::of(&half);
+        assert!(k.header.is_some() && k.claims.is_none() && k.claims_dropped);
+        let both = |k: &Kept| {
+            [&k.header, &k.claims]
+                .iter()
+                .filter_map(|m| m.as_ref())
+                .map(|m| serde_json::to_vec(m).unwrap().len())
+                .sum::<usize>()
+        };
+        assert!(both(&k) <= MAX_KEPT_BYTES);
+        let small = Kept::of(&token);
+        assert!(small.header.is_some() && small.claims.is_some() && both(&small) <= MAX_KEPT_BYTES);
         // not a token at all
         assert_eq!(Kept::of("opaque"), Kept::default());
     }
