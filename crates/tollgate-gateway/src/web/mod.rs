@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -351,7 +352,30 @@ fn nonempty(v: &Option<String>) -> Option<String> {
 }
 
 /// Reads the request body into the diagnosis: the same path as `tollgate doctor`.
-async fn diagnose(State(_page): State<Arc<DoctorPage>>, body: Bytes) -> Response {
+async fn diagnose(
+    State(_page): State<Arc<DoctorPage>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // axum's own refusal is a text body the page cannot read (it parses JSON).
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return answer_json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": "invalid_request", "error_description": format!("the body is larger than {MAX_BODY_BYTES} bytes, the most a diagnosis request may be"), "fix": "paste the token alone and only the keys the API uses (or give the keys URL instead of the key set)"}),
+            );
+        }
+        Err(e) => {
+            return bad_request(
+                format!(
+                    "the body could not be read: {}",
+                    tollgate::text::cut(&e.body_text())
+                ),
+                "send the request again",
+            )
+            .into_response()
+        }
+    };
     let req: DiagnoseRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -517,6 +541,29 @@ mod tests {
             );
             assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         }
+    }
+
+    /// A body over the limit is refused in JSON (the page reads every answer as JSON),
+    /// saying the limit and what to do.
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_in_json() {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let addr: SocketAddr = "127.0.0.1:7111".parse().unwrap();
+        let body = json!({"token": "a".repeat(MAX_BODY_BYTES + 1)}).to_string();
+        let req = http::Request::post("/doctor/api/diagnose")
+            .header(header::HOST, "127.0.0.1:7111")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let r = standalone_app(addr).oneshot(req).await.unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = r.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        let d = v["error_description"].as_str().unwrap();
+        assert!(d.contains(&MAX_BODY_BYTES.to_string()), "{d}");
+        assert!(v["fix"].as_str().is_some_and(|f| !f.is_empty()), "{v}");
     }
 
     fn request(token: &str) -> DiagnoseRequest {
