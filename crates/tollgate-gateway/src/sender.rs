@@ -4,7 +4,7 @@
 //! forwarded headers; both are honoured from `trusted_proxies` only.
 
 use http::{header, HeaderMap};
-use tollgate::binding::{read_client_cert, ClientCert};
+use tollgate::binding::{read_client_cert, request_origin, ClientCert};
 
 use crate::config::Config;
 use crate::forward_auth::forwarded;
@@ -68,7 +68,7 @@ fn base_url(
         let proto = forwarded(headers, &PROTO_HEADERS);
         let host = forwarded(headers, &HOST_HEADERS);
         match (proto, host) {
-            (Ok(Some(proto)), Ok(Some(host))) => return origin(proto, host),
+            (Ok(Some(proto)), Ok(Some(host))) => return request_origin(proto, host),
             (Ok(None), Ok(None)) => {}
             _ => return None,
         }
@@ -78,25 +78,9 @@ fn base_url(
     }
     let mut hosts = headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
-        (Some(host), None) => origin("http", host.to_str().ok()?),
+        (Some(host), None) => request_origin("http", host.to_str().ok()?),
         _ => None,
     }
-}
-
-/// `scheme://host[:port]` from a scheme and a `Host`-like value, or `None` when either is
-/// not one: `http` or `https`, and a host made of the characters of a DNS name, an IPv4 or
-/// a bracketed IPv6 address and a port. A client writes `Host` (and a proxy may pass it on
-/// as `X-Forwarded-Host`): a value holding `/`, `?`, `#`, `\` or `@` would move the
-/// request's path into a fragment or userinfo of the URL compared with `htu`, so a proof
-/// signed for another path or host would match.
-fn origin(proto: &str, host: &str) -> Option<String> {
-    let proto = proto.trim().to_ascii_lowercase();
-    let host = host.trim();
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b));
-    ((proto == "http" || proto == "https") && host_ok).then(|| format!("{proto}://{host}"))
 }
 
 fn client_cert(config: &Config, headers: &HeaderMap, trusted: bool) -> ClientCert {

@@ -726,6 +726,65 @@ async fn dpop_bound_tokens_through_the_layer() {
     }
 }
 
+/// Without `public_url` the layer reads `Host`, which the client writes: a `Host` that is not
+/// `host[:port]` (a proof's path then `#`) must not make an unused proof for another path
+/// match this request's URL.
+#[tokio::test]
+async fn dpop_host_header_cannot_stand_in_for_the_signed_path() {
+    use tollgate::dpop::make_proof;
+    use tollgate::{jwk::thumbprint_of, jws, Algorithm, JwkSet, SigningKey};
+    let issuer_key = SigningKey::generate(Algorithm::ES256, "i").unwrap();
+    let client_key = SigningKey::generate(Algorithm::ES256, "c").unwrap();
+    let keys = JwkSet::from_value(&json!({"keys": [issuer_key.public_jwk()]})).unwrap();
+    let validator = Validator::new(vec![
+        IssuerConfig::static_keys("https://idp", keys).policy(Policy::new().audience("api"))
+    ])
+    .unwrap();
+    let app = Router::new()
+        .route("/orders/{id}", get(|| async { "ok" }))
+        .route("/admin", get(|| async { "admin" }))
+        .layer(JwtLayer::new(validator));
+    let now = tollgate::clock::unix_now();
+    let jkt = thumbprint_of(&client_key.public_jwk()).unwrap();
+    let token = jws::sign(
+        &json!({"typ": "at+jwt"}),
+        &json!({"iss": "https://idp", "aud": "api", "exp": now + 600, "cnf": {"jkt": jkt}}),
+        &issuer_key,
+    )
+    .unwrap();
+    let proof = make_proof(
+        &client_key,
+        "GET",
+        "http://api.example/orders/7",
+        Some(&token),
+        now,
+    )
+    .unwrap();
+    let send = |path: &str, host: &str| {
+        Request::get(path)
+            .header("host", host)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", &proof)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for host in ["api.example/orders/7#", "api.example/orders/7?"] {
+        let r = app.clone().oneshot(send("/admin", host)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{host}");
+        assert_eq!(
+            r.headers()["x-tollgate-error"],
+            "dpop_htu_mismatch",
+            "{host}"
+        );
+    }
+    let r = app
+        .clone()
+        .oneshot(send("/orders/7", "api.example"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 /// An opaque token through the layer: introspected at the dev issuer, its answer's claims
 /// reach the extractors, scope rules apply, and a revoked or unanswerable token is refused
 /// (401 / 503), never let through.
