@@ -278,10 +278,31 @@ pub fn check_certificate(
     check_certificate_of(&verified.claims, request)
 }
 
+/// The `cnf` members this module checks: DPoP's key thumbprint and the certificate's.
+const CHECKED_CONFIRMATIONS: [&str; 2] = ["jkt", "x5t#S256"];
+
+/// Refuses a `cnf` that binds the token to nothing this module can check (`cnf.jwk`,
+/// `cnf.kid`, `cnf.jku`, a misspelled `X5T#S256`, an empty object): its issuer meant it for
+/// its holder only, and using it as a plain bearer token would drop that binding unseen.
+fn check_confirmation_known(claims: &Claims) -> Result<(), ValidationError> {
+    let Some(cnf) = claims.get("cnf").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    if CHECKED_CONFIRMATIONS.iter().any(|m| cnf.contains_key(*m)) {
+        return Ok(());
+    }
+    Err(ValidationError::InvalidClaim {
+        claim: "cnf".into(),
+        expected: "a confirmation this server checks, \"jkt\" (DPoP, RFC 9449) or \"x5t#S256\" (a client certificate, RFC 8705); a token bound to another kind of key is refused rather than used as a bearer token: have the issuer bind it with DPoP or mTLS".into(),
+        found: json::preview(&Value::Object(cnf.clone()), 40),
+    })
+}
+
 fn check_certificate_of(
     claims: &Claims,
     request: &RequestContext<'_>,
 ) -> Result<(), ValidationError> {
+    check_confirmation_known(claims)?;
     let Some(expected) = confirmation(claims, "x5t#S256")? else {
         return Ok(());
     };
