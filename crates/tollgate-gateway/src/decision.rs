@@ -709,7 +709,7 @@ impl Decider {
 /// The scheme and token of `Authorization: Bearer <token>` or `Authorization: DPoP
 /// <token>`, or why there is none: the library's reading
 /// ([`tollgate::challenge::credentials`]), shared with the tower layer.
-fn credentials(headers: &HeaderMap) -> Result<(AuthScheme, &str), String> {
+pub(crate) fn credentials(headers: &HeaderMap) -> Result<(AuthScheme, &str), String> {
     let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
     if let (Some(one), None) = (all.next(), all.next()) {
         // The usual case, without collecting.

@@ -484,6 +484,17 @@ async fn forward_auth_takes_the_url_from_the_trusted_proxy() {
             assert_eq!((status, code.as_str()), (401, expected));
         }
         let proof = c.proof("GET", public, &token);
+        // No forwarded method: the subrequest's GET is not the client's method, so the
+        // proof's htm cannot be checked; refused, and the proof is not spent.
+        let (status, code, _) = send(
+            &format!("{}/verify", gw.url()),
+            "DPoP",
+            &token,
+            &[&proof],
+            &[("X-Forwarded-Uri", "/orders/42"), fwd[0], fwd[1]],
+        )
+        .await;
+        assert_eq!((status, code.as_str()), (400, "missing_original_method"));
         assert_eq!(verify(&gw, &token, &proof, &fwd).await.0, 200);
         let (status, code, _) = verify(&gw, &token, &proof, &fwd).await;
         assert_eq!((status, code.as_str()), (401, "dpop_replayed"));
