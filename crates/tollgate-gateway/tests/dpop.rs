@@ -216,6 +216,24 @@ async fn reverse_proxy_checks_each_part_of_the_proof() {
             assert_eq!((status, code.as_str()), (401, expected), "{name}");
             assert!(w.starts_with("DPoP "), "{name}: {w}");
         }
+        // A client writes Host: one that is not host[:port] (a proof's path, then '#' or '?')
+        // must not move this request's own path out of the URL compared with htu. An unused
+        // proof for /orders/42, sent to /admin:
+        let authority = gw.url().trim_start_matches("http://").to_string();
+        let unused = c.proof("GET", &url, &token);
+        for host in [
+            format!("{authority}/orders/42#"),
+            format!("{authority}/orders/42?"),
+        ] {
+            let admin = format!("{}/admin", gw.url());
+            let (status, code, _) =
+                send(&admin, "DPoP", &token, &[&unused], &[("Host", &host)]).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (401, "dpop_htu_mismatch"),
+                "{host}"
+            );
+        }
         // Spelling variants of the same URL pass.
         let host_upper = url.replace("http://", "HTTP://");
         let (status, code, _) = send(
@@ -232,55 +250,6 @@ async fn reverse_proxy_checks_each_part_of_the_proof() {
         // gateway ignores a DPoP header that comes with it.
         let plain = keys.token(json!({}));
         let (status, _, _) = send(&url, "Bearer", &plain, &["junk"], &[]).await;
-        assert_eq!(status, 200);
-        gw.shutdown().await;
-        echo.stop().await;
-    })
-    .await
-    .unwrap();
-}
-
-/// A client writes `Host`: one that is not `host[:port]` (here, the path of a proof made for
-/// another request, then `#`) must not move the request's own path out of the URL that
-/// `htu` is compared with.
-#[tokio::test]
-async fn a_host_header_cannot_stand_in_for_the_signed_path() {
-    tokio::time::timeout(TEST_TIMEOUT, async {
-        let keys = LocalKeys::new();
-        let echo = Echo::start().await;
-        let gw = start(&keys, &format!("upstream = \"{}\"", echo.url()), "").await;
-        let c = Client::new();
-        let token = keys.token(json!({"cnf": {"jkt": c.jkt()}}));
-        let authority = gw.url().trim_start_matches("http://").to_string();
-        // A proof for GET /orders/42, never used, sent to /admin.
-        let proof = c.proof("GET", &format!("{}/orders/42", gw.url()), &token);
-        for host in [
-            format!("{authority}/orders/42#"),
-            format!("{authority}/orders/42?"),
-        ] {
-            let (status, code, _) = send(
-                &format!("{}/admin", gw.url()),
-                "DPoP",
-                &token,
-                &[&proof],
-                &[("Host", &host)],
-            )
-            .await;
-            assert_eq!(
-                (status, code.as_str()),
-                (401, "dpop_htu_mismatch"),
-                "{host}"
-            );
-        }
-        // The proof still works where it was made for.
-        let (status, _, _) = send(
-            &format!("{}/orders/42", gw.url()),
-            "DPoP",
-            &token,
-            &[&proof],
-            &[],
-        )
-        .await;
         assert_eq!(status, 200);
         gw.shutdown().await;
         echo.stop().await;
