@@ -435,18 +435,6 @@ impl Decider {
 
     /// Keeps a refusal in the ring of recent ones (header and claims, never the token).
     fn keep_refusal(&self, d: &Decision, route: &str, method: &str, path: &str, subject: &str) {
-        let kept = d.kept.as_deref().cloned().unwrap_or_default();
-        let claim = |n: &str| {
-            kept.claims
-                .as_ref()
-                .and_then(|c| c.get(n))
-                .and_then(Value::as_str)
-                .map(|s| tollgate::text::cut(s).to_string())
-        };
-        let subject = match subject {
-            "" => claim("sub"),
-            s => Some(s.to_string()),
-        };
         self.recent.push(RecentRefusal {
             id: 0,
             at: self.clock.now(),
@@ -456,11 +444,12 @@ impl Decider {
             code: d.code,
             status: d.status(),
             cause: d.cause,
-            subject,
-            issuer: claim("iss"),
+            // A refused token's subject and issuer are read from `kept` when listed.
+            subject: (!subject.is_empty()).then(|| subject.to_string()),
+            issuer: None,
             description: tollgate::text::cut_to(&d.description, 400).to_string(),
             error: d.error.clone(),
-            kept,
+            kept: d.kept.as_deref().cloned().unwrap_or_default(),
         });
     }
 
@@ -709,7 +698,7 @@ impl Decider {
 /// The scheme and token of `Authorization: Bearer <token>` or `Authorization: DPoP
 /// <token>`, or why there is none: the library's reading
 /// ([`tollgate::challenge::credentials`]), shared with the tower layer.
-fn credentials(headers: &HeaderMap) -> Result<(AuthScheme, &str), String> {
+pub(crate) fn credentials(headers: &HeaderMap) -> Result<(AuthScheme, &str), String> {
     let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
     if let (Some(one), None) = (all.next(), all.next()) {
         // The usual case, without collecting.

@@ -191,6 +191,14 @@ fn original_request<'r>(
                 "the forward-auth request names no original method, and some routes apply to some methods only; configure the proxy to send X-Forwarded-Method (Traefik, Caddy do) or X-Original-Method (nginx: proxy_set_header X-Original-Method $request_method;)",
             ));
         }
+        // A proof's htm is the client's method: the subrequest's own (GET for nginx
+        // auth_request) would let a proof made for a read pass for a write.
+        None if is_dpop(headers) => {
+            return Err(Refused::new(
+                Violation::MissingOriginalMethod,
+                "the forward-auth request names no original method, and its token comes with the DPoP scheme, whose proof names the client's method; configure the proxy to send X-Forwarded-Method (Traefik, Caddy do) or X-Original-Method (nginx: proxy_set_header X-Original-Method $request_method;)",
+            ));
+        }
         None => req.method().clone(),
     };
     let uri = forwarded(headers, &URI_HEADERS)?.ok_or_else(|| {
@@ -200,6 +208,14 @@ fn original_request<'r>(
         )
     })?;
     Ok((method, uri))
+}
+
+/// True when the request's token comes as `Authorization: DPoP`.
+fn is_dpop(headers: &HeaderMap) -> bool {
+    matches!(
+        crate::decision::credentials(headers),
+        Ok((tollgate::binding::AuthScheme::Dpop, _))
+    )
 }
 
 /// The response for a refused request: the library's challenge (status,

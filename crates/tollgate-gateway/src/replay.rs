@@ -71,7 +71,7 @@ impl RedisReplayCache {
     }
 
     async fn insert(&self, key: &str, now: i64, expires_at: i64) -> Result<bool, String> {
-        let ttl_ms = (expires_at.saturating_sub(now)).clamp(1, 86_400) as u64 * 1000;
+        let ttl_ms = ttl_ms(now, expires_at);
         let attempt = async {
             let mut c = self.connection().await?;
             let answer: Option<String> = redis::cmd("SET")
@@ -100,6 +100,16 @@ impl RedisReplayCache {
     }
 }
 
+/// How long Redis keeps a proof: until `expires_at`, at least a second. Never shorter,
+/// whatever `dpop_window` says: an entry that left before its proof stopped being accepted
+/// would let that proof be replayed (an expiry Redis refuses fails closed, as an error).
+fn ttl_ms(now: i64, expires_at: i64) -> u64 {
+    u64::try_from(expires_at.saturating_sub(now))
+        .unwrap_or(0)
+        .max(1)
+        .saturating_mul(1000)
+}
+
 impl ReplayCache for RedisReplayCache {
     fn insert_new<'a>(&'a self, key: &'a str, now: i64, expires_at: i64) -> ReplayFuture<'a> {
         Box::pin(self.insert(key, now, expires_at))
@@ -111,5 +121,20 @@ pub fn replay_cache_for(settings: &ReplaySettings) -> Result<Arc<dyn ReplayCache
     match &settings.redis {
         Some(url) => Ok(Arc::new(RedisReplayCache::new(url, settings.timeout)?)),
         None => Ok(Arc::new(MemoryReplayCache::new(settings.max_entries))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_last_as_long_as_their_proof_is_accepted() {
+        assert_eq!(ttl_ms(100, 160), 60_000);
+        assert_eq!(ttl_ms(100, 100), 1_000);
+        assert_eq!(ttl_ms(100, 0), 1_000);
+        // A window over a day (dpop_window = 100000) is not cut to a day.
+        assert_eq!(ttl_ms(0, 100_010), 100_010_000);
+        assert_eq!(ttl_ms(i64::MIN, i64::MAX), u64::MAX);
     }
 }

@@ -218,6 +218,20 @@ pub fn check_method_override(
     Ok(())
 }
 
+/// The origin form (`/a/b?q`) of a request target: an absolute `http://host/a/b?q` loses
+/// its scheme and host. The one reading of a target for the rules and for the DPoP `htu`
+/// ([`crate::sender::Sender::url_of`]), so a proof is checked against the path the rules
+/// matched.
+pub(crate) fn origin_form(target: &str) -> &str {
+    match target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    {
+        Some(rest) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+        None => target,
+    }
+}
+
 /// Normalizes a request target (`/a/b?q`, or an absolute `http://host/a/b`) to the decoded
 /// path the rules are matched against (query dropped, unreserved `%XX` decoded), or refuses
 /// it by the policy of this module.
@@ -231,13 +245,7 @@ pub fn check_method_override(
 /// assert_eq!(normalize_path("/%252e%252e/x").unwrap_err().violation, Violation::EncodedPercent);
 /// ```
 pub fn normalize_path(target: &str) -> Result<String, Refused> {
-    let mut path = target;
-    if let Some(rest) = path
-        .strip_prefix("http://")
-        .or_else(|| path.strip_prefix("https://"))
-    {
-        path = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
-    }
+    let mut path = origin_form(target);
     if path.contains('#') {
         return Err(Refused::new(
             Violation::FragmentInUri,

@@ -4,10 +4,11 @@
 //! forwarded headers; both are honoured from `trusted_proxies` only.
 
 use http::{header, HeaderMap};
-use tollgate::binding::{read_client_cert, ClientCert};
+use tollgate::binding::{read_client_cert, request_origin, ClientCert};
 
 use crate::config::Config;
 use crate::forward_auth::forwarded;
+use crate::request_policy::origin_form;
 
 /// The headers proxies use for the original scheme: Traefik and Caddy, then nginx.
 pub(crate) const PROTO_HEADERS: [&str; 2] = ["x-forwarded-proto", "x-original-proto"];
@@ -39,10 +40,16 @@ impl Sender {
         }
     }
 
-    /// The absolute URL of `target` (its query left out) for this sender.
+    /// The absolute URL of `target` (its query left out) for this sender: the path the
+    /// routes matched (an absolute-form target read like the request policy reads it), never
+    /// another one. `None` when the target has no path (DPoP is then refused).
     pub fn url_of(&self, target: &str) -> Option<String> {
-        let path = target.split(['?', '#']).next().unwrap_or("/");
-        let path = if path.starts_with('/') { path } else { "/" };
+        let path = origin_form(target).split(['?', '#']).next().unwrap_or("");
+        let path = match path {
+            "" => "/",
+            p if p.starts_with('/') => p,
+            _ => return None,
+        };
         self.base_url.as_ref().map(|b| format!("{b}{path}"))
     }
 }
@@ -61,9 +68,7 @@ fn base_url(
         let proto = forwarded(headers, &PROTO_HEADERS);
         let host = forwarded(headers, &HOST_HEADERS);
         match (proto, host) {
-            (Ok(Some(proto)), Ok(Some(host))) => {
-                return Some(format!("{}://{}", proto.trim(), host.trim()))
-            }
+            (Ok(Some(proto)), Ok(Some(host))) => return request_origin(proto, host),
             (Ok(None), Ok(None)) => {}
             _ => return None,
         }
@@ -73,7 +78,7 @@ fn base_url(
     }
     let mut hosts = headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
-        (Some(host), None) => host.to_str().ok().map(|h| format!("http://{}", h.trim())),
+        (Some(host), None) => request_origin("http", host.to_str().ok()?),
         _ => None,
     }
 }
@@ -115,5 +120,91 @@ fn client_cert(config: &Config, headers: &HeaderMap, trusted: bool) -> ClientCer
     match read_client_cert(value, settings.format) {
         Ok(der) => ClientCert::Der(der),
         Err(why) => ClientCert::Absent(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(top: &str) -> Config {
+        Config::from_toml_str(&format!(
+            "{top}\n[[issuer]]\nissuer = \"https://idp.example/\"\njwks_uri = \"https://idp.example/jwks\"\naudiences = [\"a\"]\n[[route]]\npath = \"/\"\n"
+        ))
+        .unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, http::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn a_host_that_is_not_an_authority_gives_no_url() {
+        let c = config("");
+        let url = |pairs: &[(&'static str, &'static str)], trusted| {
+            Sender::of(&c, &headers(pairs), trusted, true).url_of("/admin")
+        };
+        assert_eq!(
+            url(&[("host", "api.example:8080")], false).as_deref(),
+            Some("http://api.example:8080/admin")
+        );
+        assert_eq!(
+            url(&[("host", "[::1]:8080")], false).as_deref(),
+            Some("http://[::1]:8080/admin")
+        );
+        // Each would make the compared URL another path or host than the request's.
+        for host in [
+            "api.example/orders/1#",
+            "api.example/orders/1?",
+            "api.example\\orders\\1#",
+            "evil.example@api.example",
+            "api.example#",
+            "",
+        ] {
+            let h = HeaderMap::from_iter([(header::HOST, host.parse().unwrap())]);
+            assert_eq!(
+                Sender::of(&c, &h, false, true).url_of("/admin"),
+                None,
+                "{host:?}"
+            );
+        }
+        // From a trusted proxy too, and the scheme is http or https.
+        let fwd = |proto: &'static str, host: &'static str| {
+            url(
+                &[("x-forwarded-proto", proto), ("x-forwarded-host", host)],
+                true,
+            )
+        };
+        assert_eq!(
+            fwd("HTTPS", "shop.example").as_deref(),
+            Some("https://shop.example/admin")
+        );
+        assert_eq!(fwd("https", "shop.example/orders/1#"), None);
+        assert_eq!(fwd("javascript", "shop.example"), None);
+    }
+
+    #[test]
+    fn the_url_has_the_path_the_routes_match() {
+        let sender = Sender {
+            base_url: Some("https://shop.example".into()),
+            ..Sender::default()
+        };
+        // An absolute-form target (a forwarded URI as the client wrote it) is its path,
+        // as the rules read it, not the root.
+        assert_eq!(
+            sender.url_of("http://shop.example/admin?x=1").as_deref(),
+            Some("https://shop.example/admin")
+        );
+        assert_eq!(
+            sender.url_of("/orders/1?x").as_deref(),
+            Some("https://shop.example/orders/1")
+        );
+        assert_eq!(sender.url_of("").as_deref(), Some("https://shop.example/"));
+        assert_eq!(sender.url_of("*"), None);
+        assert_eq!(sender.url_of("admin"), None);
     }
 }

@@ -216,6 +216,24 @@ async fn reverse_proxy_checks_each_part_of_the_proof() {
             assert_eq!((status, code.as_str()), (401, expected), "{name}");
             assert!(w.starts_with("DPoP "), "{name}: {w}");
         }
+        // A client writes Host: one that is not host[:port] (a proof's path, then '#' or '?')
+        // must not move this request's own path out of the URL compared with htu. An unused
+        // proof for /orders/42, sent to /admin:
+        let authority = gw.url().trim_start_matches("http://").to_string();
+        let unused = c.proof("GET", &url, &token);
+        for host in [
+            format!("{authority}/orders/42#"),
+            format!("{authority}/orders/42?"),
+        ] {
+            let admin = format!("{}/admin", gw.url());
+            let (status, code, _) =
+                send(&admin, "DPoP", &token, &[&unused], &[("Host", &host)]).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (401, "dpop_htu_mismatch"),
+                "{host}"
+            );
+        }
         // Spelling variants of the same URL pass.
         let host_upper = url.replace("http://", "HTTP://");
         let (status, code, _) = send(
@@ -435,6 +453,17 @@ async fn forward_auth_takes_the_url_from_the_trusted_proxy() {
             assert_eq!((status, code.as_str()), (401, expected));
         }
         let proof = c.proof("GET", public, &token);
+        // No forwarded method: the subrequest's GET is not the client's method, so the
+        // proof's htm cannot be checked; refused, and the proof is not spent.
+        let (status, code, _) = send(
+            &format!("{}/verify", gw.url()),
+            "DPoP",
+            &token,
+            &[&proof],
+            &[("X-Forwarded-Uri", "/orders/42"), fwd[0], fwd[1]],
+        )
+        .await;
+        assert_eq!((status, code.as_str()), (400, "missing_original_method"));
         assert_eq!(verify(&gw, &token, &proof, &fwd).await.0, 200);
         let (status, code, _) = verify(&gw, &token, &proof, &fwd).await;
         assert_eq!((status, code.as_str()), (401, "dpop_replayed"));

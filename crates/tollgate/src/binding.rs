@@ -218,6 +218,29 @@ fn xfcc_split(value: &str, sep: char) -> Vec<&str> {
     out
 }
 
+/// `scheme://host[:port]` from a request's scheme and `Host` (or a proxy's
+/// `X-Forwarded-Proto` and `-Host`), or `None` when either is not one: the scheme `http` or
+/// `https`, the host only the characters of a DNS name, an IPv4 or a bracketed IPv6 address
+/// and a port. The client writes `Host`: a value holding `/`, `?`, `#`, `\` or `@` would move
+/// the request's own path into a fragment or userinfo of the URL compared with a proof's
+/// `htu`, so a proof signed for another path would match.
+///
+/// ```
+/// use tollgate::binding::request_origin;
+/// assert_eq!(request_origin("HTTPS", "api.example:8443").as_deref(), Some("https://api.example:8443"));
+/// assert_eq!(request_origin("http", "api.example/orders/1#"), None);
+/// assert_eq!(request_origin("ftp", "api.example"), None);
+/// ```
+pub fn request_origin(scheme: &str, host: &str) -> Option<String> {
+    let scheme = scheme.trim().to_ascii_lowercase();
+    let host = host.trim();
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b));
+    ((scheme == "http" || scheme == "https") && host_ok).then(|| format!("{scheme}://{host}"))
+}
+
 /// base64url(SHA-256(DER)): a certificate's `x5t#S256` (RFC 8705 section 3.1).
 pub fn cert_thumbprint(der: &[u8]) -> String {
     b64::encode(sha256(der))
@@ -255,10 +278,31 @@ pub fn check_certificate(
     check_certificate_of(&verified.claims, request)
 }
 
+/// The `cnf` members this module checks: DPoP's key thumbprint and the certificate's.
+const CHECKED_CONFIRMATIONS: [&str; 2] = ["jkt", "x5t#S256"];
+
+/// Refuses a `cnf` that binds the token to nothing this module can check (`cnf.jwk`,
+/// `cnf.kid`, `cnf.jku`, a misspelled `X5T#S256`, an empty object): its issuer meant it for
+/// its holder only, and using it as a plain bearer token would drop that binding unseen.
+fn check_confirmation_known(claims: &Claims) -> Result<(), ValidationError> {
+    let Some(cnf) = claims.get("cnf").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    if CHECKED_CONFIRMATIONS.iter().any(|m| cnf.contains_key(*m)) {
+        return Ok(());
+    }
+    Err(ValidationError::InvalidClaim {
+        claim: "cnf".into(),
+        expected: "a confirmation this server checks, \"jkt\" (DPoP, RFC 9449) or \"x5t#S256\" (a client certificate, RFC 8705); a token bound to another kind of key is refused rather than used as a bearer token: have the issuer bind it with DPoP or mTLS".into(),
+        found: json::preview(&Value::Object(cnf.clone()), 40),
+    })
+}
+
 fn check_certificate_of(
     claims: &Claims,
     request: &RequestContext<'_>,
 ) -> Result<(), ValidationError> {
+    check_confirmation_known(claims)?;
     let Some(expected) = confirmation(claims, "x5t#S256")? else {
         return Ok(());
     };

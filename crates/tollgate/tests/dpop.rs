@@ -576,6 +576,41 @@ async fn certificate_bound_tokens_need_their_certificate() {
     assert_eq!(e.code(), "invalid_claim");
 }
 
+/// A token bound to something this server cannot check (RFC 7800 `cnf.jwk`, `cnf.kid`, a
+/// misspelled member, nothing) is refused in both schemes and by a validator without DPoP
+/// state, never taken as a plain bearer token.
+#[tokio::test]
+async fn a_binding_that_cannot_be_checked_is_refused() {
+    let s = setup(DpopMode::Allowed);
+    let keys = JwkSet::from_value(&json!({"keys": [s.issuer_key.public_jwk()]})).unwrap();
+    let local = tollgate::LocalValidator::new(keys, Policy::new().audience("api"))
+        .with_clock(FixedClock::new(NOW));
+    for cnf in [
+        json!({"jwk": s.client_key.public_jwk()}),
+        json!({"kid": "k1"}),
+        json!({"X5T#S256": cert_thumbprint(&der(CLIENT_ESCAPED))}),
+        json!({"JKT": s.jkt()}),
+        json!({}),
+    ] {
+        let token = s.token(Some(cnf.clone()));
+        let bearer = RequestContext::new(AuthScheme::Bearer, &token, "GET", Some(URL.into()))
+            .client_cert(ClientCert::Der(der(CLIENT_ESCAPED)));
+        let e = s.validator.validate_request(&bearer).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_claim", "{cnf}");
+        assert!(e.to_string().contains("x5t#S256"), "{e}");
+        let e = local.validate_request(&bearer).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_claim", "{cnf}");
+        let proof = s.proof("GET", URL, &token);
+        assert_eq!(code(s.dpop(&token, &proof).await), "invalid_claim", "{cnf}");
+    }
+    // A checked member beside another still works.
+    let token = s.token(Some(json!({"jkt": s.jkt(), "kid": "k1"})));
+    assert_eq!(
+        code(s.dpop(&token, &s.proof("GET", URL, &token)).await),
+        "ok"
+    );
+}
+
 #[tokio::test]
 async fn a_validator_without_dpop_state_fails_closed() {
     let s = setup(DpopMode::Allowed);

@@ -669,12 +669,8 @@ async fn over_a_real_socket() {
     api.issuer.shutdown().await;
 }
 
-/// DPoP through the layer: the validator's one binding path (`validate_request`), with the
-/// URL from `public_url`; a replay, a wrong method and a bound token sent as Bearer are
-/// refused with their codes and a `DPoP` challenge.
-#[tokio::test]
-async fn dpop_bound_tokens_through_the_layer() {
-    use tollgate::dpop::make_proof;
+/// A validator for `https://idp` (audience `api`), a client key, and a token bound to it.
+fn dpop_setup() -> (tollgate::Validator, tollgate::SigningKey, String) {
     use tollgate::{jwk::thumbprint_of, jws, Algorithm, JwkSet, SigningKey};
     let issuer_key = SigningKey::generate(Algorithm::ES256, "i").unwrap();
     let client_key = SigningKey::generate(Algorithm::ES256, "c").unwrap();
@@ -683,9 +679,6 @@ async fn dpop_bound_tokens_through_the_layer() {
         IssuerConfig::static_keys("https://idp", keys).policy(Policy::new().audience("api"))
     ])
     .unwrap();
-    let app = Router::new()
-        .route("/orders/{id}", get(|| async { "ok" }))
-        .layer(JwtLayer::new(validator).public_url("https://api.example.com"));
     let now = tollgate::clock::unix_now();
     let jkt = thumbprint_of(&client_key.public_jwk()).unwrap();
     let token = jws::sign(
@@ -694,6 +687,20 @@ async fn dpop_bound_tokens_through_the_layer() {
         &issuer_key,
     )
     .unwrap();
+    (validator, client_key, token)
+}
+
+/// DPoP through the layer: the validator's one binding path (`validate_request`), with the
+/// URL from `public_url`; a replay, a wrong method and a bound token sent as Bearer are
+/// refused with their codes and a `DPoP` challenge.
+#[tokio::test]
+async fn dpop_bound_tokens_through_the_layer() {
+    use tollgate::dpop::make_proof;
+    let (validator, client_key, token) = dpop_setup();
+    let app = Router::new()
+        .route("/orders/{id}", get(|| async { "ok" }))
+        .layer(JwtLayer::new(validator).public_url("https://api.example.com"));
+    let now = tollgate::clock::unix_now();
     let send = |scheme: &str, proof: &str| {
         Request::get("/orders/7")
             .header("authorization", format!("{scheme} {token}"))
@@ -724,6 +731,45 @@ async fn dpop_bound_tokens_through_the_layer() {
         let w = r.headers()["www-authenticate"].to_str().unwrap();
         assert!(w.starts_with("DPoP realm=\"tollgate\", algs="), "{w}");
     }
+}
+
+/// Without `public_url` the layer reads `Host`, which the client writes: a `Host` that is not
+/// `host[:port]` (a proof's path, then `#` or `?`) must not make an unused proof for another
+/// path match this request's URL.
+#[tokio::test]
+async fn dpop_host_header_cannot_stand_in_for_the_signed_path() {
+    use tollgate::dpop::make_proof;
+    let (validator, client_key, token) = dpop_setup();
+    let app = Router::new()
+        .route("/orders/{id}", get(|| async { "ok" }))
+        .route("/admin", get(|| async { "admin" }))
+        .layer(JwtLayer::new(validator));
+    let now = tollgate::clock::unix_now();
+    let url = "http://api.example/orders/7";
+    let proof = make_proof(&client_key, "GET", url, Some(&token), now).unwrap();
+    let send = |path: &str, host: &str| {
+        Request::get(path)
+            .header("host", host)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", &proof)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for host in ["api.example/orders/7#", "api.example/orders/7?"] {
+        let r = app.clone().oneshot(send("/admin", host)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{host}");
+        assert_eq!(
+            r.headers()["x-tollgate-error"],
+            "dpop_htu_mismatch",
+            "{host}"
+        );
+    }
+    let r = app
+        .clone()
+        .oneshot(send("/orders/7", "api.example"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 /// An opaque token through the layer: introspected at the dev issuer, its answer's claims

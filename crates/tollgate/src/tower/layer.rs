@@ -395,7 +395,8 @@ async fn validate(
 }
 
 /// The absolute URL the client sent the request to: the configured public URL and the
-/// request's path; else the request's own absolute URI; else `http://` and `Host`.
+/// request's path; else the request's own absolute URI; else `http://` and `Host` (when it
+/// is a `host[:port]`, [`crate::binding::request_origin`]).
 fn request_url(
     public_url: Option<&str>,
     uri: &http::Uri,
@@ -410,7 +411,8 @@ fn request_url(
     }
     let mut hosts = headers.get_all(http::header::HOST).iter();
     match (hosts.next(), hosts.next()) {
-        (Some(host), None) => host.to_str().ok().map(|h| format!("http://{h}{path}")),
+        (Some(host), None) => crate::binding::request_origin("http", host.to_str().ok()?)
+            .map(|o| format!("{o}{path}")),
         _ => None,
     }
 }
