@@ -183,6 +183,36 @@ async fn concurrent_requests_for_one_token_cause_one_call() {
     .unwrap();
 }
 
+#[tokio::test]
+async fn a_caller_dropped_mid_flight_leaves_no_stale_flight() {
+    tokio::time::timeout(LIMIT, async {
+        let idp = issuer().await;
+        let quick = FetchOptions::default()
+            .timeout(Duration::from_millis(300))
+            .connect_timeout(Duration::from_millis(300));
+        let (v, _) = validator(vec![config(&idp, options(&idp).fetch(quick))]);
+        let token = idp.opaque_token(json!({}));
+        // The only caller gives up (a client disconnecting, a request timeout) while the
+        // call hangs.
+        idp.set_fault(Fault::Hang);
+        let caller = {
+            let (v, token) = (v.clone(), token.clone());
+            tokio::spawn(async move { v.validate(&token).await.map(|_| ()) })
+        };
+        tollgate_wait(|| idp.introspection_requests() == 1).await;
+        caller.abort();
+        let _ = caller.await;
+        // The abandoned call ends on its own (its timeout); the next request for the
+        // token asks again, and is not handed the abandoned call's stale result.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        idp.set_fault(Fault::None);
+        assert_eq!(code(&v, &token).await, "ok");
+        assert_eq!(idp.introspection_requests(), 2);
+    })
+    .await
+    .unwrap();
+}
+
 async fn tollgate_wait(mut done: impl FnMut() -> bool) {
     for _ in 0..1000 {
         if done() {

@@ -148,7 +148,11 @@ impl Introspector {
                 .or_insert_with(|| {
                     let this = self.clone();
                     let token = token.to_string();
-                    async move {
+                    // Spawned, so that the call ends (caching its answer and leaving
+                    // `flights`) even when every caller is dropped mid-flight: a flight
+                    // only the map holds is never polled again, and would stay there
+                    // (with the token) forever, or be resumed later with its timeout spent.
+                    let task = tokio::spawn(async move {
                         let result = this.call(&token).await.map(Arc::new);
                         let mut flights = lock(&this.flights);
                         if let Ok(answer) = &result {
@@ -156,6 +160,15 @@ impl Introspector {
                         }
                         flights.remove(&key);
                         result
+                    });
+                    let issuer = self.issuer.clone();
+                    async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(ValidationError::IntrospectionUnavailable {
+                                issuer,
+                                reason: format!("the introspection task ended abnormally: {e}"),
+                            })
+                        })
                     }
                     .boxed()
                     .shared()
