@@ -689,9 +689,18 @@ impl Validator {
         Result<Option<serde_json::Map<String, Value>>, ValidationError>,
     )> {
         let token = jws::strip_bearer(token);
+        // Only what `validate` would send: a JWT to an issuer with `introspect_jwts`, an
+        // opaque token only when it is a bearer token's syntax.
         let entry = match jws::decode(token, self.shared.max_token_size) {
-            Ok(decoded) => self.entry_quick(&decoded)?.ok()?,
+            Ok(decoded) => self.entry_quick(&decoded)?.ok().filter(|e| {
+                e.introspector
+                    .as_ref()
+                    .is_some_and(|i| i.options().introspect_jwts)
+            })?,
             Err(_) => {
+                if not_token68(token).is_some() {
+                    return None;
+                }
                 let entries = &self.shared.entries;
                 let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
                 let longest = entries.iter().filter_map(|e| takes(&e)).max()?;

@@ -383,6 +383,14 @@ async fn hostile_tokens_never_share_an_entry_and_odd_ones_are_never_sent() {
             4,
             "only \"a{{token}}\" was sent"
         );
+        // The diagnostic answer (doctor) sends nothing `validate` would not: not the odd
+        // token, not a JWT to an issuer without introspect_jwts.
+        assert!(v
+            .introspection_answer(&format!("{token} x"))
+            .await
+            .is_none());
+        assert!(v.introspection_answer(&idp.token()).await.is_none());
+        assert_eq!(idp.introspection_requests(), 4);
         // 1 MB: too large, never sent.
         let big = "a".repeat(1 << 20);
         assert_eq!(code(&v, &big).await, "token_too_large");
