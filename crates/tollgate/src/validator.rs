@@ -621,10 +621,7 @@ impl Validator {
     /// when none is active, an issuer that could not answer makes it "cannot verify now"
     /// (it may have been that issuer's token), else `token_inactive`.
     async fn validate_opaque(&self, token: &str) -> Option<Result<Verified, ValidationError>> {
-        let entries = &self.shared.entries;
-        let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
-        let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
-        let asked = entries.iter().filter(|e| takes(e) == Some(longest));
+        let asked = self.introspecting(token)?;
         if let Some(bad) = not_token68(token) {
             return Some(Err(bad));
         }
@@ -675,6 +672,16 @@ impl Validator {
         })
     }
 
+    /// The issuers an opaque `token` goes to, in configuration order: those whose
+    /// `token_prefix` it starts with (the longest only), else those without a prefix; `None`
+    /// when no issuer introspects it.
+    fn introspecting<'s>(&'s self, token: &'s str) -> Option<impl Iterator<Item = &'s Entry>> {
+        let entries = &self.shared.entries;
+        let takes = |e: &Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
+        let longest = entries.iter().filter_map(takes).max()?;
+        Some(entries.iter().filter(move |e| takes(e) == Some(longest)))
+    }
+
     /// The raw introspection answer for `token` from the issuer that would judge it (the
     /// first that takes an opaque token; the one its `iss` names for a JWT): the answer's
     /// members when active (before any policy check), `None` when inactive; from the cache
@@ -701,10 +708,7 @@ impl Validator {
                 if not_token68(token).is_some() {
                     return None;
                 }
-                let entries = &self.shared.entries;
-                let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
-                let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
-                entries.iter().find(|e| takes(e) == Some(longest))?
+                self.introspecting(token)?.next()?
             }
         };
         let answer = entry.introspector.as_ref()?.introspect(token).await;
