@@ -95,6 +95,32 @@ async fn the_endpoint_is_found_by_discovery_when_not_configured() {
 }
 
 #[tokio::test]
+async fn a_failed_discovery_of_the_endpoint_is_not_repeated_for_every_token() {
+    tokio::time::timeout(LIMIT, async {
+        let idp = issuer().await;
+        let o = IntrospectionOptions::new("dev", ClientSecret::new("dev-secret"));
+        let (v, clock) = validator(vec![IssuerConfig::discovery(idp.url())
+            .policy(Policy::new().audience("api://default"))
+            .introspection(o)]);
+        idp.set_fault(Fault::Status500);
+        // A flood of distinct tokens while discovery fails: one fetch, every token refused.
+        for i in 0..5 {
+            let e = v.validate(&format!("garbage-{i}")).await.unwrap_err();
+            assert_eq!(e.code(), "introspection_unavailable", "{e}");
+            assert!(e.to_string().contains("discovery failed"), "{e}");
+        }
+        assert_eq!(idp.discovery_requests(), 1);
+        // Asked again once the retry time has passed.
+        idp.set_fault(Fault::None);
+        clock.advance(10);
+        assert_eq!(code(&v, &idp.opaque_token(json!({}))).await, "ok");
+        assert_eq!(idp.discovery_requests(), 2);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn inactive_expired_and_wrong_audience_tokens_are_refused_by_the_same_policy() {
     tokio::time::timeout(LIMIT, async {
         let idp = issuer().await;
