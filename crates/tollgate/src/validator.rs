@@ -686,7 +686,9 @@ impl Validator {
     /// first that takes an opaque token; the one its `iss` names for a JWT): the answer's
     /// members when active (before any policy check), `None` when inactive; from the cache
     /// when [`Validator::validate`] just asked, so a report costs no second call. `None`
-    /// when no issuer introspects this token. For diagnosis (`tollgate doctor`).
+    /// when no issuer introspects this token: a JWT whose issuer lacks `introspect_jwts`,
+    /// a value with characters no bearer token holds (nothing `validate` would not send is
+    /// sent). For diagnosis (`tollgate doctor`).
     #[allow(clippy::type_complexity)]
     pub async fn introspection_answer(
         &self,
