@@ -602,9 +602,10 @@ impl Validator {
             // (signed) claims stand.
             Ok(mut verified) => {
                 let answer = introspector.introspect(token).await?;
-                if answer.claims.is_none() {
+                let Some(claims) = &answer.claims else {
                     return Err(inactive(entry));
-                }
+                };
+                refresh_token(claims)?;
                 verified.introspection = Some(answer.info.clone());
                 Ok(verified)
             }
@@ -662,6 +663,7 @@ impl Validator {
         let Some(claims) = &answer.claims else {
             return Err(inactive(entry));
         };
+        refresh_token(claims)?;
         let now = self.shared.clock.now();
         entry.config.policy.check_claims(claims, now)?;
         Ok(Verified {
@@ -810,6 +812,33 @@ impl Validator {
 fn inactive(entry: &Entry) -> ValidationError {
     ValidationError::TokenInactive {
         issuer: entry.config.issuer.clone(),
+    }
+}
+
+/// `type_mismatch` when an active introspection answer says the token is a refresh token.
+/// RFC 7662 servers answer for every token type whatever the `token_type_hint`
+/// (`oidc-provider`: `token_type` `refresh_token`; Keycloak: `typ` `Refresh`; Ory Hydra:
+/// `token_use` `refresh_token`), and a refresh token is no access token: accepting one would
+/// let a long-lived credential meant only for the authorization server call the API.
+fn refresh_token(claims: &serde_json::Map<String, Value>) -> Result<(), ValidationError> {
+    let says = |name: &'static str, refresh: &[&str]| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| refresh.iter().any(|r| v.eq_ignore_ascii_case(r)))
+            .map(|v| (name, v))
+    };
+    let found = says("token_type", &["refresh_token", "refresh"])
+        .or_else(|| says("token_use", &["refresh_token", "refresh"]))
+        .or_else(|| says("typ", &["refresh", "refresh_token"]));
+    match found {
+        None => Ok(()),
+        Some((name, value)) => Err(ValidationError::TypeMismatch {
+            expected: format!(
+                "an access token (the introspection answer's {name:?} names a refresh token, which only the authorization server takes)"
+            ),
+            found: Some(value.to_string()),
+        }),
     }
 }
 

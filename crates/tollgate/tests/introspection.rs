@@ -310,6 +310,48 @@ async fn down_slow_and_refusing_endpoints_are_unavailable_never_allowed() {
 }
 
 #[tokio::test]
+async fn an_answer_for_a_refresh_token_is_refused() {
+    tokio::time::timeout(LIMIT, async {
+        let idp = issuer().await;
+        let (v, _) = validator(vec![config(&idp, options(&idp).max_ttl(Duration::ZERO))]);
+        let exp = tollgate::clock::unix_now() + 600;
+        let answer = |member: &str, value: &str| {
+            RawAnswer::json(format!(
+                r#"{{"active": true, "aud": "api://default", "exp": {exp}, "{member}": "{value}"}}"#
+            ))
+        };
+        // Servers answer active for a refresh token whatever the hint; each spelling.
+        for (i, (member, value)) in [
+            ("token_type", "refresh_token"),
+            ("token_use", "refresh_token"),
+            ("typ", "Refresh"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            idp.set_introspection_answer(Some(answer(member, value)));
+            let e = v.validate(&format!("refresh-{i}")).await.unwrap_err();
+            assert_eq!(e.code(), "type_mismatch", "{member}: {e}");
+            assert!(e.to_string().contains("refresh token"), "{e}");
+        }
+        // An access token's spellings pass.
+        for (i, (member, value)) in [
+            ("token_type", "Bearer"),
+            ("token_type", "access_token"),
+            ("token_use", "access_token"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            idp.set_introspection_answer(Some(answer(member, value)));
+            assert_eq!(code(&v, &format!("access-{i}")).await, "ok", "{member}");
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn hostile_answers_are_malformed() {
     tokio::time::timeout(LIMIT, async {
         let idp = issuer().await;
