@@ -533,6 +533,16 @@ async fn token_prefixes_choose_the_issuer() {
         // A token no prefix takes: not sent anywhere, it is not a JWT.
         assert_eq!(code(&v, "plain-token").await, "malformed_token");
         assert_eq!(a.introspection_requests() + b.introspection_requests(), 1);
+        // An answer naming the other configured issuer is still judged by the answering
+        // issuer's policy: refused, never routed to the issuer it names.
+        let exp = tollgate::clock::unix_now() + 600;
+        b.set_introspection_answer(Some(RawAnswer::json(
+            json!({"active": true, "iss": a.url(), "aud": "api://default", "exp": exp})
+                .to_string(),
+        )));
+        let named = format!("{OPAQUE_TOKEN_PREFIX}names-the-other-issuer");
+        assert_eq!(code(&v, &named).await, "issuer_mismatch");
+        assert_eq!(a.introspection_requests(), 0);
         // Without introspection at all, an opaque token is malformed_token, as before.
         let (none, _) = validator(vec![IssuerConfig::jwks_uri(a.url(), a.jwks_url())]);
         assert_eq!(code(&none, &token).await, "malformed_token");
