@@ -397,6 +397,12 @@ impl Validator {
                 })?;
             }
             if let Some(options) = &config.introspection {
+                if options.token_prefix.as_deref() == Some("") {
+                    return Err(invalid(
+                        issuer,
+                        "its introspection token_prefix is empty, which would take every opaque token away from the issuers without a prefix; omit it to take every token that is not a JWT".into(),
+                    ));
+                }
                 let url = Introspector::first_url(issuer, &config.source, options);
                 check_remote_url(&url).map_err(|error| ConfigError::InsecureUrl {
                     issuer: issuer.clone(),

@@ -537,8 +537,7 @@ async fn token_prefixes_choose_the_issuer() {
         // issuer's policy: refused, never routed to the issuer it names.
         let exp = tollgate::clock::unix_now() + 600;
         b.set_introspection_answer(Some(RawAnswer::json(
-            json!({"active": true, "iss": a.url(), "aud": "api://default", "exp": exp})
-                .to_string(),
+            json!({"active": true, "iss": a.url(), "aud": "api://default", "exp": exp}).to_string(),
         )));
         let named = format!("{OPAQUE_TOKEN_PREFIX}names-the-other-issuer");
         assert_eq!(code(&v, &named).await, "issuer_mismatch");
@@ -549,6 +548,22 @@ async fn token_prefixes_choose_the_issuer() {
     })
     .await
     .unwrap();
+}
+
+#[test]
+fn an_empty_token_prefix_is_refused_at_configuration() {
+    let config = |prefix: &str| {
+        IssuerConfig::jwks_uri("https://idp.example", "https://idp.example/jwks").introspection(
+            IntrospectionOptions::new("api", ClientSecret::new("s"))
+                .endpoint("https://idp.example/introspect")
+                .token_prefix(prefix),
+        )
+    };
+    // It would be the longest matching prefix of every token, so the issuers without a
+    // prefix would never be asked.
+    let e = Validator::new(vec![config("")]).unwrap_err();
+    assert!(e.to_string().contains("token_prefix is empty"), "{e}");
+    assert!(Validator::new(vec![config("ory_at_")]).is_ok());
 }
 
 #[test]
