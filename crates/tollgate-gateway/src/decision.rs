@@ -435,18 +435,6 @@ impl Decider {
 
     /// Keeps a refusal in the ring of recent ones (header and claims, never the token).
     fn keep_refusal(&self, d: &Decision, route: &str, method: &str, path: &str, subject: &str) {
-        let kept = d.kept.as_deref().cloned().unwrap_or_default();
-        let claim = |n: &str| {
-            kept.claims
-                .as_ref()
-                .and_then(|c| c.get(n))
-                .and_then(Value::as_str)
-                .map(|s| tollgate::text::cut(s).to_string())
-        };
-        let subject = match subject {
-            "" => claim("sub"),
-            s => Some(s.to_string()),
-        };
         self.recent.push(RecentRefusal {
             id: 0,
             at: self.clock.now(),
@@ -456,11 +444,12 @@ impl Decider {
             code: d.code,
             status: d.status(),
             cause: d.cause,
-            subject,
-            issuer: claim("iss"),
+            // A refused token's subject and issuer are read from `kept` when listed.
+            subject: (!subject.is_empty()).then(|| subject.to_string()),
+            issuer: None,
             description: tollgate::text::cut_to(&d.description, 400).to_string(),
             error: d.error.clone(),
-            kept,
+            kept: d.kept.as_deref().cloned().unwrap_or_default(),
         });
     }
 

@@ -19,43 +19,91 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tollgate::ValidationError;
 
-/// The most bytes of header and claims JSON kept per entry: a token's payload beyond that
-/// is dropped (the entry says so), so the ring's memory stays bounded by N x 16 KiB.
-pub const MAX_KEPT_BYTES: usize = 16 * 1024;
+/// The most bytes of a token's encoded header and claims (`header.payload`, base64url)
+/// kept per entry: a larger token keeps nothing of itself (the entry says so), so the
+/// ring's memory stays bounded by N x 48 KiB. Decoded, that is at most about 36 KiB of
+/// header and claims JSON.
+pub const MAX_KEPT_BYTES: usize = 48 * 1024;
 
-/// The token parts a refusal keeps.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A JSON object: a token's header or claims.
+pub type JsonObject = Map<String, Value>;
+
+/// The token parts a refusal keeps: the encoded header and payload segments, copied as they
+/// came (never the signature, never an encrypted token's key, IV, ciphertext or tag), and
+/// decoded only when the page asks. Keeping is a bounded copy, not a parse: a flood of
+/// refused tokens pays no JSON work for the ring.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Kept {
-    /// The header, if it could be read.
-    pub header: Option<Map<String, Value>>,
-    /// The claims, if they could be read and were small enough.
-    pub claims: Option<Map<String, Value>>,
-    /// True when the claims were too large to keep.
+    /// `header.payload` of a JWS, or the protected header of a JWE; `None` for anything
+    /// else (an opaque token keeps nothing: it may be the whole secret).
+    segments: Option<Box<str>>,
+    /// True when the token was too large to keep.
     pub claims_dropped: bool,
 }
 
 impl Kept {
-    /// The header and claims of `token`, read leniently (nothing verified), without the
-    /// signature.
+    /// What a refusal of `token` keeps: see [`Kept`].
     pub fn of(token: &str) -> Kept {
-        let insp = tollgate::doctor::token::inspect(tollgate::jws::strip_bearer(token));
-        let size = |m: &Option<Map<String, Value>>| {
-            m.as_ref()
-                .map_or(0, |m| serde_json::to_vec(m).map_or(usize::MAX, |v| v.len()))
+        let token = tollgate::jws::strip_bearer(token);
+        let kept = match token.matches('.').count() {
+            // header.payload.signature: everything before the last dot.
+            2 => token.rsplit_once('.').map(|(input, _)| input),
+            // A JWE: its protected header only.
+            4 => token.split('.').next(),
+            _ => None,
         };
-        let mut kept = Kept {
-            header: insp.header,
-            claims: insp.claims,
-            claims_dropped: false,
+        match kept {
+            Some(k) if k.len() > MAX_KEPT_BYTES => Kept {
+                // Too large: the header alone (it decodes as a header-only token), if small.
+                segments: k
+                    .split('.')
+                    .next()
+                    .filter(|h| h.len() <= MAX_KEPT_BYTES)
+                    .map(Into::into),
+                claims_dropped: true,
+            },
+            Some(k) => Kept {
+                segments: Some(k.into()),
+                claims_dropped: false,
+            },
+            None => Kept::default(),
+        }
+    }
+
+    /// The header and claims, read leniently (nothing verified).
+    pub fn decode(&self) -> (Option<JsonObject>, Option<JsonObject>) {
+        let Some(segments) = self.segments.as_deref() else {
+            return (None, None);
         };
-        if size(&kept.header) > MAX_KEPT_BYTES {
-            kept.header = None;
+        // Rebuilt into the token's shape with empty secret parts, for the doctor's reader.
+        let shaped = if segments.contains('.') {
+            format!("{segments}.")
+        } else {
+            format!("{segments}....")
+        };
+        let insp = tollgate::doctor::token::inspect(&shaped);
+        (insp.header, insp.claims)
+    }
+}
+
+impl RecentRefusal {
+    /// Fills the subject and issuer from the kept claims when the decision had none (a
+    /// refused token's are read here, when the page asks, not on the refusal's path).
+    fn completed(mut self) -> RecentRefusal {
+        if self.subject.is_some() && self.issuer.is_some() {
+            return self;
         }
-        if size(&kept.claims) > MAX_KEPT_BYTES {
-            kept.claims = None;
-            kept.claims_dropped = true;
+        if let (_, Some(claims)) = self.kept.decode() {
+            let claim = |name: &str| {
+                claims
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .map(|s| tollgate::text::cut(s).to_string())
+            };
+            self.subject = self.subject.take().or_else(|| claim("sub"));
+            self.issuer = self.issuer.take().or_else(|| claim("iss"));
         }
-        kept
+        self
     }
 }
 
@@ -136,13 +184,17 @@ impl RecentRefusals {
     /// The entries, newest first.
     pub fn list(&self) -> Vec<RecentRefusal> {
         let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-        ring.iter().rev().cloned().collect()
+        let entries: Vec<RecentRefusal> = ring.iter().rev().cloned().collect();
+        drop(ring);
+        entries.into_iter().map(RecentRefusal::completed).collect()
     }
 
     /// The entry `id`, if still kept.
     pub fn get(&self, id: u64) -> Option<RecentRefusal> {
         let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-        ring.iter().find(|e| e.id == id).cloned()
+        let entry = ring.iter().find(|e| e.id == id).cloned();
+        drop(ring);
+        entry.map(RecentRefusal::completed)
     }
 }
 
@@ -194,7 +246,8 @@ mod tests {
             e(&serde_json::json!({"sub": "alice", "iss": "https://idp"}))
         );
         let k = Kept::of(&token);
-        assert_eq!(k.claims.as_ref().unwrap()["sub"], "alice");
+        assert_eq!(k.decode().1.unwrap()["sub"], "alice");
+        assert_eq!(k.decode().0.unwrap()["kid"], "k");
         let all = format!("{:?}", k);
         assert!(!all.contains("SIGNATUREBYTES"));
         let big = format!(
@@ -203,8 +256,19 @@ mod tests {
             e(&serde_json::json!({"pad": "x".repeat(MAX_KEPT_BYTES + 1)}))
         );
         let k = Kept::of(&big);
-        assert!(k.claims.is_none() && k.claims_dropped && k.header.is_some());
-        // not a token at all
+        let (header, claims) = k.decode();
+        assert!(claims.is_none() && k.claims_dropped && header.is_some());
+        // Not a token at all (an opaque token may be the whole secret): nothing kept.
         assert_eq!(Kept::of("opaque"), Kept::default());
+        assert_eq!(Kept::of("a.b"), Kept::default());
+        // A JWE keeps its protected header only.
+        let jwe = format!(
+            "{}.ENCRYPTEDKEY.IV.CIPHERTEXT.TAG",
+            e(&serde_json::json!({"alg": "RSA-OAEP", "enc": "A256GCM"}))
+        );
+        let k = Kept::of(&jwe);
+        assert!(!format!("{k:?}").contains("CIPHERTEXT"));
+        assert_eq!(k.decode().0.unwrap()["enc"], "A256GCM");
+        assert!(k.decode().1.is_none());
     }
 }

@@ -435,12 +435,8 @@ async fn refusal(State(page): State<Arc<DoctorPage>>, Path(id): Path<String>) ->
     };
     let iss = entry.issuer.as_deref();
     let settings = Settings::new(g.decider.policy_for(iss).clone(), entry.at);
-    let report = doctor::report_of_error(
-        err,
-        entry.kept.header.as_ref(),
-        entry.kept.claims.as_ref(),
-        &settings,
-    );
+    let (header, claims) = entry.kept.decode();
+    let report = doctor::report_of_error(err, header.as_ref(), claims.as_ref(), &settings);
     let d = with_snippets(report);
     answer_json(
         StatusCode::OK,
