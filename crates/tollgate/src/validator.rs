@@ -397,6 +397,12 @@ impl Validator {
                 })?;
             }
             if let Some(options) = &config.introspection {
+                if options.token_prefix.as_deref() == Some("") {
+                    return Err(invalid(
+                        issuer,
+                        "its introspection token_prefix is empty, which would take every opaque token away from the issuers without a prefix; omit it to take every token that is not a JWT".into(),
+                    ));
+                }
                 let url = Introspector::first_url(issuer, &config.source, options);
                 check_remote_url(&url).map_err(|error| ConfigError::InsecureUrl {
                     issuer: issuer.clone(),
@@ -602,9 +608,10 @@ impl Validator {
             // (signed) claims stand.
             Ok(mut verified) => {
                 let answer = introspector.introspect(token).await?;
-                if answer.claims.is_none() {
+                let Some(claims) = &answer.claims else {
                     return Err(inactive(entry));
-                }
+                };
+                refresh_token(claims)?;
                 verified.introspection = Some(answer.info.clone());
                 Ok(verified)
             }
@@ -621,10 +628,7 @@ impl Validator {
     /// when none is active, an issuer that could not answer makes it "cannot verify now"
     /// (it may have been that issuer's token), else `token_inactive`.
     async fn validate_opaque(&self, token: &str) -> Option<Result<Verified, ValidationError>> {
-        let entries = &self.shared.entries;
-        let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
-        let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
-        let asked = entries.iter().filter(|e| takes(e) == Some(longest));
+        let asked = self.introspecting(token)?;
         if let Some(bad) = not_token68(token) {
             return Some(Err(bad));
         }
@@ -665,6 +669,7 @@ impl Validator {
         let Some(claims) = &answer.claims else {
             return Err(inactive(entry));
         };
+        refresh_token(claims)?;
         let now = self.shared.clock.now();
         entry.config.policy.check_claims(claims, now)?;
         Ok(Verified {
@@ -675,11 +680,23 @@ impl Validator {
         })
     }
 
+    /// The issuers an opaque `token` goes to, in configuration order: those whose
+    /// `token_prefix` it starts with (the longest only), else those without a prefix; `None`
+    /// when no issuer introspects it.
+    fn introspecting<'s>(&'s self, token: &'s str) -> Option<impl Iterator<Item = &'s Entry>> {
+        let entries = &self.shared.entries;
+        let takes = |e: &Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
+        let longest = entries.iter().filter_map(takes).max()?;
+        Some(entries.iter().filter(move |e| takes(e) == Some(longest)))
+    }
+
     /// The raw introspection answer for `token` from the issuer that would judge it (the
     /// first that takes an opaque token; the one its `iss` names for a JWT): the answer's
     /// members when active (before any policy check), `None` when inactive; from the cache
     /// when [`Validator::validate`] just asked, so a report costs no second call. `None`
-    /// when no issuer introspects this token. For diagnosis (`tollgate doctor`).
+    /// when no issuer introspects this token: a JWT whose issuer lacks `introspect_jwts`,
+    /// a value with characters no bearer token holds (nothing `validate` would not send is
+    /// sent). For diagnosis (`tollgate doctor`).
     #[allow(clippy::type_complexity)]
     pub async fn introspection_answer(
         &self,
@@ -689,13 +706,19 @@ impl Validator {
         Result<Option<serde_json::Map<String, Value>>, ValidationError>,
     )> {
         let token = jws::strip_bearer(token);
+        // Only what `validate` would send: a JWT to an issuer with `introspect_jwts`, an
+        // opaque token only when it is a bearer token's syntax.
         let entry = match jws::decode(token, self.shared.max_token_size) {
-            Ok(decoded) => self.entry_quick(&decoded)?.ok()?,
+            Ok(decoded) => self.entry_quick(&decoded)?.ok().filter(|e| {
+                e.introspector
+                    .as_ref()
+                    .is_some_and(|i| i.options().introspect_jwts)
+            })?,
             Err(_) => {
-                let entries = &self.shared.entries;
-                let takes = |e: &&Entry| e.introspector.as_ref().and_then(|i| i.prefix_len(token));
-                let longest = entries.iter().filter_map(|e| takes(&e)).max()?;
-                entries.iter().find(|e| takes(e) == Some(longest))?
+                if not_token68(token).is_some() {
+                    return None;
+                }
+                self.introspecting(token)?.next()?
             }
         };
         let answer = entry.introspector.as_ref()?.introspect(token).await;
@@ -795,6 +818,33 @@ impl Validator {
 fn inactive(entry: &Entry) -> ValidationError {
     ValidationError::TokenInactive {
         issuer: entry.config.issuer.clone(),
+    }
+}
+
+/// `type_mismatch` when an active introspection answer says the token is a refresh token.
+/// RFC 7662 servers answer for every token type whatever the `token_type_hint`
+/// (`oidc-provider`: `token_type` `refresh_token`; Keycloak: `typ` `Refresh`; Ory Hydra:
+/// `token_use` `refresh_token`), and a refresh token is no access token: accepting one would
+/// let a long-lived credential meant only for the authorization server call the API.
+fn refresh_token(claims: &serde_json::Map<String, Value>) -> Result<(), ValidationError> {
+    let says = |name: &'static str, refresh: &[&str]| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| refresh.iter().any(|r| v.eq_ignore_ascii_case(r)))
+            .map(|v| (name, v))
+    };
+    let found = says("token_type", &["refresh_token", "refresh"])
+        .or_else(|| says("token_use", &["refresh_token", "refresh"]))
+        .or_else(|| says("typ", &["refresh", "refresh_token"]));
+    match found {
+        None => Ok(()),
+        Some((name, value)) => Err(ValidationError::TypeMismatch {
+            expected: format!(
+                "an access token (the introspection answer's {name:?} names a refresh token, which only the authorization server takes)"
+            ),
+            found: Some(value.to_string()),
+        }),
     }
 }
 

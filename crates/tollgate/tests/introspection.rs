@@ -95,6 +95,32 @@ async fn the_endpoint_is_found_by_discovery_when_not_configured() {
 }
 
 #[tokio::test]
+async fn a_failed_discovery_of_the_endpoint_is_not_repeated_for_every_token() {
+    tokio::time::timeout(LIMIT, async {
+        let idp = issuer().await;
+        let o = IntrospectionOptions::new("dev", ClientSecret::new("dev-secret"));
+        let (v, clock) = validator(vec![IssuerConfig::discovery(idp.url())
+            .policy(Policy::new().audience("api://default"))
+            .introspection(o)]);
+        idp.set_fault(Fault::Status500);
+        // A flood of distinct tokens while discovery fails: one fetch, every token refused.
+        for i in 0..5 {
+            let e = v.validate(&format!("garbage-{i}")).await.unwrap_err();
+            assert_eq!(e.code(), "introspection_unavailable", "{e}");
+            assert!(e.to_string().contains("discovery failed"), "{e}");
+        }
+        assert_eq!(idp.discovery_requests(), 1);
+        // Asked again once the retry time has passed.
+        idp.set_fault(Fault::None);
+        clock.advance(10);
+        assert_eq!(code(&v, &idp.opaque_token(json!({}))).await, "ok");
+        assert_eq!(idp.discovery_requests(), 2);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn inactive_expired_and_wrong_audience_tokens_are_refused_by_the_same_policy() {
     tokio::time::timeout(LIMIT, async {
         let idp = issuer().await;
@@ -183,6 +209,36 @@ async fn concurrent_requests_for_one_token_cause_one_call() {
     .unwrap();
 }
 
+#[tokio::test]
+async fn a_caller_dropped_mid_flight_leaves_no_stale_flight() {
+    tokio::time::timeout(LIMIT, async {
+        let idp = issuer().await;
+        let quick = FetchOptions::default()
+            .timeout(Duration::from_millis(300))
+            .connect_timeout(Duration::from_millis(300));
+        let (v, _) = validator(vec![config(&idp, options(&idp).fetch(quick))]);
+        let token = idp.opaque_token(json!({}));
+        // The only caller gives up (a client disconnecting, a request timeout) while the
+        // call hangs.
+        idp.set_fault(Fault::Hang);
+        let caller = {
+            let (v, token) = (v.clone(), token.clone());
+            tokio::spawn(async move { v.validate(&token).await.map(|_| ()) })
+        };
+        tollgate_wait(|| idp.introspection_requests() == 1).await;
+        caller.abort();
+        let _ = caller.await;
+        // The abandoned call ends on its own (its timeout); the next request for the
+        // token asks again, and is not handed the abandoned call's stale result.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        idp.set_fault(Fault::None);
+        assert_eq!(code(&v, &token).await, "ok");
+        assert_eq!(idp.introspection_requests(), 2);
+    })
+    .await
+    .unwrap();
+}
+
 async fn tollgate_wait(mut done: impl FnMut() -> bool) {
     for _ in 0..1000 {
         if done() {
@@ -248,6 +304,48 @@ async fn down_slow_and_refusing_endpoints_are_unavailable_never_allowed() {
         )]);
         let e = gone.validate(&token).await.unwrap_err();
         assert_eq!(e.code(), "introspection_unavailable", "{e}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_answer_for_a_refresh_token_is_refused() {
+    tokio::time::timeout(LIMIT, async {
+        let idp = issuer().await;
+        let (v, _) = validator(vec![config(&idp, options(&idp).max_ttl(Duration::ZERO))]);
+        let exp = tollgate::clock::unix_now() + 600;
+        let answer = |member: &str, value: &str| {
+            RawAnswer::json(format!(
+                r#"{{"active": true, "aud": "api://default", "exp": {exp}, "{member}": "{value}"}}"#
+            ))
+        };
+        // Servers answer active for a refresh token whatever the hint; each spelling.
+        for (i, (member, value)) in [
+            ("token_type", "refresh_token"),
+            ("token_use", "refresh_token"),
+            ("typ", "Refresh"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            idp.set_introspection_answer(Some(answer(member, value)));
+            let e = v.validate(&format!("refresh-{i}")).await.unwrap_err();
+            assert_eq!(e.code(), "type_mismatch", "{member}: {e}");
+            assert!(e.to_string().contains("refresh token"), "{e}");
+        }
+        // An access token's spellings pass.
+        for (i, (member, value)) in [
+            ("token_type", "Bearer"),
+            ("token_type", "access_token"),
+            ("token_use", "access_token"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            idp.set_introspection_answer(Some(answer(member, value)));
+            assert_eq!(code(&v, &format!("access-{i}")).await, "ok", "{member}");
+        }
     })
     .await
     .unwrap();
@@ -353,6 +451,14 @@ async fn hostile_tokens_never_share_an_entry_and_odd_ones_are_never_sent() {
             4,
             "only \"a{{token}}\" was sent"
         );
+        // The diagnostic answer (doctor) sends nothing `validate` would not: not the odd
+        // token, not a JWT to an issuer without introspect_jwts.
+        assert!(v
+            .introspection_answer(&format!("{token} x"))
+            .await
+            .is_none());
+        assert!(v.introspection_answer(&idp.token()).await.is_none());
+        assert_eq!(idp.introspection_requests(), 4);
         // 1 MB: too large, never sent.
         let big = "a".repeat(1 << 20);
         assert_eq!(code(&v, &big).await, "token_too_large");
@@ -427,12 +533,37 @@ async fn token_prefixes_choose_the_issuer() {
         // A token no prefix takes: not sent anywhere, it is not a JWT.
         assert_eq!(code(&v, "plain-token").await, "malformed_token");
         assert_eq!(a.introspection_requests() + b.introspection_requests(), 1);
+        // An answer naming the other configured issuer is still judged by the answering
+        // issuer's policy: refused, never routed to the issuer it names.
+        let exp = tollgate::clock::unix_now() + 600;
+        b.set_introspection_answer(Some(RawAnswer::json(
+            json!({"active": true, "iss": a.url(), "aud": "api://default", "exp": exp}).to_string(),
+        )));
+        let named = format!("{OPAQUE_TOKEN_PREFIX}names-the-other-issuer");
+        assert_eq!(code(&v, &named).await, "issuer_mismatch");
+        assert_eq!(a.introspection_requests(), 0);
         // Without introspection at all, an opaque token is malformed_token, as before.
         let (none, _) = validator(vec![IssuerConfig::jwks_uri(a.url(), a.jwks_url())]);
         assert_eq!(code(&none, &token).await, "malformed_token");
     })
     .await
     .unwrap();
+}
+
+#[test]
+fn an_empty_token_prefix_is_refused_at_configuration() {
+    let config = |prefix: &str| {
+        IssuerConfig::jwks_uri("https://idp.example", "https://idp.example/jwks").introspection(
+            IntrospectionOptions::new("api", ClientSecret::new("s"))
+                .endpoint("https://idp.example/introspect")
+                .token_prefix(prefix),
+        )
+    };
+    // It would be the longest matching prefix of every token, so the issuers without a
+    // prefix would never be asked.
+    let e = Validator::new(vec![config("")]).unwrap_err();
+    assert!(e.to_string().contains("token_prefix is empty"), "{e}");
+    assert!(Validator::new(vec![config("ory_at_")]).is_ok());
 }
 
 #[test]

@@ -63,7 +63,15 @@ pub(crate) struct Introspector {
     counters: Counters,
     last_error: Mutex<Option<String>>,
     last_answer_at: Mutex<Option<i64>>,
+    /// When finding the endpoint by discovery last failed, and why: repeated for
+    /// [`DISCOVERY_RETRY_SECS`] instead of fetching the document again for every token.
+    discovery_failed: Mutex<Option<(i64, ValidationError)>>,
 }
+
+/// How long a failed discovery of the endpoint is repeated before the document is fetched
+/// again: without it, every opaque token (each distinct one a new call) would cost the
+/// server a discovery fetch while discovery fails or names no endpoint.
+const DISCOVERY_RETRY_SECS: i64 = 10;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -110,6 +118,7 @@ impl Introspector {
             counters: Counters::default(),
             last_error: Mutex::new(None),
             last_answer_at: Mutex::new(None),
+            discovery_failed: Mutex::new(None),
         }
     }
 
@@ -148,7 +157,11 @@ impl Introspector {
                 .or_insert_with(|| {
                     let this = self.clone();
                     let token = token.to_string();
-                    async move {
+                    // Spawned, so that the call ends (caching its answer and leaving
+                    // `flights`) even when every caller is dropped mid-flight: a flight
+                    // only the map holds is never polled again, and would stay there
+                    // (with the token) forever, or be resumed later with its timeout spent.
+                    let task = tokio::spawn(async move {
                         let result = this.call(&token).await.map(Arc::new);
                         let mut flights = lock(&this.flights);
                         if let Ok(answer) = &result {
@@ -156,6 +169,15 @@ impl Introspector {
                         }
                         flights.remove(&key);
                         result
+                    });
+                    let issuer = self.issuer.clone();
+                    async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(ValidationError::IntrospectionUnavailable {
+                                issuer,
+                                reason: format!("the introspection task ended abnormally: {e}"),
+                            })
+                        })
                     }
                     .boxed()
                     .shared()
@@ -221,6 +243,21 @@ impl Introspector {
         if let Some(url) = lock(&self.endpoint).clone() {
             return Ok(url);
         }
+        let now = self.clock.now();
+        if let Some((at, e)) = &*lock(&self.discovery_failed) {
+            if now < at.saturating_add(DISCOVERY_RETRY_SECS) {
+                return Err(e.clone());
+            }
+        }
+        let found = self.discover().await;
+        *lock(&self.discovery_failed) = found.as_ref().err().map(|e| (now, e.clone()));
+        let url = found?;
+        *lock(&self.endpoint) = Some(url.clone());
+        Ok(url)
+    }
+
+    /// The discovery document's `introspection_endpoint`, checked.
+    async fn discover(&self) -> Result<String, ValidationError> {
         let discovery = self.discovery.as_deref().unwrap_or_default();
         let doc = self
             .fetcher
@@ -244,7 +281,6 @@ impl Introspector {
                 "the discovery document's introspection_endpoint is refused: {e}"
             ))
         })?;
-        *lock(&self.endpoint) = Some(url.clone());
         Ok(url)
     }
 

@@ -22,7 +22,9 @@
 //!    the answer's members are then the token's claims (`iss` defaults to the configured
 //!    issuer when the answer has none) and go through the issuer's [`Policy`](crate::Policy):
 //!    issuer, audience, `exp`/`nbf`/`iat` with leeway, maximum age, required claims. The
-//!    header `typ` rule does not apply (an opaque token has no header). Scopes, roles and
+//!    header `typ` rule does not apply (an opaque token has no header), but an answer that
+//!    names a refresh token (`token_type` `refresh_token`, Hydra's `token_use`, Keycloak's
+//!    `typ` `Refresh`: servers answer for every token type) is `type_mismatch`. Scopes, roles and
 //!    identity headers are read from the same claims, by every route, on every request.
 //! 3. **Cache that never widens access**: answers are kept by the SHA-256 of the exact token
 //!    bytes (tokens that differ by one letter's case never share an entry), holding the
