@@ -134,6 +134,18 @@ impl ClientSecret {
     /// Reads the secret from the environment variable `name`. An unset or empty variable
     /// is refused; the error names the variable, never a value.
     pub fn from_env(name: &str) -> Result<ClientSecret, String> {
+        // A value that is not a variable name may be the secret itself, pasted in the wrong
+        // setting: it is never repeated in the error (errors reach logs and terminals).
+        let is_name = !name.is_empty()
+            && name.len() <= 128
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !is_name {
+            return Err(format!(
+                "the client secret's environment variable name is not a name ({} characters,                  not only letters, digits and _; not repeated here in case it is the secret                  itself): give the name of the variable that holds the secret, e.g.                  TOLLGATE_INTROSPECTION_SECRET",
+                name.chars().count()
+            ));
+        }
         match std::env::var(name) {
             Ok(v) if !v.is_empty() => Ok(ClientSecret::new(v)),
             Ok(_) => Err(format!(
@@ -349,4 +361,17 @@ pub struct IntrospectionStatus {
     pub last_error: Option<String>,
     /// When the last call answered (Unix seconds).
     pub last_answer_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_secret_pasted_as_the_variable_name_is_never_repeated() {
+        let pasted = "s3cr3t-Value/with+base64==";
+        let err = super::ClientSecret::from_env(pasted).unwrap_err();
+        assert!(!err.contains(pasted) && !err.contains("s3cr3t"), "{err}");
+        assert!(err.contains("not a name"), "{err}");
+        let err = super::ClientSecret::from_env("TOLLGATE_TEST_UNSET_VARIABLE_42").unwrap_err();
+        assert!(err.contains("TOLLGATE_TEST_UNSET_VARIABLE_42"), "{err}");
+    }
 }
