@@ -582,7 +582,13 @@ impl Decider {
             // A value that is not visible ASCII is no JWT: the proof check refuses it.
             .map(|v| v.to_str().unwrap_or("\u{fffd}"))
             .collect();
-        let request = RequestContext::new(scheme, token, method.as_str(), sender.url_of(target))
+        // The URL is what a DPoP proof's `htu` is checked against: a bearer request never
+        // reaches that check, so it does not pay for building the URL.
+        let url = match scheme {
+            AuthScheme::Dpop => sender.url_of(target),
+            AuthScheme::Bearer => None,
+        };
+        let request = RequestContext::new(scheme, token, method.as_str(), url)
             .dpop_proofs(proofs)
             .client_cert(sender.client_cert.clone());
         self.validator

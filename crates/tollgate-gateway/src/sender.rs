@@ -92,34 +92,38 @@ fn client_cert(config: &Config, headers: &HeaderMap, trusted: bool) -> ClientCer
     let mut values = headers.get_all(&settings.header).iter();
     let value = match (values.next(), values.next()) {
         (None, _) => {
-            return ClientCert::Absent(format!(
+            return ClientCert::Absent(
+ format!(
                 "the request has no {} header (the client sent no certificate, or the proxy does not pass it)",
                 settings.header
-            ))
+            ).into())
         }
         (Some(_), Some(_)) => {
-            return ClientCert::Absent(format!(
+            return ClientCert::Absent(
+ format!(
                 "the {} header appears more than once; the proxy must set it, not append",
                 settings.header
-            ))
+            ).into())
         }
         (Some(v), None) => v,
     };
     if !trusted {
-        return ClientCert::Absent(format!(
-            "the {} header came from a peer outside trusted_proxies, so it is ignored",
-            settings.header
-        ));
+        return ClientCert::Absent(
+            format!(
+                "the {} header came from a peer outside trusted_proxies, so it is ignored",
+                settings.header
+            )
+            .into(),
+        );
     }
     let Ok(value) = value.to_str() else {
-        return ClientCert::Absent(format!(
-            "the {} header is not visible ASCII",
-            settings.header
-        ));
+        return ClientCert::Absent(
+            format!("the {} header is not visible ASCII", settings.header).into(),
+        );
     };
     match read_client_cert(value, settings.format) {
         Ok(der) => ClientCert::Der(der),
-        Err(why) => ClientCert::Absent(why),
+        Err(why) => ClientCert::Absent(why.into()),
     }
 }
 

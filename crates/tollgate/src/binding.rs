@@ -30,8 +30,9 @@ use crate::validate::Verified;
 /// The client certificate a request came with, as a trusted proxy passed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCert {
-    /// None is available; why (no header, an untrusted peer, ...).
-    Absent(String),
+    /// None is available; why (no header, an untrusted peer, ...). Borrowed for the fixed
+    /// reasons, so a request without a certificate costs no allocation.
+    Absent(Cow<'static, str>),
     /// The certificate's DER.
     Der(Vec<u8>),
 }
@@ -308,7 +309,7 @@ fn check_certificate_of(
     };
     match &request.client_cert {
         ClientCert::Absent(reason) => Err(ValidationError::ClientCertMissing {
-            reason: reason.clone(),
+            reason: reason.to_string(),
         }),
         ClientCert::Der(der) => {
             let found = cert_thumbprint(der);
