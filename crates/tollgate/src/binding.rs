@@ -24,7 +24,7 @@ use crate::crypto::sha256;
 use crate::dpop::{self, CheckedProof, DpopMode, DpopOptions, ReplayCache};
 use crate::error::ValidationError;
 use crate::json;
-use crate::text::cut;
+
 use crate::validate::Verified;
 
 /// The client certificate a request came with, as a trusted proxy passed it.
@@ -95,30 +95,30 @@ impl<'a> RequestContext<'a> {
     }
 }
 
-/// How a proxy writes the client certificate into a header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CertFormat {
-    /// URL-encoded PEM: nginx `$ssl_client_escaped_cert`, Traefik `passTLSClientCert`.
-    EscapedPem,
-    /// Envoy `X-Forwarded-Client-Cert`: `Hash=...;Cert="<URL-encoded PEM>";...`, exactly one
-    /// element.
-    Xfcc,
-    /// base64 (standard alphabet) DER: Caddy `{http.request.tls.client.certificate_der_base64}`.
-    DerBase64,
+crate::error::vocabulary! {
+    /// How a proxy writes the client certificate into a header; the string is the
+    /// configuration spelling (`[client_cert] format`).
+    pub enum CertFormat {
+        /// URL-encoded PEM: nginx `$ssl_client_escaped_cert`, Traefik `passTLSClientCert`.
+        EscapedPem = "escaped_pem",
+        /// Envoy `X-Forwarded-Client-Cert`: `Hash=...;Cert="<URL-encoded PEM>";...`, exactly one
+        /// element.
+        Xfcc = "xfcc",
+        /// base64 (standard alphabet) DER: Caddy `{http.request.tls.client.certificate_der_base64}`.
+        DerBase64 = "der_base64",
+    }
 }
 
 impl std::str::FromStr for CertFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<CertFormat, String> {
-        match s {
-            "escaped_pem" => Ok(CertFormat::EscapedPem),
-            "xfcc" => Ok(CertFormat::Xfcc),
-            "der_base64" => Ok(CertFormat::DerBase64),
-            other => Err(format!(
-                "client certificate format must be \"escaped_pem\", \"xfcc\" or \"der_base64\", not {:?}",
-                cut(other).to_string()
-            )),
-        }
+        CertFormat::parse(s).ok_or_else(|| {
+            format!(
+                "client certificate format must be one of {}, not {}",
+                CertFormat::STRS.join(", "),
+                crate::text::cut_quoted(s)
+            )
+        })
     }
 }
 

@@ -33,6 +33,19 @@ pub struct Verified {
     pub introspection: Option<crate::introspection::Introspected>,
 }
 
+impl Verified {
+    /// A token whose signature `alg` verified (not introspected).
+    fn signed(header: Header, claims: Claims, alg: Algorithm) -> Verified {
+        Verified {
+            header,
+            claims,
+            alg: Some(alg),
+            #[cfg(feature = "remote")]
+            introspection: None,
+        }
+    }
+}
+
 /// Chooses the key for a token: by `kid` when the token has one, otherwise the single key
 /// that fits `alg`. The key must fit `alg` (type, curve, its own `alg` member).
 ///
@@ -166,16 +179,13 @@ pub fn validate(
     now: i64,
 ) -> Result<Verified, ValidationError> {
     let token = jws::strip_bearer(token);
-    let decoded = jws::decode(token, policy.max_token_size)?;
-    let (alg, claims) = check(&decoded, keys, policy, now)?;
     // The decoded token is ours: its header moves into the result, no copy.
-    Ok(Verified {
-        header: decoded.header,
-        claims,
-        alg: Some(alg),
-        #[cfg(feature = "remote")]
-        introspection: None,
-    })
+    verify_decoded_owned(
+        jws::decode(token, policy.max_token_size)?,
+        keys,
+        policy,
+        now,
+    )
 }
 
 /// The part of [`validate`] after decoding: for callers that picked `keys` by the token's
@@ -187,13 +197,7 @@ pub fn verify_decoded(
     now: i64,
 ) -> Result<Verified, ValidationError> {
     let (alg, claims) = check(decoded, keys, policy, now)?;
-    Ok(Verified {
-        header: decoded.header.clone(),
-        claims,
-        alg: Some(alg),
-        #[cfg(feature = "remote")]
-        introspection: None,
-    })
+    Ok(Verified::signed(decoded.header.clone(), claims, alg))
 }
 
 /// [`verify_decoded`] taking the decoded token, whose header then moves into the result
@@ -205,13 +209,7 @@ pub fn verify_decoded_owned(
     now: i64,
 ) -> Result<Verified, ValidationError> {
     let (alg, claims) = check(&decoded, keys, policy, now)?;
-    Ok(Verified {
-        header: decoded.header,
-        claims,
-        alg: Some(alg),
-        #[cfg(feature = "remote")]
-        introspection: None,
-    })
+    Ok(Verified::signed(decoded.header, claims, alg))
 }
 
 /// Every check after decoding, in order: allow-list, key, signature, claims, `typ`.

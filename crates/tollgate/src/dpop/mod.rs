@@ -66,44 +66,34 @@ pub const MAX_JTI_CHARS: usize = 256;
 /// refused (RFC 9449 section 4.3, check 6).
 pub const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-/// Whether an issuer's tokens may, must or must not be DPoP-bound.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DpopMode {
-    /// DPoP is not used: `Authorization: DPoP` is refused (`dpop_not_accepted`); a bound
-    /// token (`cnf.jkt`) is refused whatever the scheme, since its binding cannot be checked.
-    Off,
-    /// Bearer tokens and DPoP-bound tokens (with their proof) are both accepted; a bound
-    /// token sent as `Bearer` is refused (`dpop_bound_token_as_bearer`). The default: a bound
-    /// token is never accepted without its proof, and unbound tokens keep working.
-    #[default]
-    Allowed,
-    /// Only DPoP-bound tokens with their proof are accepted (`dpop_required`).
-    Required,
-}
-
-impl DpopMode {
-    /// The configuration spelling: `off`, `allowed`, `required`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DpopMode::Off => "off",
-            DpopMode::Allowed => "allowed",
-            DpopMode::Required => "required",
-        }
+crate::error::vocabulary! {
+    /// Whether an issuer's tokens may, must or must not be DPoP-bound; the string is the
+    /// configuration spelling (`dpop = "off" | "allowed" | "required"`).
+    #[derive(Default)]
+    pub enum DpopMode {
+        /// DPoP is not used: `Authorization: DPoP` is refused (`dpop_not_accepted`); a bound
+        /// token (`cnf.jkt`) is refused whatever the scheme, since its binding cannot be checked.
+        Off = "off",
+        /// Bearer tokens and DPoP-bound tokens (with their proof) are both accepted; a bound
+        /// token sent as `Bearer` is refused (`dpop_bound_token_as_bearer`). The default: a bound
+        /// token is never accepted without its proof, and unbound tokens keep working.
+        #[default]
+        Allowed = "allowed",
+        /// Only DPoP-bound tokens with their proof are accepted (`dpop_required`).
+        Required = "required",
     }
 }
 
 impl std::str::FromStr for DpopMode {
     type Err = String;
     fn from_str(s: &str) -> Result<DpopMode, String> {
-        match s {
-            "off" => Ok(DpopMode::Off),
-            "allowed" => Ok(DpopMode::Allowed),
-            "required" => Ok(DpopMode::Required),
-            other => Err(format!(
-                "dpop must be \"off\", \"allowed\" or \"required\", not {:?}",
-                cut(other).to_string()
-            )),
-        }
+        DpopMode::parse(s).ok_or_else(|| {
+            format!(
+                "dpop must be one of {}, not {}",
+                DpopMode::STRS.join(", "),
+                crate::text::cut_quoted(s)
+            )
+        })
     }
 }
 

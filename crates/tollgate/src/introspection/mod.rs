@@ -60,38 +60,23 @@ pub(crate) use client::{Answer, Introspector};
 
 use crate::keys::FetchOptions;
 
-/// How the client authenticates to the introspection endpoint (RFC 6749 section 2.3.1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuth {
-    /// HTTP Basic with the form-encoded id and secret (the default: every server supports
-    /// it, and RFC 6749 makes it mandatory to implement).
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-}
-
-impl ClientAuth {
-    /// `client_secret_basic` or `client_secret_post` (the discovery metadata names).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientAuth::ClientSecretBasic => "client_secret_basic",
-            ClientAuth::ClientSecretPost => "client_secret_post",
-        }
-    }
-
-    /// The method named `name` (its metadata name).
+crate::error::vocabulary! {
+    /// How the client authenticates to the introspection endpoint (RFC 6749 section 2.3.1);
+    /// the string is the discovery metadata name.
     ///
     /// ```
     /// use tollgate::introspection::ClientAuth;
     /// assert_eq!(ClientAuth::parse("client_secret_post"), Some(ClientAuth::ClientSecretPost));
     /// assert_eq!(ClientAuth::parse("private_key_jwt"), None);
     /// ```
-    pub fn parse(name: &str) -> Option<ClientAuth> {
-        [ClientAuth::ClientSecretBasic, ClientAuth::ClientSecretPost]
-            .into_iter()
-            .find(|a| a.as_str() == name)
+    #[derive(Default)]
+    pub enum ClientAuth {
+        /// HTTP Basic with the form-encoded id and secret (the default: every server supports
+        /// it, and RFC 6749 makes it mandatory to implement).
+        #[default]
+        ClientSecretBasic = "client_secret_basic",
+        /// `client_id` and `client_secret` in the form body.
+        ClientSecretPost = "client_secret_post",
     }
 }
 
