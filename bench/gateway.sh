@@ -269,13 +269,21 @@ for g in $GATEWAYS; do
   done
 done
 
+# CPU time (user + system, in clock ticks) the gateway process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS="$(getconf CLK_TCK)"
+
 run() { # gateway case round
   local url script args
   url="$(eval echo "\$URL_$1")"
   read -r script args <<<"$(case_args "$2" "$3")"
+  local pid cpu_before
+  pid="$(eval echo "\$PID_$1")"
+  cpu_before="$(cpu_ticks "$pid")"
   # shellcheck disable=SC2086
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "$url" $args \
     >"$WORK/$1.$2.$3.txt" 2>&1 || true
+  echo "$(( $(cpu_ticks "$pid") - cpu_before ))" >"$WORK/$1.$2.$3.cpu"
   local total non2xx
   total="$(awk '/requests in/ {print $1}' "$WORK/$1.$2.$3.txt")"
   non2xx="$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$WORK/$1.$2.$3.txt" | grep -o '[0-9]*$' || echo 0)"
@@ -305,7 +313,9 @@ done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Optional CPU profiles (PROFILE="fresh bad_signature"): perf samples each gateway while
-# one more run of the case lasts; the flat report goes to PROFILE_DIR/<gateway>.<case>.txt.
+# one more run of the case lasts; the flat report goes to PROFILE_DIR/<gateway>.<case>.txt,
+# the samples to <gateway>.<case>.perf.data (call graphs need frame pointers: build with
+# RUSTFLAGS="-C force-frame-pointers=yes" and a CARGO_TARGET_DIR of its own).
 PROFILE_DIR="${PROFILE_DIR:-$CARGO_TARGET_DIR/gateway-profile}"
 for c in ${PROFILE:-}; do
   mkdir -p "$PROFILE_DIR"
@@ -320,6 +330,7 @@ for c in ${PROFILE:-}; do
       >"$PROFILE_DIR/$g.$c.txt" 2>/dev/null || echo "bench: perf could not sample" >&2
     perf report -i "$WORK/perf.data" --children --percent-limit 3 --stdio -g none \
       >"$PROFILE_DIR/$g.$c.children.txt" 2>/dev/null || true
+    cp "$WORK/perf.data" "$PROFILE_DIR/$g.$c.perf.data"
   done
 done
 
@@ -334,16 +345,18 @@ done
 echo
 echo "tollgate serve, forward-auth /verify, $ALG, wrk -t$THREADS -c$CONNECTIONS, $ROUNDS rounds x ${DURATION}s per case and gateway, log level $LOG_LEVEL"
 echo "$(nproc) cores, load average $LOAD_BEFORE before, $LOAD_AFTER after; B = $CARGO_TARGET_DIR/release/tollgate${BASELINE:+, A = $BASELINE}"
-python3 - "$WORK" "$ROUNDS" "$GATEWAYS" "${CASES[@]}" <<'EOF'
+python3 - "$WORK" "$ROUNDS" "$GATEWAYS" "$TICKS" "${CASES[@]}" <<'EOF'
 import re, statistics, sys
-work, rounds, gateways, cases = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4:]
+work, rounds, gateways, ticks, cases = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), int(sys.argv[4]), sys.argv[5:]
 
 def parse(g, c, r):
     text = open(f"{work}/{g}.{c}.{r}.txt").read()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
     p99 = float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)] if m else float("nan")
-    return rps, p99
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    cpu = int(open(f"{work}/{g}.{c}.{r}.cpu").read()) / ticks * 1e6 / max(requests, 1)
+    return rps, p99, cpu
 
 data = {(g, c, r): parse(g, c, r) for g in gateways for c in cases for r in range(1, rounds + 1)}
 
@@ -361,24 +374,32 @@ for g in gateways:
     print()
     print(f"Gateway {g}: median of {rounds} rounds; ratios are medians of per-round ratios (min-max)")
     print()
-    print("| request | req/s | p99 | vs anonymous | vs fresh valid |")
-    print("|---|---:|---:|---:|---:|")
+    print("| request | req/s | p99 | gateway CPU per request | vs anonymous | vs fresh valid |")
+    print("|---|---:|---:|---:|---:|---:|")
     for c in cases:
         rps = med([data[(g, c, r)][0] for r in range(1, rounds + 1)])
         p99 = med([data[(g, c, r)][1] for r in range(1, rounds + 1)])
+        cpu = med([data[(g, c, r)][2] for r in range(1, rounds + 1)])
         va = "" if c == "anonymous" else fmt(ratio(c, "anonymous", g))
         vf = "" if c in ("anonymous", "reused", "fresh") else fmt(ratio(c, "fresh", g))
-        print(f"| {labels[c]} | {rps:,.0f} | {p99:,.0f} µs | {va} | {vf} |")
+        print(f"| {labels[c]} | {rps:,.0f} | {p99:,.0f} µs | {cpu:.1f} µs | {va} | {vf} |")
 if len(gateways) == 2:
     print()
     print("B (this tree) / A (baseline), median of per-pair ratios (min-max), req/s:")
     print()
-    print("| request | A req/s | B req/s | B/A |")
-    print("|---|---:|---:|---:|")
+    print("| request | A req/s | B req/s | B/A | A CPU/request | B CPU/request |")
+    print("|---|---:|---:|---:|---:|---:|")
     for c in cases:
         a = med([data[("A", c, r)][0] for r in range(1, rounds + 1)])
         b = med([data[("B", c, r)][0] for r in range(1, rounds + 1)])
-        print(f"| {labels[c]} | {a:,.0f} | {b:,.0f} | {fmt(ratio(c, c, 'B', 'A'))} |")
+        ca = med([data[("A", c, r)][2] for r in range(1, rounds + 1)])
+        cb = med([data[("B", c, r)][2] for r in range(1, rounds + 1)])
+        print(f"| {labels[c]} | {a:,.0f} | {b:,.0f} | {fmt(ratio(c, c, 'B', 'A'))} | {ca:.1f} µs | {cb:.1f} µs |")
+    # The issue's yardstick: fresh / anonymous on each side, per round, and B's over A's.
+    xs = [(data[("B", "fresh", r)][0] / data[("B", "anonymous", r)][0])
+          / (data[("A", "fresh", r)][0] / data[("A", "anonymous", r)][0]) for r in range(1, rounds + 1)]
+    print()
+    print(f"(fresh/anonymous of B) / (fresh/anonymous of A): {fmt((med(xs), min(xs), max(xs)))}")
 EOF
 echo
 for g in $GATEWAYS; do
