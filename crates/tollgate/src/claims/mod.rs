@@ -85,9 +85,45 @@ impl Claims {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.as_map().get(name)
     }
-    /// A string claim by name.
+    /// A string claim by name. Before the map is built, read from the payload JSON without
+    /// building it.
     pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(Value::as_str)
+        match self.scan(name) {
+            Some(Some(json::Scanned::Str(s))) => Some(s),
+            // Absent, or not a string.
+            Some(_) => None,
+            None => self.get(name).and_then(Value::as_str),
+        }
+    }
+    /// True when the claims have a member `name` (of any value). Before the map is built,
+    /// read from the payload JSON without building it: checking that a token has no `cnf`
+    /// costs no map.
+    ///
+    /// ```
+    /// let claims = tollgate::Claims::from(serde_json::json!({"sub": "a"}).as_object().unwrap().clone());
+    /// assert!(claims.contains("sub") && !claims.contains("cnf"));
+    /// ```
+    pub fn contains(&self, name: &str) -> bool {
+        match self.scan(name) {
+            Some(found) => found.is_some(),
+            None => self.as_map().contains_key(name),
+        }
+    }
+    /// The top-level member `name` as the allocation-free scanner reads the payload JSON:
+    /// `Some(found)` while the map is not built, `None` when the map is there to ask (built,
+    /// or given). A scanned string is exactly the map's string: the JSON held was accepted
+    /// by the scanner, which takes no escapes.
+    fn scan(&self, name: &str) -> Option<Option<json::Scanned<'_>>> {
+        if self.json.is_empty() || self.map.get().is_some() {
+            return None;
+        }
+        let mut found = None;
+        json::scan_object(&self.json, |n, v| {
+            if n == name {
+                found = Some(v);
+            }
+        })
+        .then_some(found)
     }
     /// The issuer (`iss`), when it is a string.
     pub fn issuer(&self) -> Option<&str> {
