@@ -33,10 +33,15 @@ pub struct Args {
     #[command(flatten)]
     pub request: crate::policy::RequestArgs,
     /// Record the proof's `jti` in this Redis replay cache (`redis://host:port`), as the
-    /// gateway does: a proof seen before is `dpop_replayed`; Redis not answering is
+    /// gateway does: a proof seen before is `dpop_replayed`; a key that already has
+    /// `--replay-max-per-key` live proofs is `dpop_key_over_quota`; Redis not answering is
     /// `replay_cache_unavailable` (exit 3).
     #[arg(long, value_name = "URL")]
     pub replay_redis: Option<String>,
+    /// With `--replay-redis`: the most live proofs one DPoP key may have, as the gateway's
+    /// `[replay] max_per_key` (default 1000).
+    #[arg(long, value_name = "N", requires = "replay_redis", value_parser = clap::value_parser!(u64).range(1..))]
+    pub replay_max_per_key: Option<u64>,
 }
 
 /// A usage or configuration problem (exit 2).
@@ -198,21 +203,22 @@ fn check_request(
     let Some(url) = &args.replay_redis else {
         return Ok(Ok(()));
     };
+    let max_per_key = args
+        .replay_max_per_key
+        .map_or(tollgate::dpop::DEFAULT_MAX_PER_KEY, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        });
     let cache = tollgate_gateway::replay::RedisReplayCache::new(
         url,
         std::time::Duration::from_millis(tollgate_gateway::config::DEFAULT_REPLAY_TIMEOUT_MS),
     )
-    .map_err(UsageError)?;
+    .map_err(UsageError)?
+    .max_per_key(max_per_key);
     let rt = crate::jwks::runtime().map_err(UsageError)?;
     use tollgate::dpop::ReplayCache;
     let until = request.options.replay_until(checked.iat);
-    Ok(
-        match rt.block_on(cache.insert_new(&checked.replay_key(), now, until)) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ValidationError::DpopReplayed { jti: checked.jti }),
-            Err(reason) => Err(ValidationError::ReplayCacheUnavailable { reason }),
-        },
-    )
+    let answer = rt.block_on(cache.insert_new(checked.id(), now, until));
+    Ok(checked.replay_verdict(answer))
 }
 
 fn usage(args: &Args, message: &str) -> u8 {

@@ -715,3 +715,126 @@ fn opaque_tokens_by_introspection() {
     assert_eq!(out.status.code(), Some(2));
     rt.block_on(idp.shutdown());
 }
+
+/// A `redis-server` on a free loopback port, saving nothing, in its own temp dir; stopped
+/// by its own PID on drop. `None` (the test is skipped) when it is not installed, except
+/// under `CI=true`.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        let bin = ["/usr/bin", "/usr/local/bin", "/usr/sbin"]
+            .iter()
+            .map(|d| Path::new(d).join("redis-server"))
+            .find(|p| p.is_file());
+        let Some(bin) = bin else {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "redis-server is not installed, and CI=true"
+            );
+            eprintln!("SKIPPED: redis-server is not installed (apt-get install -y redis-server)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let redis = Redis {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `--replay-redis` applies the gateway's per-key quota (`--replay-max-per-key`): a key
+/// with that many live proofs in Redis is `dpop_key_over_quota`, another key is not.
+#[test]
+fn a_key_over_its_quota_in_the_shared_replay_cache() {
+    use tollgate::dpop::make_proof;
+    let Some(redis) = Redis::start() else { return };
+    let fx = Fixture::new();
+    let url = "https://api.example.com/orders/1";
+    let redis_url = format!("redis://127.0.0.1:{}", redis.port);
+    let client = SigningKey::generate(Algorithm::ES256, "").unwrap();
+    let jkt = tollgate::jwk::thumbprint_of(&client.public_jwk()).unwrap();
+    let bound = fx.token(&fx.rs, json!({}), json!({"cnf": {"jkt": jkt}}));
+    let run = |key: &SigningKey, token: &str| {
+        let proof = make_proof(key, "GET", url, Some(token), NOW).unwrap();
+        verify(
+            &[
+                "--dpop",
+                &proof,
+                "--url",
+                url,
+                "--replay-redis",
+                &redis_url,
+                "--replay-max-per-key",
+                "2",
+            ],
+            token,
+            &fx.path("jwks.json"),
+        )
+    };
+    for _ in 0..2 {
+        let ok = run(&client, &bound);
+        assert_eq!(ok.status, 0, "{}", ok.stdout);
+    }
+    let out = run(&client, &bound);
+    assert_eq!(out.status, 1, "{}", out.stdout);
+    assert_eq!(out.json["code"], "dpop_key_over_quota", "{}", out.stdout);
+    assert_eq!(out.json["details"]["limit"], 2);
+    assert_eq!(out.json["details"]["jkt"], jkt.as_str());
+    assert!(out.json["details"]["retry_after"]
+        .as_u64()
+        .is_some_and(|s| (1..=70).contains(&s)));
+    // Another key (its own token) is recorded.
+    let other = SigningKey::generate(Algorithm::ES256, "").unwrap();
+    let other_jkt = tollgate::jwk::thumbprint_of(&other.public_jwk()).unwrap();
+    let other_token = fx.token(&fx.rs, json!({}), json!({"cnf": {"jkt": other_jkt}}));
+    assert_eq!(run(&other, &other_token).status, 0);
+    // `--replay-max-per-key` needs `--replay-redis`, and 0 is refused.
+    for bad in [
+        &["--replay-max-per-key", "2"][..],
+        &["--replay-redis", &redis_url, "--replay-max-per-key", "0"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["verify", "a.b.c", "--jwks"])
+            .arg(fx.path("jwks.json"))
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}

@@ -136,6 +136,7 @@ impl CauseCache {
             // proxy's rewrite or another URL); its sentence carries per-proof values (jti,
             // iat, thumbprints) that would make every refusal a new situation.
             ValidationError::DpopReplayed { .. }
+            | ValidationError::DpopKeyOverQuota { .. }
             | ValidationError::DpopProofTime { .. }
             | ValidationError::DpopAthMismatch { .. }
             | ValidationError::DpopKeyMismatch { .. }
@@ -483,6 +484,16 @@ mod tests {
         assert_eq!(
             c.situation(&replay("j1"), &t, now, 60),
             c.situation(&replay("j2"), &t, now, 60)
+        );
+        // A flood over quota is one situation, whatever its Retry-After.
+        let over = |retry_after| ValidationError::DpopKeyOverQuota {
+            jkt: "k".into(),
+            limit: 1000,
+            retry_after,
+        };
+        assert_eq!(
+            c.situation(&over(3), &t, now, 60),
+            c.situation(&over(59), &t, now, 60)
         );
         let url = |found: &str| ValidationError::DpopUrlMismatch {
             expected: "http://10.0.0.5/x".into(),

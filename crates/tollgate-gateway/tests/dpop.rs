@@ -344,6 +344,11 @@ fn configuration_is_checked() {
             "",
             "TLS (rediss://) is not built in",
         ),
+        (
+            "[replay]\nmax_per_key = 0",
+            "",
+            "max_per_key must be at least 1",
+        ),
     ] {
         let e = parse(base(top, issuer)).unwrap_err().to_string();
         assert!(e.contains(expected), "{top} {issuer}: {e}");
@@ -357,6 +362,9 @@ fn configuration_is_checked() {
     assert_eq!(c.issuers[0].dpop.mode, tollgate::dpop::DpopMode::Required);
     assert_eq!(c.issuers[0].dpop.window, 30);
     assert_eq!(c.replay.redis.as_deref(), Some("redis://127.0.0.1:6379"));
+    assert_eq!(c.replay.max_per_key, tollgate::dpop::DEFAULT_MAX_PER_KEY);
+    let c = parse(base("[replay]\nmax_per_key = 7", "")).unwrap();
+    assert_eq!(c.replay.max_per_key, 7);
 }
 
 /// Forward-auth: a trusted proxy names method, URI, scheme and host.
@@ -650,6 +658,184 @@ async fn replicas_share_the_replay_cache_through_redis() {
         two.shutdown().await;
         echo.stop().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
+    })
+    .await
+    .unwrap();
+}
+
+/// GET `url` with `Authorization: DPoP <token>` and one proof; the whole response.
+async fn dpop_get(url: &str, token: &str, proof: &str) -> reqwest::Response {
+    client()
+        .get(url)
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", proof)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The answer to a client over its quota: 429 `dpop_key_over_quota`, `Retry-After` within
+/// the 70 s a proof is kept, no challenge, a body that names the code and no proof.
+async fn assert_over_quota(r: reqwest::Response, proof: &str) {
+    assert_eq!(r.status(), 429);
+    assert_eq!(error_code(&r), "dpop_key_over_quota");
+    assert_eq!(challenge(&r), "");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=70).contains(&retry), "{retry}");
+    let body = json_body(r).await;
+    assert_eq!(body["error"], "too_many_requests");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.starts_with("dpop_key_over_quota: "), "{body}");
+    assert!(!body.to_string().contains(proof));
+}
+
+/// One client flooding with fresh proofs fills only its own quota (`[replay] max_per_key`):
+/// it gets 429 `dpop_key_over_quota`, while a second client (another key) keeps being
+/// served, in both modes. The global bound still answers "cannot verify now" when the cache
+/// is full of live proofs from clients within their quota.
+#[tokio::test]
+async fn a_client_over_its_quota_does_not_lock_out_the_others() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let keys = LocalKeys::new();
+        let echo = Echo::start().await;
+        let top = format!(
+            "upstream = \"{}\"\npublic_url = \"https://api.example.com\"\n[replay]\nmax_entries = 7\nmax_per_key = 3",
+            echo.url()
+        );
+        let gw = start(&keys, &top, "").await;
+        let url = format!("{}/orders/42", gw.url());
+        let public = "https://api.example.com/orders/42";
+        let flood = Client::new();
+        let flood_token = keys.token(json!({"cnf": {"jkt": flood.jkt()}}));
+        let mut statuses = Vec::new();
+        let mut accepted = Vec::new();
+        for _ in 0..10 {
+            let proof = flood.proof("GET", public, &flood_token);
+            let r = dpop_get(&url, &flood_token, &proof).await;
+            statuses.push(r.status().as_u16());
+            if r.status() == 429 {
+                assert_over_quota(r, &proof).await;
+            } else {
+                accepted.push(proof);
+            }
+        }
+        assert_eq!(statuses, [200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+        // A proof it already used is still a replay.
+        let r = dpop_get(&url, &flood_token, &accepted[0]).await;
+        assert_eq!((r.status().as_u16(), error_code(&r).as_str()), (401, "dpop_replayed"));
+
+        // Another client is served, up to its own quota.
+        let other = Client::new();
+        let other_token = keys.token(json!({"cnf": {"jkt": other.jkt()}}));
+        for _ in 0..3 {
+            let proof = other.proof("GET", public, &other_token);
+            assert_eq!(dpop_get(&url, &other_token, &proof).await.status(), 200);
+        }
+        // Bearer tokens never touch the replay cache.
+        let (status, _, _) = send(&url, "Bearer", &keys.token(json!({})), &[], &[]).await;
+        assert_eq!(status, 200);
+        // Six live proofs of seven: a third client gets the last one, then the cache is
+        // full of live proofs and fails closed for a fourth (never forgets a live proof).
+        let third = Client::new();
+        let third_token = keys.token(json!({"cnf": {"jkt": third.jkt()}}));
+        let proof = third.proof("GET", public, &third_token);
+        assert_eq!(dpop_get(&url, &third_token, &proof).await.status(), 200);
+        let fourth = Client::new();
+        let fourth_token = keys.token(json!({"cnf": {"jkt": fourth.jkt()}}));
+        let proof = fourth.proof("GET", public, &fourth_token);
+        let r = dpop_get(&url, &fourth_token, &proof).await;
+        assert_eq!((r.status().as_u16(), error_code(&r).as_str()), (503, "replay_cache_unavailable"));
+        gw.shutdown().await;
+
+        // Forward-auth: the same answer reaches the proxy.
+        let gw = start(&keys, "public_url = \"https://api.example.com\"\n[replay]\nmax_per_key = 1", "").await;
+        let fwd = [("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", "/orders/42")];
+        let verify_url = format!("{}/verify", gw.url());
+        let forward = |token: String, proof: String| {
+            let verify_url = verify_url.clone();
+            async move {
+                let mut req = client()
+                    .get(&verify_url)
+                    .header("Authorization", format!("DPoP {token}"))
+                    .header("DPoP", &proof);
+                for (k, v) in fwd {
+                    req = req.header(k, v);
+                }
+                req.send().await.unwrap()
+            }
+        };
+        let first = flood.proof("GET", public, &flood_token);
+        assert_eq!(forward(flood_token.clone(), first).await.status(), 200);
+        let second = flood.proof("GET", public, &flood_token);
+        assert_over_quota(forward(flood_token.clone(), second.clone()).await, &second).await;
+        let proof = other.proof("GET", public, &other_token);
+        assert_eq!(forward(other_token.clone(), proof).await.status(), 200);
+        gw.shutdown().await;
+        echo.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+/// The quota holds across replicas sharing Redis: proofs of one key accepted by either
+/// replica count towards it, the key over quota is refused by both while another key is
+/// served, and Redis holds no more than the quota for the flooding key, each entry
+/// expiring with its proof.
+#[tokio::test]
+async fn the_quota_holds_across_replicas_through_redis() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some(redis) = Redis::start().await else { return };
+        let keys = LocalKeys::new();
+        let echo = Echo::start().await;
+        let top = format!(
+            "upstream = \"{}\"\npublic_url = \"https://api.example.com\"\n[replay]\nredis = \"redis://127.0.0.1:{}\"\ntimeout_ms = 300\nmax_per_key = 2",
+            echo.url(),
+            redis.port
+        );
+        let one = start(&keys, &top, "").await;
+        let two = start(&keys, &top, "").await;
+        let public = "https://api.example.com/orders/42";
+        let at = |gw: &RunningGateway| format!("{}/orders/42", gw.url());
+        let flood = Client::new();
+        let token = keys.token(json!({"cnf": {"jkt": flood.jkt()}}));
+        let first = flood.proof("GET", public, &token);
+        let r = dpop_get(&at(&one), &token, &first).await;
+        assert_eq!(r.status(), 200, "{}", redis.guard.output());
+        assert_eq!(dpop_get(&at(&two), &token, &flood.proof("GET", public, &token)).await.status(), 200);
+        for gw in [&one, &two, &one, &two] {
+            let proof = flood.proof("GET", public, &token);
+            assert_over_quota(dpop_get(&at(gw), &token, &proof).await, &proof).await;
+        }
+        // A replay is still a replay, at either replica.
+        let r = dpop_get(&at(&two), &token, &first).await;
+        assert_eq!((r.status().as_u16(), error_code(&r).as_str()), (401, "dpop_replayed"));
+        // Another client is served by both.
+        let other = Client::new();
+        let other_token = keys.token(json!({"cnf": {"jkt": other.jkt()}}));
+        for gw in [&one, &two] {
+            let proof = other.proof("GET", public, &other_token);
+            assert_eq!(dpop_get(&at(gw), &other_token, &proof).await.status(), 200);
+        }
+
+        // In Redis: the flooding key's set holds its two live proofs, no more, and expires
+        // with them (within the 70 s a proof is kept).
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port)).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let set = format!("tollgate:dpop:jkt:{}", flood.jkt());
+        let live: usize = redis::cmd("ZCARD").arg(&set).query_async(&mut c).await.unwrap();
+        assert_eq!(live, 2);
+        let ttl: i64 = redis::cmd("PTTL").arg(&set).query_async(&mut c).await.unwrap();
+        assert!((1..=70_000).contains(&ttl), "{ttl}");
+        let keys_held: Vec<String> = redis::cmd("KEYS").arg("tollgate:dpop:*").query_async(&mut c).await.unwrap();
+        // Four proofs (two per client) and two sets.
+        assert_eq!(keys_held.len(), 6, "{keys_held:?}");
+        one.shutdown().await;
+        two.shutdown().await;
+        echo.stop().await;
     })
     .await
     .unwrap();

@@ -383,16 +383,15 @@ impl Issuer {
         let checked =
             tollgate::dpop::check_proof(proof, "POST", &self.token_endpoint(), None, &options, now)
                 .map_err(|e| bad(e.to_string()))?;
-        match self.dpop_replay.insert(
-            &checked.replay_key(),
-            now,
-            options.replay_until(checked.iat),
-        ) {
-            Ok(true) => Ok(Some(checked.jkt)),
-            Ok(false) => Err(bad(
+        let answer = self
+            .dpop_replay
+            .insert(checked.id(), now, options.replay_until(checked.iat));
+        match checked.replay_verdict(answer) {
+            Ok(()) => Ok(Some(checked.jkt)),
+            Err(tollgate::ValidationError::DpopReplayed { .. }) => Err(bad(
                 "this DPoP proof was already used; make one per request".into(),
             )),
-            Err(e) => Err(bad(e)),
+            Err(e) => Err(bad(e.to_string())),
         }
     }
 

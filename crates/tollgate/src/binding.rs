@@ -328,7 +328,9 @@ fn check_certificate_of(
 /// Checks everything a request presents beyond its valid token, for a token of `issuer`
 /// with its DPoP `options`, at `now`: the certificate binding, then the scheme against the
 /// mode and the token's `cnf.jkt`, then the proof ([`dpop::check_proof`]), the key binding
-/// and, last, the replay cache (a cache that cannot answer is "cannot verify now").
+/// and, last, the replay cache (a replay is `dpop_replayed`, a key over its quota
+/// `dpop_key_over_quota`, a cache that cannot answer "cannot verify now";
+/// [`CheckedProof::replay_verdict`]).
 pub async fn check_binding(
     verified: &Verified,
     request: &RequestContext<'_>,
@@ -340,15 +342,10 @@ pub async fn check_binding(
     let Some(checked) = check_binding_now(&verified.claims, request, issuer, options, now)? else {
         return Ok(());
     };
-    let key = checked.replay_key();
-    match replay
-        .insert_new(&key, now, options.replay_until(checked.iat))
-        .await
-    {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ValidationError::DpopReplayed { jti: checked.jti }),
-        Err(reason) => Err(ValidationError::ReplayCacheUnavailable { reason }),
-    }
+    let answer = replay
+        .insert_new(checked.id(), now, options.replay_until(checked.iat))
+        .await;
+    checked.replay_verdict(answer)
 }
 
 /// [`check_binding`] without the replay cache: every check that needs no state. `Ok(None)`

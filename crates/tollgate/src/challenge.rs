@@ -10,6 +10,7 @@
 //! | valid token, scope/role missing | 403 | `Bearer ..., error="insufficient_scope", error_description="...", scope="..."` | `insufficient_scope` |
 //! | bad request (e.g. two tokens) | 400 | `Bearer ..., error="invalid_request", error_description="..."` | `invalid_request` |
 //! | keys unavailable ("cannot verify now") | 503 + `Retry-After` | none | `temporarily_unavailable` |
+//! | one DPoP key over its quota ([`ValidationError::is_rate_limited`]) | 429 + `Retry-After` | none | `too_many_requests` |
 //!
 //! The body is `{"error": ..., "code": ..., "error_description": ..., "fix": ...}`: `code` is the
 //! stable code ([`ValidationError::code`], or `missing_token`, `insufficient_scope`, ...).
@@ -78,7 +79,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 400;
 /// Build one with [`ChallengeOptions`]. [`Challenge::headers`] lists every header to set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Challenge {
-    /// The HTTP status: 400, 401, 403, or the "cannot verify now" status (503 by default).
+    /// The HTTP status: 400, 401, 403, 429 (a client over its quota), or the "cannot verify
+    /// now" status (503 by default).
     pub status: u16,
     /// The stable code: a [`ValidationError::code`], or `missing_token`,
     /// `insufficient_scope`, `insufficient_role`, `invalid_request`, or a front end's own.
@@ -89,7 +91,7 @@ pub struct Challenge {
     /// `temporarily_unavailable`), `code`, `error_description` and, when details are exposed
     /// and known, `fix`.
     pub body: Value,
-    /// `Retry-After` seconds, for "cannot verify now".
+    /// `Retry-After` seconds, for "cannot verify now" and 429.
     pub retry_after: Option<u64>,
 }
 
@@ -249,8 +251,9 @@ impl ChallengeOptions {
         err.to_string()
     }
 
-    /// The answer for a rejected token: 401 `invalid_token`, or "cannot verify now" for
-    /// [`ValidationError::is_unavailable`] errors.
+    /// The answer for a rejected token: 401 `invalid_token`, "cannot verify now" for
+    /// [`ValidationError::is_unavailable`] errors, 429 for
+    /// [`ValidationError::is_rate_limited`] ones ([`too_many_requests`](ChallengeOptions::too_many_requests)).
     ///
     /// ```
     /// use tollgate::challenge::ChallengeOptions;
@@ -262,6 +265,9 @@ impl ChallengeOptions {
     /// assert_eq!(c.body["error"], "temporarily_unavailable");
     /// ```
     pub fn error(&self, err: &ValidationError) -> Challenge {
+        if err.is_rate_limited() {
+            return self.too_many_requests(err);
+        }
         let code = err.code();
         let sentence = self.client_sentence(err);
         let fix = self.expose_details.then(|| err.fix());
@@ -287,6 +293,7 @@ impl ChallengeOptions {
     /// [`error`](ChallengeOptions::error), with a `DPoP` challenge (RFC 9449 section 7.1:
     /// `DPoP algs="...", error="invalid_dpop_proof"` for a bad proof, `invalid_token`
     /// otherwise) when the token came with the `DPoP` scheme or the refusal is about DPoP.
+    /// "Cannot verify now" and 429 answers are the same whatever the scheme.
     ///
     /// ```
     /// use tollgate::challenge::{AuthScheme, ChallengeOptions};
@@ -301,10 +308,43 @@ impl ChallengeOptions {
     /// assert!(c.www_authenticate.unwrap().starts_with(r#"DPoP realm="tollgate", algs="ES256", error="invalid_token""#));
     /// ```
     pub fn error_for(&self, err: &ValidationError, scheme: AuthScheme) -> Challenge {
-        if scheme == AuthScheme::Dpop && !err.is_unavailable() {
+        if scheme == AuthScheme::Dpop && !err.is_unavailable() && !err.is_rate_limited() {
             return self.dpop_error(err);
         }
         self.error(err)
+    }
+
+    /// The answer for a client that sends too much (a DPoP key over its replay cache quota):
+    /// 429 Too Many Requests (RFC 6585) with `Retry-After` (the refusal's own, at least 1 s),
+    /// body `error` `too_many_requests`, and no `WWW-Authenticate`.
+    ///
+    /// Why 429 and not the 401 of the other DPoP refusals: the token and proof are good,
+    /// only their rate is not. A 401 `invalid_dpop_proof` tells a DPoP client to make a new
+    /// proof and retry at once, which is the flood again; 429 with `Retry-After` is the
+    /// answer HTTP clients and their retry middleware already slow down for. Not 503
+    /// either: the API is up for every other client, and a 503 would page the operator and
+    /// send load balancers elsewhere for one client's fault. No challenge, since there is
+    /// nothing to authenticate differently: a new proof with the same key is refused the
+    /// same way until the time given.
+    ///
+    /// ```
+    /// use tollgate::challenge::ChallengeOptions;
+    /// use tollgate::ValidationError;
+    /// let err = ValidationError::DpopKeyOverQuota { jkt: "k".into(), limit: 1000, retry_after: 12 };
+    /// let c = ChallengeOptions::new().too_many_requests(&err);
+    /// assert_eq!((c.status, c.retry_after, c.www_authenticate), (429, Some(12), None));
+    /// assert_eq!(c.body["error"], "too_many_requests");
+    /// assert_eq!(c.body["code"], "dpop_key_over_quota");
+    /// ```
+    pub fn too_many_requests(&self, err: &ValidationError) -> Challenge {
+        let code = err.code();
+        let fix = self.expose_details.then(|| err.fix());
+        let mut c = self.build(429, code, "too_many_requests", None, None, fix);
+        c.body["error_description"] = self
+            .public_description(code, &self.client_sentence(err))
+            .into();
+        c.retry_after = Some(err.retry_after().unwrap_or(self.retry_after).max(1));
+        c
     }
 
     fn dpop_error(&self, err: &ValidationError) -> Challenge {

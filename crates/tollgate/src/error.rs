@@ -130,6 +130,8 @@ vocabulary! {
         DpopIatOutsideWindow = "dpop_iat_outside_window",
         /// [`ValidationError::DpopReplayed`].
         DpopReplayed = "dpop_replayed",
+        /// [`ValidationError::DpopKeyOverQuota`].
+        DpopKeyOverQuota = "dpop_key_over_quota",
         /// [`ValidationError::DpopAthMismatch`].
         DpopAthMismatch = "dpop_ath_mismatch",
         /// [`ValidationError::DpopKeyMismatch`].
@@ -435,6 +437,20 @@ pub enum ValidationError {
         /// The replayed `jti` (cut when shown).
         jti: String,
     },
+    /// The proof's key already has as many live proofs (proofs still within their window)
+    /// as one key may have, so this one is not recorded: one client sending faster than the
+    /// replay cache's per-key quota allows (`[replay] max_per_key`, default
+    /// [`DEFAULT_MAX_PER_KEY`](crate::dpop::DEFAULT_MAX_PER_KEY)). Usually a client in a
+    /// loop, a flood, or a busy service sharing one key across instances. Only this key is
+    /// refused; answered 429 with `Retry-After`, not as a judgement on the token.
+    DpopKeyOverQuota {
+        /// The thumbprint of the proof's key (cut when shown).
+        jkt: String,
+        /// The most live proofs one key may have.
+        limit: usize,
+        /// Seconds until the key's soonest live proof expires and it has room again.
+        retry_after: u64,
+    },
     /// The proof's `ath` is not the hash of the access token it came with (RFC 9449 section
     /// 4.3, check 11): the proof was made for another token.
     DpopAthMismatch {
@@ -561,6 +577,7 @@ impl ValidationError {
             DpopUrlMismatch { .. } => ErrorCode::DpopHtuMismatch,
             DpopProofTime { .. } => ErrorCode::DpopIatOutsideWindow,
             DpopReplayed { .. } => ErrorCode::DpopReplayed,
+            DpopKeyOverQuota { .. } => ErrorCode::DpopKeyOverQuota,
             DpopAthMismatch { .. } => ErrorCode::DpopAthMismatch,
             DpopKeyMismatch { .. } => ErrorCode::DpopKeyMismatch,
             BoundTokenAsBearer { .. } => ErrorCode::DpopBoundTokenAsBearer,
@@ -585,6 +602,22 @@ impl ValidationError {
                 | ValidationError::IntrospectionUnavailable { .. }
                 | ValidationError::IntrospectionMalformed { .. }
         )
+    }
+
+    /// True when the request was refused because its client sends too much (a DPoP key over
+    /// its quota), not because of what it sent: answered 429 with `Retry-After`
+    /// ([`ValidationError::retry_after`]).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, ValidationError::DpopKeyOverQuota { .. })
+    }
+
+    /// Seconds after which the same request may succeed, for refusals that say so (a DPoP
+    /// key over its quota); `None` for the others.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ValidationError::DpopKeyOverQuota { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// True for the refusals that concern the `DPoP` proof itself (RFC 9449 section 7.1:
@@ -679,6 +712,11 @@ impl ValidationError {
                 json!({"iat": iat, "now": now, "window": window, "leeway": leeway, "age": now - iat})
             }
             DpopReplayed { jti } => json!({"jti": jti}),
+            DpopKeyOverQuota {
+                jkt,
+                limit,
+                retry_after,
+            } => json!({"jkt": jkt, "limit": limit, "retry_after": retry_after}),
             DpopAthMismatch { expected, found } => json!({"expected": expected, "found": found}),
             DpopKeyMismatch { expected, found } => json!({"expected": expected, "found": found}),
             BoundTokenAsBearer { jkt } => json!({"jkt": jkt}),
@@ -729,6 +767,7 @@ impl ValidationError {
             DpopUrlMismatch { .. } => "the proof was made for the URL the client used and the API sees another one: a proxy rewrote the scheme, host, port or path",
             DpopProofTime { .. } => "the proof was made too long ago (stored and reused) or the client's clock differs from this server's",
             DpopReplayed { .. } => "the same proof was sent twice: a replay, or a client that reuses proofs instead of making one per request",
+            DpopKeyOverQuota { .. } => "one client (one DPoP key) sent more requests within the proof window than the API lets one key make: a client in a loop, a flood, or a busy service sharing one key",
             DpopAthMismatch { .. } => "the proof was made for another access token (the client refreshed the token but kept an old proof)",
             DpopKeyMismatch { .. } => "the proof is signed by another key than the one the token is bound to, or the token is not DPoP-bound",
             BoundTokenAsBearer { .. } => "the client sent a DPoP-bound token as a plain bearer token; it may have been stolen",
@@ -777,6 +816,7 @@ impl ValidationError {
             DpopUrlMismatch { .. } => "make the proof for the exact URL without query; behind a proxy set the gateway's public_url (or forward X-Forwarded-Proto/-Host) so the API sees the URL the client used",
             DpopProofTime { .. } => "make a new proof for each request and synchronise the clocks with NTP",
             DpopReplayed { .. } => "make a new proof (new jti) for every request",
+            DpopKeyOverQuota { .. } => "slow the client down and retry after the time given; give each instance of a busy service its own key (and token), or raise the replay cache's max_per_key",
             DpopAthMismatch { .. } => "make the proof for the token it is sent with (ath = base64url(SHA-256(token)))",
             DpopKeyMismatch { .. } => "sign the proof with the key the token was bound to (the key sent to the token endpoint), and send a DPoP-bound token",
             BoundTokenAsBearer { .. } => "send the token with Authorization: DPoP <token> and a DPoP proof",
@@ -911,6 +951,11 @@ impl fmt::Display for ValidationError {
                 }
             }
             DpopReplayed { jti } => write!(f, "the DPoP proof {} was already used with this key", cut_quoted(jti)),
+            DpopKeyOverQuota { jkt, limit, retry_after } => write!(
+                f,
+                "the DPoP key (thumbprint {}) already has {limit} live proofs, the most one key may have within the proof window; retry after {retry_after} s",
+                cut_quoted(jkt)
+            ),
             DpopAthMismatch { expected, found } => match found {
                 Some(ath) => write!(f, "the DPoP proof's ath {} is not the hash of this token ({})", cut_quoted(ath), cut_quoted(expected)),
                 None => write!(f, "the DPoP proof has no ath; with an access token it must hash it ({})", cut_quoted(expected)),
@@ -964,7 +1009,7 @@ mod tests {
         let mut codes = ValidationError::CODES.to_vec();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), 41);
+        assert_eq!(codes.len(), 42);
         for code in ErrorCode::ALL {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         }

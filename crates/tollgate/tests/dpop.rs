@@ -10,8 +10,8 @@ use tollgate::binding::{
     cert_thumbprint, read_client_cert, AuthScheme, CertFormat, ClientCert, RequestContext,
 };
 use tollgate::dpop::{
-    access_token_hash, make_proof, DpopMode, DpopOptions, MemoryReplayCache, ReplayCache,
-    ReplayFuture,
+    access_token_hash, make_proof, DpopMode, DpopOptions, MemoryReplayCache, ProofId, ReplayCache,
+    ReplayFuture, ReplayRefusal,
 };
 use tollgate::jwk::thumbprint_of;
 use tollgate::validator::TokenValidator;
@@ -124,6 +124,64 @@ async fn a_replayed_proof_is_refused() {
     // A new proof (new jti) passes.
     let again = s.proof("GET", URL, &token);
     assert_eq!(code(s.dpop(&token, &again).await), "ok");
+}
+
+/// One client sending fresh proofs faster than its key's quota is refused with its own
+/// code (429, `Retry-After` until its soonest proof expires), never as "cannot verify now";
+/// a client with another key is still served, and a replay is still a replay.
+#[tokio::test]
+async fn a_key_over_its_quota_is_refused_while_other_keys_pass() {
+    let s = setup_with(
+        DpopMode::Allowed,
+        Arc::new(MemoryReplayCache::new(100).max_per_key(2)),
+    );
+    let token = s.bound_token();
+    let first = s.proof("GET", URL, &token);
+    assert_eq!(code(s.dpop(&token, &first).await), "ok");
+    assert_eq!(
+        code(s.dpop(&token, &s.proof("GET", URL, &token)).await),
+        "ok"
+    );
+    let flood = s.proof("GET", URL, &token);
+    let e = s.dpop(&token, &flood).await.unwrap_err();
+    assert_eq!(e.code(), "dpop_key_over_quota");
+    assert!(e.is_rate_limited() && !e.is_unavailable() && !e.is_dpop_error());
+    let kept = DpopOptions::default().replay_until(NOW) - NOW;
+    assert_eq!(e.retry_after(), Some(u64::try_from(kept).unwrap()));
+    assert_eq!(e.details()["limit"], 2);
+    assert_eq!(e.details()["jkt"], s.jkt());
+    // Neither the proof nor its jti is in the refusal.
+    let said = format!("{e} {}", e.details());
+    assert!(!said.contains(&flood) && !said.contains(flood.split('.').nth(1).unwrap()));
+    for scheme in [AuthScheme::Dpop, AuthScheme::Bearer] {
+        let c = tollgate::challenge::ChallengeOptions::new().error_for(&e, scheme);
+        assert_eq!(
+            (c.status, c.retry_after, c.www_authenticate.as_deref()),
+            (429, Some(u64::try_from(kept).unwrap()), None)
+        );
+        assert_eq!(c.body["error"], "too_many_requests");
+        assert!(c.headers().contains(&("retry-after", kept.to_string())));
+    }
+    // A proof already accepted is a replay, whatever the quota.
+    assert_eq!(code(s.dpop(&token, &first).await), "dpop_replayed");
+    // Another client (another key, its own token) is served.
+    let other = SigningKey::generate(Algorithm::ES256, "other").unwrap();
+    let other_token = s.token(Some(
+        json!({"jkt": thumbprint_of(&other.public_jwk()).unwrap()}),
+    ));
+    let proof = make_proof(&other, "GET", URL, Some(&other_token), NOW).unwrap();
+    assert_eq!(code(s.dpop(&other_token, &proof).await), "ok");
+}
+
+#[test]
+fn a_huge_thumbprint_is_cut_in_the_sentence() {
+    let e = ValidationError::DpopKeyOverQuota {
+        jkt: "k".repeat(100_000),
+        limit: 1000,
+        retry_after: 3,
+    };
+    assert!(e.to_string().len() < 400, "{e}");
+    assert!(e.to_string().ends_with("retry after 3 s"));
 }
 
 #[tokio::test]
@@ -449,8 +507,10 @@ async fn huge_and_malformed_proofs_are_refused_without_panic() {
 /// A replay cache that cannot answer (a Redis outage).
 struct Down;
 impl ReplayCache for Down {
-    fn insert_new<'a>(&'a self, _: &'a str, _: i64, _: i64) -> ReplayFuture<'a> {
-        Box::pin(std::future::ready(Err("connection refused".to_string())))
+    fn insert_new<'a>(&'a self, _: ProofId<'a>, _: i64, _: i64) -> ReplayFuture<'a> {
+        Box::pin(std::future::ready(Err(ReplayRefusal::Unavailable(
+            "connection refused".to_string(),
+        ))))
     }
 }
 

@@ -325,6 +325,16 @@ impl Ctx<'_> {
                 Some(super::ClientCertSettings { header, format })
             }
         };
+        let max_per_key = match &raw.replay.max_per_key {
+            None => tollgate::dpop::DEFAULT_MAX_PER_KEY,
+            Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
+            Some(n) => {
+                return Err(self.err(
+                    n.span().start,
+                    format!("[replay] max_per_key must be at least 1 (the most live DPoP proofs one key may have; without it one client can fill the replay cache for everyone), found {}", n.get_ref()),
+                ));
+            }
+        };
         let replay = super::ReplaySettings {
             redis: match &raw.replay.redis {
                 None => None,
@@ -343,6 +353,7 @@ impl Ctx<'_> {
                 .replay
                 .max_entries
                 .unwrap_or(tollgate::dpop::DEFAULT_MAX_ENTRIES),
+            max_per_key,
             timeout: Duration::from_millis(
                 raw.replay
                     .timeout_ms

@@ -186,12 +186,17 @@ pub const DEFAULT_REPLAY_TIMEOUT_MS: u64 = 500;
 /// `[replay]`: where DPoP proofs already seen are remembered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplaySettings {
-    /// `redis://host:port[/db]`: shared by every replica (`SET key NX PX`); when Redis
-    /// cannot answer, DPoP requests are refused with 503 ("cannot verify now"). `None`
-    /// (default): in memory, per process.
+    /// `redis://host:port[/db]`: shared by every replica (one atomic script per proof, see
+    /// [`crate::replay`]); when Redis cannot answer, DPoP requests are refused with 503
+    /// ("cannot verify now"). `None` (default): in memory, per process.
     pub redis: Option<String>,
     /// The in-memory cache's bound. Default [`tollgate::dpop::DEFAULT_MAX_ENTRIES`].
     pub max_entries: usize,
+    /// The most live proofs one DPoP key (one client) may have within the proof window, in
+    /// memory or across replicas in Redis; past it the client is refused with 429
+    /// `dpop_key_over_quota` while every other client is served. At least 1. Default
+    /// [`tollgate::dpop::DEFAULT_MAX_PER_KEY`] (the reason is written there).
+    pub max_per_key: usize,
     /// How long one Redis check may take. Default [`DEFAULT_REPLAY_TIMEOUT_MS`].
     pub timeout: Duration,
 }
@@ -201,6 +206,7 @@ impl Default for ReplaySettings {
         ReplaySettings {
             redis: None,
             max_entries: tollgate::dpop::DEFAULT_MAX_ENTRIES,
+            max_per_key: tollgate::dpop::DEFAULT_MAX_PER_KEY,
             timeout: Duration::from_millis(DEFAULT_REPLAY_TIMEOUT_MS),
         }
     }

@@ -58,6 +58,7 @@ pub(super) struct RawClientCert {
 pub(super) struct RawReplay {
     pub(super) redis: Option<Spanned<String>>,
     pub(super) max_entries: Option<usize>,
+    pub(super) max_per_key: Option<Spanned<usize>>,
     pub(super) timeout_ms: Option<u64>,
 }
 

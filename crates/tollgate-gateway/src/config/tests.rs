@@ -161,6 +161,8 @@ fn the_readme_reference_parses_with_the_defaults_it_states() {
     assert_eq!(c.unavailable_status, defaults.unavailable_status);
     assert_eq!(c.retry_after, defaults.retry_after);
     assert_eq!(c.log, defaults.log);
+    assert_eq!(c.replay, defaults.replay);
+    assert_eq!(c.replay, crate::config::ReplaySettings::default());
     let (i, d) = (&c.issuers[0], &defaults.issuers[0]);
     assert_eq!(i.policy.leeway, d.policy.leeway);
     assert_eq!(i.policy.max_token_size, d.policy.max_token_size);

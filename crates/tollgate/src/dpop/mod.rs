@@ -19,8 +19,9 @@
 //!
 //! Then, for a token (see [`crate::binding`]): the proof key's RFC 7638 thumbprint equals
 //! the token's `cnf.jkt` (`dpop_key_mismatch`), and the proof's `jti` has not been seen with
-//! that key ([`ReplayCache`], `dpop_replayed`). The replay check is last, so that only
-//! proofs that passed everything else take room in the cache.
+//! that key ([`ReplayCache`], `dpop_replayed`), nor has the key more live proofs than its
+//! quota ([`DEFAULT_MAX_PER_KEY`], `dpop_key_over_quota`). The replay check is last, so that
+//! only proofs that passed everything else take room in the cache.
 //!
 //! No key is ever fetched: the proof carries it, and the binding to the token is the check.
 //! Signatures go through the crate's one crypto seam, like tokens.
@@ -29,7 +30,10 @@ mod htu;
 mod replay;
 
 pub use htu::normalize_htu;
-pub use replay::{replay_key, MemoryReplayCache, ReplayCache, ReplayFuture, DEFAULT_MAX_ENTRIES};
+pub use replay::{
+    replay_key, MemoryReplayCache, ProofId, ReplayCache, ReplayFuture, ReplayRefusal,
+    DEFAULT_MAX_ENTRIES, DEFAULT_MAX_PER_KEY,
+};
 
 use serde_json::{json, Value};
 
@@ -191,6 +195,49 @@ impl CheckedProof {
     /// The proof's replay cache key ([`replay_key`]).
     pub fn replay_key(&self) -> String {
         replay_key(&self.jkt, &self.jti)
+    }
+
+    /// The proof as the replay cache sees it: its key's thumbprint and its `jti`.
+    pub fn id(&self) -> ProofId<'_> {
+        ProofId {
+            jkt: &self.jkt,
+            jti: &self.jti,
+        }
+    }
+
+    /// The verdict on this proof from a replay cache's answer ([`ReplayCache::insert_new`]):
+    /// the one place that answer becomes a refusal. `Ok(false)` is `dpop_replayed`, a key
+    /// over its quota `dpop_key_over_quota`, a cache that cannot tell
+    /// `replay_cache_unavailable`.
+    ///
+    /// ```
+    /// use tollgate::dpop::{CheckedProof, ReplayRefusal};
+    /// let proof = CheckedProof { jkt: "k".into(), jti: "j".into(), iat: 0 };
+    /// assert_eq!(proof.replay_verdict(Ok(true)), Ok(()));
+    /// assert_eq!(proof.replay_verdict(Ok(false)).unwrap_err().code(), "dpop_replayed");
+    /// let over = ReplayRefusal::OverQuota { limit: 1000, retry_after: 12 };
+    /// assert_eq!(proof.replay_verdict(Err(over)).unwrap_err().code(), "dpop_key_over_quota");
+    /// ```
+    pub fn replay_verdict(
+        &self,
+        answer: Result<bool, ReplayRefusal>,
+    ) -> Result<(), ValidationError> {
+        match answer {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ValidationError::DpopReplayed {
+                jti: self.jti.clone(),
+            }),
+            Err(ReplayRefusal::OverQuota { limit, retry_after }) => {
+                Err(ValidationError::DpopKeyOverQuota {
+                    jkt: self.jkt.clone(),
+                    limit,
+                    retry_after,
+                })
+            }
+            Err(ReplayRefusal::Unavailable(reason)) => {
+                Err(ValidationError::ReplayCacheUnavailable { reason })
+            }
+        }
     }
 }
 
