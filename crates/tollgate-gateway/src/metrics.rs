@@ -61,12 +61,12 @@ fn code_index(code: &str) -> usize {
 pub fn outcome_of(code: &str) -> &'static str {
     const OK: &str = GatewayCode::Ok.as_str();
     const ANONYMOUS: &str = GatewayCode::Anonymous.as_str();
-    const UNAVAILABLE: &str = tollgate::ErrorCode::KeysUnavailable.as_str();
-    const INTROSPECTION_UNAVAILABLE: &str = tollgate::ErrorCode::IntrospectionUnavailable.as_str();
-    const INTROSPECTION_MALFORMED: &str = tollgate::ErrorCode::IntrospectionMalformed.as_str();
     match code {
         OK | ANONYMOUS => "allow",
-        UNAVAILABLE | INTROSPECTION_UNAVAILABLE | INTROSPECTION_MALFORMED => "unavailable",
+        // The library's one list of "cannot verify now" codes.
+        _ if tollgate::ErrorCode::parse(code).is_some_and(tollgate::ErrorCode::is_unavailable) => {
+            "unavailable"
+        }
         _ => "deny",
     }
 }
@@ -514,6 +514,8 @@ mod tests {
             );
         }
         assert_eq!(outcome_of("keys_unavailable"), "unavailable");
+        assert_eq!(outcome_of("replay_cache_unavailable"), "unavailable");
+        assert_eq!(outcome_of("dpop_key_over_quota"), "deny");
     }
 
     #[test]

@@ -157,6 +157,27 @@ vocabulary! {
     }
 }
 
+impl ErrorCode {
+    /// True for "cannot verify now" (keys, the replay cache or introspection out of reach or
+    /// answering nonsense): answered 503, never an allow, and counted apart from refusals.
+    /// The one list; [`ValidationError::is_unavailable`] asks it.
+    ///
+    /// ```
+    /// use tollgate::ErrorCode;
+    /// assert!(ErrorCode::ReplayCacheUnavailable.is_unavailable());
+    /// assert!(!ErrorCode::SignatureInvalid.is_unavailable());
+    /// ```
+    pub const fn is_unavailable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::KeysUnavailable
+                | ErrorCode::ReplayCacheUnavailable
+                | ErrorCode::IntrospectionUnavailable
+                | ErrorCode::IntrospectionMalformed
+        )
+    }
+}
+
 /// Which part of a compact token a parse error concerns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenPart {
@@ -595,13 +616,7 @@ impl ValidationError {
     /// True when the token could not be judged at all ("cannot verify now"), as opposed to
     /// being judged bad. Gateways answer 503 for these, not 401.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            ValidationError::KeysUnavailable { .. }
-                | ValidationError::ReplayCacheUnavailable { .. }
-                | ValidationError::IntrospectionUnavailable { .. }
-                | ValidationError::IntrospectionMalformed { .. }
-        )
+        self.error_code().is_unavailable()
     }
 
     /// True when the request was refused because its client sends too much (a DPoP key over
