@@ -10,6 +10,7 @@ pub use issuer::{
 pub use policy::{Policy, TypPolicy, DEFAULT_LEEWAY};
 
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
@@ -29,12 +30,30 @@ use crate::json;
 /// assert!(claims.has_scope("write"));
 /// assert_eq!(claims.into_map().len(), 2);
 /// ```
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Claims {
     /// The payload JSON this was read from; empty when built from a map.
     json: Box<[u8]>,
     /// The claims as a map, built from `json` on first use (or given).
     map: OnceLock<Map<String, Value>>,
+    /// Members looked up by scanning `json` so far (see [`Claims::scan`]).
+    scans: AtomicU8,
+}
+
+/// Lookups answered by scanning the payload JSON before the map is built instead: a token's
+/// first validation and binding check read at most four members (`iss`, `tid`, `iss`,
+/// `cnf`); a claims set asked again and again (a cached token, at every request) is worth
+/// its map, built once.
+const SCANS_BEFORE_MAP: u8 = 4;
+
+impl Clone for Claims {
+    fn clone(&self) -> Claims {
+        Claims {
+            json: self.json.clone(),
+            map: self.map.clone(),
+            scans: AtomicU8::new(self.scans.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl From<Map<String, Value>> for Claims {
@@ -42,6 +61,7 @@ impl From<Map<String, Value>> for Claims {
         Claims {
             json: Box::default(),
             map: OnceLock::from(map),
+            scans: AtomicU8::new(0),
         }
     }
 }
@@ -71,6 +91,7 @@ impl Claims {
         Claims {
             json: json.into_boxed_slice(),
             map: OnceLock::new(),
+            scans: AtomicU8::new(0),
         }
     }
 
@@ -110,11 +131,16 @@ impl Claims {
         }
     }
     /// The top-level member `name` as the allocation-free scanner reads the payload JSON:
-    /// `Some(found)` while the map is not built, `None` when the map is there to ask (built,
-    /// or given). A scanned string is exactly the map's string: the JSON held was accepted
-    /// by the scanner, which takes no escapes.
+    /// `Some(found)` for the first [`SCANS_BEFORE_MAP`] lookups while the map is not built,
+    /// `None` when the map is to be asked (given, built, or worth building now). A scanned
+    /// string is exactly the map's string: the JSON held was accepted by the scanner,
+    /// which takes no escapes.
     fn scan(&self, name: &str) -> Option<Option<json::Scanned<'_>>> {
         if self.json.is_empty() || self.map.get().is_some() {
+            return None;
+        }
+        if self.scans.fetch_add(1, Ordering::Relaxed) >= SCANS_BEFORE_MAP {
+            self.scans.store(SCANS_BEFORE_MAP, Ordering::Relaxed);
             return None;
         }
         let mut found = None;
@@ -185,7 +211,7 @@ impl Claims {
     }
     /// The claims as an owned JSON map.
     pub fn into_map(self) -> Map<String, Value> {
-        let Claims { json, map } = self;
+        let Claims { json, map, .. } = self;
         map.into_inner().unwrap_or_else(|| materialize(&json))
     }
 }
@@ -226,5 +252,38 @@ pub fn numeric_date(v: &Value) -> Option<i64> {
                 .map(|f| f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scanned and map lookups answer alike, before, across and after the switch to the
+    /// map; a clone keeps answering alike.
+    #[test]
+    fn lookups_answer_alike_whether_scanned_or_mapped() {
+        let json = br#"{"iss":"https://idp","n":7,"cnf":{"jkt":"x"},"aud":["a"],"sub":"s"}"#;
+        let claims = Claims::from_checked_json(json.to_vec());
+        let expected = Claims::from(json::parse_object(json).unwrap());
+        for round in 0..(2 * SCANS_BEFORE_MAP as usize) {
+            for name in ["iss", "n", "cnf", "aud", "sub", "absent"] {
+                assert_eq!(
+                    claims.get_str(name),
+                    expected.get_str(name),
+                    "{name}, round {round}"
+                );
+                assert_eq!(claims.contains(name), expected.contains(name), "{name}");
+                assert_eq!(claims.clone().get_str(name), expected.get_str(name));
+            }
+        }
+        assert!(
+            claims.map.get().is_some(),
+            "asked again and again: the map is built"
+        );
+        let fresh = Claims::from_checked_json(json.to_vec());
+        assert_eq!(fresh.issuer(), Some("https://idp"));
+        assert!(fresh.contains("cnf"));
+        assert!(fresh.map.get().is_none(), "the first lookups build no map");
     }
 }
