@@ -29,10 +29,6 @@ use tollgate::TokenValidator;
 pub struct Identity {
     /// The verified token.
     pub verified: Verified,
-    /// Its `iss`.
-    pub issuer: String,
-    /// Its `sub`, if any.
-    pub subject: Option<String>,
     /// The identity headers (from `[headers]`), ready to set.
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -41,97 +37,42 @@ impl Identity {
     /// Builds the identity of a verified token with the `[headers]` mapping. A claim that is
     /// absent, or cannot be a header value, gives no header.
     pub fn new(verified: Verified, mapping: &[(HeaderName, String)]) -> Identity {
-        Identity::read(verified, mapping).0
-    }
-
-    /// [`Identity::new`], plus the token's `exp` and `iat` (for the cache). The claims are
-    /// read in one pass over the payload JSON, building only the members needed (the
-    /// claims map is built later, if a route's requirements ask for it).
-    fn read(
-        verified: Verified,
-        mapping: &[(HeaderName, String)],
-    ) -> (Identity, Option<i64>, Option<i64>) {
-        // From checked payload JSON: iss, sub, exp, iat, each mapped claim and the first
-        // part of a dotted path, read in one pass. Claims built from a map: read from it.
-        let mut names: Vec<&str> = vec!["iss", "sub", "exp", "iat"];
-        for (_, c) in mapping {
-            names.push(c);
-            names.push(c.split('.').next().unwrap_or(c));
-        }
-        let found = verified
-            .claims
-            .payload_json()
-            .map(|json| read_members(json, &names));
-        let get = |name: &str| match &found {
-            Some(found) => found[names.iter().position(|n| *n == name)?].as_ref(),
-            None => verified.claims.get(name),
-        };
         let headers = mapping
             .iter()
-            .filter_map(|(name, c)| Some((name.clone(), header_value(claim_by(get, c)?)?)))
+            .filter_map(|(name, claim)| {
+                Some((name.clone(), claim_header(&verified.claims, claim)?))
+            })
             .collect();
-        let exp = get("exp").and_then(tollgate::claims::numeric_date);
-        let iat = get("iat").and_then(Value::as_i64);
-        let issuer = get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let subject = get("sub").and_then(Value::as_str).map(str::to_string);
-        let identity = Identity {
-            issuer,
-            subject,
-            verified,
-            headers,
-        };
-        (identity, exp, iat)
+        Identity { verified, headers }
+    }
+
+    /// The token's `iss` (empty when it has none that is a string).
+    pub fn issuer(&self) -> &str {
+        self.verified.claims.issuer().unwrap_or_default()
+    }
+
+    /// The token's `sub`, if it is a string.
+    pub fn subject(&self) -> Option<&str> {
+        self.verified.claims.subject()
     }
 }
 
-/// The top-level members named in `names` (by position; the first of equal names gets
-/// it), read from checked payload JSON in one pass; every other member is skipped without
-/// being built.
-fn read_members(json: &[u8], names: &[&str]) -> Vec<Option<Value>> {
-    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-
-    struct Members<'n>(&'n [&'n str]);
-    struct Key<'n>(&'n [&'n str]);
-
-    impl<'de> DeserializeSeed<'de> for Key<'_> {
-        type Value = Option<usize>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-            d.deserialize_str(self)
-        }
+/// The header value of the claim a `[headers]` entry names (a claim, or a dotted path into
+/// one when no claim has the name). A string or an array of strings is read where it is in
+/// the payload; an absent claim builds nothing; any other value (a number, an object, a
+/// path) is read from the claims map.
+fn claim_header(claims: &tollgate::Claims, claim: &str) -> Option<HeaderValue> {
+    if let Some(s) = claims.get_str(claim) {
+        return HeaderValue::from_bytes(s.as_bytes()).ok();
     }
-    impl Visitor<'_> for Key<'_> {
-        type Value = Option<usize>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a member name")
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Option<usize>, E> {
-            Ok(self.0.iter().position(|n| *n == v))
-        }
+    if let Some(items) = claims.get_str_array(claim) {
+        return HeaderValue::from_bytes(items.join(" ").as_bytes()).ok();
     }
-    impl<'de> Visitor<'de> for Members<'_> {
-        type Value = Vec<Option<Value>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = vec![None; self.0.len()];
-            while let Some(key) = map.next_key_seed(Key(self.0))? {
-                match key {
-                    Some(i) => out[i] = Some(map.next_value::<Value>()?),
-                    None => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            Ok(out)
-        }
+    let top = claim.split('.').next().unwrap_or(claim);
+    if !claims.contains(claim) && !claims.contains(top) {
+        return None;
     }
-    let mut de = serde_json::Deserializer::from_slice(json);
-    de.deserialize_map(Members(names))
-        .unwrap_or_else(|_| vec![None; names.len()])
+    header_value(claim_by(|n| claims.get(n), claim)?)
 }
 
 /// Renders a claim as a header value: strings as they are, arrays of strings joined with
@@ -394,7 +335,7 @@ impl Decider {
             .map(|r| r.name.as_str())
             .unwrap_or("");
         let (issuer, subject) = match &decision.identity {
-            Some(id) => (id.issuer.as_str(), id.subject.as_deref().unwrap_or("")),
+            Some(id) => (id.issuer(), id.subject().unwrap_or("")),
             None => ("", ""),
         };
         let outcome = outcome_of(decision.code);
@@ -606,12 +547,13 @@ impl Decider {
             return Ok(hit);
         }
         let verified = self.validator.validate(token).await?;
-        let (identity, exp, iat) = Identity::read(verified, &self.mapping);
-        let identity = Arc::new(identity);
-        if let Some(exp) = exp {
+        let identity = Arc::new(Identity::new(verified, &self.mapping));
+        let claims = &identity.verified.claims;
+        if let Some(exp) = claims.expires_at() {
             let mut until = exp;
+            let iat = claims.issued_at();
             let max_age = self
-                .policy_of(&identity.issuer)
+                .policy_of(identity.issuer())
                 .and_then(|p| Some(p.max_age?.saturating_add(p.leeway)));
             if let (Some(limit), Some(iat)) = (max_age, iat) {
                 until = until.min(iat.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)));
@@ -747,6 +689,71 @@ mod tests {
         assert!(credentials(&h).unwrap_err().contains("holds no token"));
         h.append("authorization", HeaderValue::from_static("Bearer x"));
         assert!(credentials(&h).unwrap_err().contains("more than one"));
+    }
+
+    /// Identity headers read from a validated token (its claims indexed, no map) are the
+    /// headers the claims map gives, for every kind of claim a mapping may name.
+    #[test]
+    fn identity_headers_read_without_a_map_are_the_maps() {
+        use serde_json::json;
+        use tollgate::{Algorithm, JwkSet, Policy, SigningKey};
+        let key = SigningKey::generate(Algorithm::ES256, "k").unwrap();
+        let keys = JwkSet::from_value(&json!({"keys": [key.public_jwk()]})).unwrap();
+        let names = [
+            "sub",
+            "roles",
+            "none",
+            "mixed",
+            "n",
+            "big",
+            "t",
+            "z",
+            "obj",
+            "realm_access.roles",
+            "realm_access.absent",
+            "absent",
+            "absent.x",
+            "https://ns.example/roles",
+            "ctl",
+        ];
+        let mapping: Vec<(HeaderName, String)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    HeaderName::try_from(format!("x-h{i}")).unwrap(),
+                    c.to_string(),
+                )
+            })
+            .collect();
+        for payload in [
+            json!({"sub": "alice", "roles": ["a", "b"], "none": [], "mixed": ["a", 1], "n": 7,
+                   "big": 18446744073709551615u64, "t": true, "z": null, "obj": {"k": "v"},
+                   "realm_access": {"roles": ["r"]}, "https://ns.example/roles": ["x"],
+                   "ctl": "a\u{7f}b", "exp": 4_000_000_000u64}),
+            // An escape: the scanner declines, the claims are read from the map.
+            json!({"sub": "al\"ice", "roles": ["a"], "exp": 4_000_000_000u64}),
+        ] {
+            let token = tollgate::jws::sign(&json!({"kid": "k"}), &payload, &key).unwrap();
+            let verified =
+                tollgate::validate::validate(&token, &keys, &Policy::new(), 1_700_000_000).unwrap();
+            let reference = tollgate::Claims::from(verified.claims.as_map().clone());
+            let identity = Identity::new(
+                tollgate::validate::validate(&token, &keys, &Policy::new(), 1_700_000_000).unwrap(),
+                &mapping,
+            );
+            for (name, claim) in &mapping {
+                let expected = claim_by(|n| reference.get(n), claim).and_then(header_value);
+                let found = identity
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v);
+                assert_eq!(found, expected.as_ref(), "{claim} in {payload}");
+            }
+            assert_eq!(identity.subject(), reference.subject());
+            assert_eq!(identity.issuer(), "");
+        }
     }
 
     #[test]

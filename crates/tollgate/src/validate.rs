@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::alg::{Algorithm, KeyFamily};
+use crate::claims::payload::Payload;
 use crate::claims::{is_template, is_tenant_id, substitute_tenant, Claims, Policy};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ValidationError;
@@ -196,7 +197,7 @@ pub fn verify_decoded(
     policy: &Policy,
     now: i64,
 ) -> Result<Verified, ValidationError> {
-    let (alg, claims) = check(decoded, keys, policy, now)?;
+    let (alg, claims) = check(decoded, None, keys, policy, now)?;
     Ok(Verified::signed(decoded.header.clone(), claims, alg))
 }
 
@@ -208,13 +209,28 @@ pub fn verify_decoded_owned(
     policy: &Policy,
     now: i64,
 ) -> Result<Verified, ValidationError> {
-    let (alg, claims) = check(&decoded, keys, policy, now)?;
+    verify_decoded_payload(decoded, None, keys, policy, now)
+}
+
+/// [`verify_decoded_owned`] with the payload already decoded from `decoded` and scanned
+/// (`None`: done here), so that a caller that read it first (the issuer's name) neither
+/// decodes nor scans it twice.
+pub(crate) fn verify_decoded_payload(
+    decoded: jws::Decoded<'_>,
+    payload: Option<Payload>,
+    keys: &JwkSet,
+    policy: &Policy,
+    now: i64,
+) -> Result<Verified, ValidationError> {
+    let (alg, claims) = check(&decoded, payload, keys, policy, now)?;
     Ok(Verified::signed(decoded.header, claims, alg))
 }
 
 /// Every check after decoding, in order: allow-list, key, signature, claims, `typ`.
+/// `payload`: the payload when the caller already decoded and scanned it.
 fn check(
     decoded: &jws::Decoded<'_>,
+    payload: Option<Payload>,
     keys: &JwkSet,
     policy: &Policy,
     now: i64,
@@ -238,7 +254,10 @@ fn check(
     // The claims are checked on the payload JSON, building no map, when they can be;
     // otherwise, and for every refusal, the strict map and `check_claims` decide and word
     // the error (see `Policy::check_payload`).
-    let payload = decoded.payload_json()?;
+    let payload = match payload {
+        Some(payload) => payload,
+        None => Payload::new(decoded.payload_json()?),
+    };
     let claims = policy.check_payload(payload, now, || policy.check_typ(&decoded.header))?;
     if let Some(key_issuer) = key.issuer() {
         check_key_issuer(key, key_issuer, &claims, policy)?;

@@ -7,7 +7,7 @@
 //!
 //! token -> [`crate::jws::decode`] -> unverified `iss` -> that issuer's configuration (an
 //! unconfigured `iss` is rejected and nothing is fetched) -> its keys
-//! ([`crate::keys`] cache) -> [`crate::validate::verify_decoded_owned`] with its policy.
+//! ([`crate::keys`] cache) -> `verify_decoded_payload` (the payload decoded once) with its policy.
 //!
 //! [`TokenValidator`] is the one validating service: token in, [`Verified`] claims or a
 //! typed [`ValidationError`] out, plus the state of the keys behind it. The tower layer
@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::binding::{self, RequestContext};
+use crate::claims::payload::{Found, Lookup, Payload};
 use crate::claims::{is_template, is_tenant_id, template_tenant, Policy, TENANT_PLACEHOLDER};
 use crate::clock::{Clock, SystemClock};
 use crate::dpop::{MemoryReplayCache, ReplayCache};
@@ -31,7 +32,7 @@ use crate::introspection::Introspector;
 use crate::json;
 use crate::jws;
 use crate::keys::{check_remote_url, FetchError, Fetcher, IssuerConfig, IssuerStatus, KeyCache};
-use crate::validate::{verify_decoded_owned, LocalValidator, Verified};
+use crate::validate::{verify_decoded_payload, LocalValidator, Verified};
 
 /// The future a [`TokenValidator`] returns.
 pub type ValidateFuture<'a> =
@@ -569,7 +570,9 @@ impl Validator {
             }
             Err(e) => return Err(e),
         };
-        let entry = match self.entry_quick(&decoded) {
+        // Decoded once: for the issuer's name here, and for the claims checks.
+        let payload = decoded.payload_json().ok().map(Payload::new);
+        let entry = match payload.as_ref().and_then(|p| self.entry_quick(p)) {
             Some(found) => found?,
             None => {
                 let claims = decoded.claims()?;
@@ -592,7 +595,7 @@ impl Validator {
             .as_ref()
             .filter(|i| i.options().introspect_jwts);
         let keys = entry.cache.keys_for(decoded.header.kid.as_deref()).await?;
-        let verified = verify_decoded_owned(decoded, &keys, policy, shared.clock.now());
+        let verified = verify_decoded_payload(decoded, payload, &keys, policy, shared.clock.now());
         let Some(introspector) = introspector else {
             return verified;
         };
@@ -709,11 +712,14 @@ impl Validator {
         // Only what `validate` would send: a JWT to an issuer with `introspect_jwts`, an
         // opaque token only when it is a bearer token's syntax.
         let entry = match jws::decode(token, self.shared.max_token_size) {
-            Ok(decoded) => self.entry_quick(&decoded)?.ok().filter(|e| {
-                e.introspector
-                    .as_ref()
-                    .is_some_and(|i| i.options().introspect_jwts)
-            })?,
+            Ok(decoded) => self
+                .entry_quick(&Payload::new(decoded.payload_json().ok()?))?
+                .ok()
+                .filter(|e| {
+                    e.introspector
+                        .as_ref()
+                        .is_some_and(|i| i.options().introspect_jwts)
+                })?,
             Err(_) => {
                 if not_token68(token).is_some() {
                     return None;
@@ -736,26 +742,16 @@ impl Validator {
         }
     }
 
-    /// The issuer entry, with `iss` read by the allocation-free scanner instead of building
+    /// The issuer entry, with `iss` read from the payload's index (one scan) instead of building
     /// the claims map; `None` ("not decided here") when the scanner does not accept the
     /// payload or `iss` is not a plain string nor absent. When the scanner accepts, the
     /// strict parser reads the same members (see `json::scan_object`), so the answer is the
     /// one the map would give.
-    fn entry_quick(&self, decoded: &jws::Decoded<'_>) -> Option<Result<&Entry, ValidationError>> {
-        let payload = decoded.payload_json().ok()?;
-        let mut iss = None;
-        let scanned = json::scan_object(&payload, |name, value| {
-            if name == "iss" {
-                iss = Some(value);
-            }
-        });
-        if !scanned {
-            return None;
-        }
-        match iss {
-            Some(json::Scanned::Str(iss)) => Some(self.entry_of(iss)),
-            None => Some(Err(self.issuer_mismatch(None))),
-            Some(_) => None,
+    fn entry_quick(&self, payload: &Payload) -> Option<Result<&Entry, ValidationError>> {
+        match payload.lookup("iss") {
+            Lookup::Found(Found::Str(iss)) => Some(self.entry_of(iss)),
+            Lookup::Absent => Some(Err(self.issuer_mismatch(None))),
+            Lookup::Found(_) | Lookup::Unindexed => None,
         }
     }
 

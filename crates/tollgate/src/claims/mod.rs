@@ -1,6 +1,7 @@
 //! The claims of a verified token ([`Claims`]) and the policy they must meet ([`Policy`]).
 
 pub(crate) mod issuer;
+pub(crate) mod payload;
 mod policy;
 
 pub use issuer::{
@@ -10,18 +11,20 @@ pub use issuer::{
 pub use policy::{Policy, TypPolicy, DEFAULT_LEEWAY};
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
 use crate::json;
+use payload::{Found, Lookup, Payload};
 
 /// The claims set of a token, with typed accessors for the registered claims.
 ///
 /// A validated token's claims are kept as the payload's JSON text (already checked strictly:
-/// UTF-8, strict JSON, no duplicate member names) and turned into a map the first time an
-/// accessor needs it, once: a request that only needs the validation itself builds nothing.
+/// UTF-8, strict JSON, no duplicate member names) with the position of each top-level
+/// member, as the validation's one scan found them: reading `iss`, `sub`, `exp` or `cnf`
+/// builds nothing. The map of JSON values is built the first time an accessor needs a
+/// whole value, once.
 ///
 /// ```
 /// use tollgate::Claims;
@@ -30,38 +33,19 @@ use crate::json;
 /// assert!(claims.has_scope("write"));
 /// assert_eq!(claims.into_map().len(), 2);
 /// ```
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Claims {
-    /// The payload JSON this was read from; empty when built from a map.
-    json: Box<[u8]>,
-    /// The claims as a map, built from `json` on first use (or given).
+    /// The payload JSON this was read from, indexed; empty when built from a map.
+    payload: Payload,
+    /// The claims as a map, built from the payload on first use (or given).
     map: OnceLock<Map<String, Value>>,
-    /// Members looked up by scanning `json` so far (see [`Claims::scan`]).
-    scans: AtomicU8,
-}
-
-/// Lookups answered by scanning the payload JSON before the map is built instead: a token's
-/// first validation and binding check read at most four members (`iss`, `tid`, `iss`,
-/// `cnf`); a claims set asked again and again (a cached token, at every request) is worth
-/// its map, built once.
-const SCANS_BEFORE_MAP: u8 = 4;
-
-impl Clone for Claims {
-    fn clone(&self) -> Claims {
-        Claims {
-            json: self.json.clone(),
-            map: self.map.clone(),
-            scans: AtomicU8::new(self.scans.load(Ordering::Relaxed)),
-        }
-    }
 }
 
 impl From<Map<String, Value>> for Claims {
     fn from(map: Map<String, Value>) -> Claims {
         Claims {
-            json: Box::default(),
+            payload: Payload::default(),
             map: OnceLock::from(map),
-            scans: AtomicU8::new(0),
         }
     }
 }
@@ -85,13 +69,12 @@ impl serde::Serialize for Claims {
 }
 
 impl Claims {
-    /// Claims from payload JSON that [`json::scan_object`] accepted (so [`json::parse_object`]
-    /// reads it), with the map built on first use.
-    pub(crate) fn from_checked_json(json: Vec<u8>) -> Claims {
+    /// Claims from a payload the scanner indexed and whose claims were checked, with the
+    /// map built on first use.
+    pub(crate) fn from_payload(payload: Payload) -> Claims {
         Claims {
-            json: json.into_boxed_slice(),
+            payload,
             map: OnceLock::new(),
-            scans: AtomicU8::new(0),
         }
     }
 
@@ -99,57 +82,70 @@ impl Claims {
     /// JSON, no duplicate member names), or `None` when they were built from a map. For a
     /// caller that reads a few members in one pass without building the map.
     pub fn payload_json(&self) -> Option<&[u8]> {
-        (!self.json.is_empty()).then_some(&*self.json)
+        let bytes = self.payload.bytes();
+        (!bytes.is_empty()).then_some(bytes)
     }
 
     /// A claim by name.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.as_map().get(name)
     }
-    /// A string claim by name. Before the map is built, read from the payload JSON without
-    /// building it.
+    /// A string claim by name, read where it is in the payload JSON (no map is built).
     pub fn get_str(&self, name: &str) -> Option<&str> {
-        match self.scan(name) {
-            Some(Some(json::Scanned::Str(s))) => Some(s),
-            // Absent, or not a string.
-            Some(_) => None,
-            None => self.get(name).and_then(Value::as_str),
+        match self.lookup(name) {
+            Lookup::Found(Found::Str(s)) => Some(s),
+            Lookup::Found(_) | Lookup::Absent => None,
+            Lookup::Unindexed => self.get(name).and_then(Value::as_str),
         }
     }
-    /// True when the claims have a member `name` (of any value). Before the map is built,
-    /// read from the payload JSON without building it: checking that a token has no `cnf`
-    /// costs no map.
+    /// A claim that is an array of strings, by name (`None` when absent, not an array, or
+    /// an array with an item that is not a string). No map is built.
+    ///
+    /// ```
+    /// let claims = tollgate::Claims::from(serde_json::json!({"roles": ["a", "b"], "n": [1]}).as_object().unwrap().clone());
+    /// assert_eq!(claims.get_str_array("roles"), Some(vec!["a", "b"]));
+    /// assert_eq!(claims.get_str_array("n"), None);
+    /// ```
+    pub fn get_str_array(&self, name: &str) -> Option<Vec<&str>> {
+        match self.lookup(name) {
+            Lookup::Found(Found::Array(text)) => {
+                let mut out = Vec::new();
+                json::array_strings(text, |s| out.push(s)).then_some(out)
+            }
+            Lookup::Found(_) | Lookup::Absent => None,
+            Lookup::Unindexed => match self.get(name)? {
+                Value::Array(items) => items.iter().map(Value::as_str).collect(),
+                _ => None,
+            },
+        }
+    }
+    /// True when the claims have a member `name` (of any value). No map is built: checking
+    /// that a token has no `cnf` costs nothing but the lookup.
     ///
     /// ```
     /// let claims = tollgate::Claims::from(serde_json::json!({"sub": "a"}).as_object().unwrap().clone());
     /// assert!(claims.contains("sub") && !claims.contains("cnf"));
     /// ```
     pub fn contains(&self, name: &str) -> bool {
-        match self.scan(name) {
-            Some(found) => found.is_some(),
-            None => self.as_map().contains_key(name),
+        match self.lookup(name) {
+            Lookup::Found(_) => true,
+            Lookup::Absent => false,
+            Lookup::Unindexed => self.as_map().contains_key(name),
         }
     }
-    /// The top-level member `name` as the allocation-free scanner reads the payload JSON:
-    /// `Some(found)` for the first [`SCANS_BEFORE_MAP`] lookups while the map is not built,
-    /// `None` when the map is to be asked (given, built, or worth building now). A scanned
-    /// string is exactly the map's string: the JSON held was accepted by the scanner,
-    /// which takes no escapes.
-    fn scan(&self, name: &str) -> Option<Option<json::Scanned<'_>>> {
-        if self.json.is_empty() || self.map.get().is_some() {
-            return None;
-        }
-        if self.scans.fetch_add(1, Ordering::Relaxed) >= SCANS_BEFORE_MAP {
-            self.scans.store(SCANS_BEFORE_MAP, Ordering::Relaxed);
-            return None;
-        }
-        let mut found = None;
-        json::scan_object(&self.json, |n, v| {
-            if n == name {
-                found = Some(v);
+    /// A NumericDate claim (`exp`, `iat`, `nbf`, ...) in Unix seconds, if it is a number;
+    /// an integer is read without building the map.
+    fn time(&self, name: &str) -> Option<i64> {
+        match self.lookup(name) {
+            Lookup::Found(Found::Int(n)) => Some(n),
+            Lookup::Found(Found::BigInt) | Lookup::Unindexed => {
+                self.get(name).and_then(numeric_date)
             }
-        })
-        .then_some(found)
+            Lookup::Found(_) | Lookup::Absent => None,
+        }
+    }
+    fn lookup(&self, name: &str) -> Lookup<'_> {
+        self.payload.lookup(name)
     }
     /// The issuer (`iss`), when it is a string.
     pub fn issuer(&self) -> Option<&str> {
@@ -169,7 +165,11 @@ impl Claims {
     }
     /// `exp` in Unix seconds, if it is a number.
     pub fn expires_at(&self) -> Option<i64> {
-        self.get("exp").and_then(numeric_date)
+        self.time("exp")
+    }
+    /// `iat` in Unix seconds, if it is a number.
+    pub fn issued_at(&self) -> Option<i64> {
+        self.time("iat")
     }
     /// The granted scopes: the space-delimited `scope` string (RFC 8693/9068), the `scp`
     /// claim (string or array, Entra/Okta), or a `scope` array.
@@ -207,12 +207,13 @@ impl Claims {
     }
     /// The claims as a JSON map (built on first use).
     pub fn as_map(&self) -> &Map<String, Value> {
-        self.map.get_or_init(|| materialize(&self.json))
+        self.map.get_or_init(|| materialize(self.payload.bytes()))
     }
     /// The claims as an owned JSON map.
     pub fn into_map(self) -> Map<String, Value> {
-        let Claims { json, map, .. } = self;
-        map.into_inner().unwrap_or_else(|| materialize(&json))
+        let Claims { payload, map } = self;
+        map.into_inner()
+            .unwrap_or_else(|| materialize(payload.bytes()))
     }
 }
 
@@ -259,31 +260,48 @@ pub fn numeric_date(v: &Value) -> Option<i64> {
 mod tests {
     use super::*;
 
-    /// Scanned and map lookups answer alike, before, across and after the switch to the
-    /// map; a clone keeps answering alike.
+    /// Claims whose members were indexed by a scan of `json`, as a validation leaves them.
+    fn indexed(json: &[u8]) -> Claims {
+        let payload = Payload::new(json.to_vec());
+        assert!(payload.is_indexed());
+        Claims::from_payload(payload)
+    }
+
+    /// Indexed and map lookups answer alike, for every kind of value, also on a clone and
+    /// once the map is built; lookups by index build no map.
     #[test]
-    fn lookups_answer_alike_whether_scanned_or_mapped() {
-        let json = br#"{"iss":"https://idp","n":7,"cnf":{"jkt":"x"},"aud":["a"],"sub":"s"}"#;
-        let claims = Claims::from_checked_json(json.to_vec());
+    fn lookups_answer_alike_whether_indexed_or_mapped() {
+        let json = br#"{"iss":"https://idp","n":7,"cnf":{"jkt":"x"},"aud":["a"],"sub":"s","exp":1700000000,"iat":-5,"big":18446744073709551615,"roles":["r1","r2"],"mixed":["a",1],"t":true,"z":null,"e":[],"s2":""}"#;
+        let claims = indexed(json);
         let expected = Claims::from(json::parse_object(json).unwrap());
-        for round in 0..(2 * SCANS_BEFORE_MAP as usize) {
-            for name in ["iss", "n", "cnf", "aud", "sub", "absent"] {
-                assert_eq!(
-                    claims.get_str(name),
-                    expected.get_str(name),
-                    "{name}, round {round}"
-                );
+        let names = [
+            "iss", "n", "cnf", "aud", "sub", "exp", "iat", "roles", "mixed", "t", "z", "e", "s2",
+            "absent", "", "is",
+        ];
+        let check = |claims: &Claims| {
+            for name in names {
+                assert_eq!(claims.get_str(name), expected.get_str(name), "{name}");
                 assert_eq!(claims.contains(name), expected.contains(name), "{name}");
-                assert_eq!(claims.clone().get_str(name), expected.get_str(name));
+                assert_eq!(
+                    claims.get_str_array(name),
+                    expected.get_str_array(name),
+                    "{name}"
+                );
+                assert_eq!(claims.time(name), expected.time(name), "{name}");
             }
-        }
-        assert!(
-            claims.map.get().is_some(),
-            "asked again and again: the map is built"
-        );
-        let fresh = Claims::from_checked_json(json.to_vec());
-        assert_eq!(fresh.issuer(), Some("https://idp"));
-        assert!(fresh.contains("cnf"));
-        assert!(fresh.map.get().is_none(), "the first lookups build no map");
+            assert_eq!(claims.expires_at(), Some(1_700_000_000));
+            assert_eq!(claims.issued_at(), Some(-5));
+        };
+        check(&claims);
+        assert!(claims.map.get().is_none(), "lookups by index build no map");
+        check(&claims.clone());
+        // An integer beyond i64 is read as the map reads it (the map is built for it).
+        assert!(claims.contains("big") && claims.get_str("big").is_none());
+        assert_eq!(claims.time("big"), expected.time("big"));
+        assert_eq!(claims.as_map(), expected.as_map());
+        check(&claims);
+        let empty = indexed(b"{}");
+        assert!(!empty.contains("iss") && empty.issuer().is_none());
+        assert!(empty.map.get().is_none());
     }
 }

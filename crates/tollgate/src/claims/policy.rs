@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::issuer::{is_template, is_tenant_id, substitute_tenant, template_tenant};
+use super::payload::{Found, Payload};
 use super::MAX_PLAUSIBLE_SECONDS;
 use super::{numeric_date, Claims};
 use crate::alg::Algorithm;
@@ -384,14 +385,15 @@ impl Policy {
     /// order either way: malformed payload, then `between`, then `check_claims`.
     pub(crate) fn check_payload(
         &self,
-        payload: Vec<u8>,
+        payload: Payload,
         now: i64,
         between: impl FnOnce() -> Result<(), ValidationError>,
     ) -> Result<Claims, ValidationError> {
         if self.quick_check(&payload, now) {
             between()?;
-            return Ok(Claims::from_checked_json(payload));
+            return Ok(Claims::from_payload(payload));
         }
+        let payload = payload.into_bytes();
         let map = json::parse_object(&payload).map_err(|reason| ValidationError::Malformed {
             part: TokenPart::Payload,
             reason: reason.to_string(),
@@ -401,21 +403,22 @@ impl Policy {
         Ok(Claims::from(map))
     }
 
-    /// The claims checks of [`check_claims`](Policy::check_claims) run on the payload JSON
-    /// itself, building nothing: `true` only when the payload is JSON the allocation-free
-    /// scanner accepts (so the strict parser reads it) and every check clearly passes.
-    /// `false` means "not decided here": the caller parses the map and runs
-    /// `check_claims`, which gives the verdict and the error. Any value this does not read
-    /// exactly as `check_claims` does (a fraction, an escape, a huge number, a wrong type)
-    /// gives `false`, so it can never accept what `check_claims` refuses.
-    pub(crate) fn quick_check(&self, payload: &[u8], now: i64) -> bool {
+    /// The claims checks of [`check_claims`](Policy::check_claims) run on the payload's
+    /// index (see [`Payload`]), building nothing: `true` only when the scanner accepted the
+    /// payload (so the strict parser reads it) and every check clearly passes. `false`
+    /// means "not decided here": the caller parses the map and runs `check_claims`, which
+    /// gives the verdict and the error. Any value this does not read exactly as
+    /// `check_claims` does (a fraction, an escape, a huge number, a wrong type) gives
+    /// `false`, so it can never accept what `check_claims` refuses.
+    pub(crate) fn quick_check(&self, payload: &Payload, now: i64) -> bool {
         let required = &self.required_claims;
-        if required.len() > 64 {
+        if required.len() > 64 || !payload.is_indexed() {
             return false;
         }
         let (mut exp, mut nbf, mut iat, mut iss, mut aud) = (None, None, None, None, None);
-        let mut present = 0u64;
-        let scanned = json::scan_object(payload, |name, value| {
+        let (mut present, mut seen) = (0u64, 0);
+        for (name, value) in payload.members() {
+            seen += 1;
             // Byte patterns: compared inline, no call to memcmp per member.
             match name.as_bytes() {
                 b"exp" => exp = Some(value),
@@ -430,8 +433,9 @@ impl Policy {
                     present |= 1 << i;
                 }
             }
-        });
-        if !scanned {
+        }
+        // Every member read (a member not read could be an unchecked `exp`).
+        if seen != payload.len() {
             return false;
         }
         let all = if required.is_empty() {
@@ -448,7 +452,7 @@ impl Policy {
         };
         let iss = match iss {
             None => None,
-            Some(json::Scanned::Str(s)) => Some(s),
+            Some(Found::Str(s)) => Some(s),
             Some(_) => return false,
         };
         // Templates need `tid`: decided by `check_claims`.
@@ -459,8 +463,8 @@ impl Policy {
         let mut hit = |a: &str| aud_ok |= self.audiences.iter().any(|e| e == a);
         match aud {
             None => {}
-            Some(json::Scanned::Str(s)) => hit(s),
-            Some(json::Scanned::Array(items)) if json::array_strings(items, hit) => {}
+            Some(Found::Str(s)) => hit(s),
+            Some(Found::Array(items)) if json::array_strings(items, hit) => {}
             Some(_) => return false,
         }
         if !aud_ok {
@@ -492,12 +496,10 @@ impl Policy {
 /// A NumericDate as [`time_claim`] reads it, when the scanner's value is an integer it
 /// accepts: `Some(None)` absent, `Some(Some(t))` a plausible number of seconds, `None` for
 /// anything `time_claim` would refuse or that is not an integer (left to it).
-fn quick_time(v: Option<json::Scanned<'_>>) -> Option<Option<i64>> {
+fn quick_time(v: Option<Found<'_>>) -> Option<Option<i64>> {
     match v {
         None => Some(None),
-        Some(json::Scanned::Int(n)) if n.unsigned_abs() <= MAX_PLAUSIBLE_SECONDS as u128 => {
-            Some(Some(n as i64))
-        }
+        Some(Found::Int(n)) if n.unsigned_abs() <= MAX_PLAUSIBLE_SECONDS as u64 => Some(Some(n)),
         Some(_) => None,
     }
 }
@@ -682,13 +684,30 @@ mod tests {
     /// values), same map once materialized; and `quick_check` never passes what the strict
     /// path refuses.
     fn agree(p: &Policy, payload: &[u8], now: i64) -> Result<(), String> {
-        let lazy = p.check_payload(payload.to_vec(), now, || Ok(()));
+        let lazy = p.check_payload(Payload::new(payload.to_vec()), now, || Ok(()));
         let strict = strict(p, payload, now);
-        if p.quick_check(payload, now) && strict.is_err() {
+        if p.quick_check(&Payload::new(payload.to_vec()), now) && strict.is_err() {
             return Err(format!("quick_check passed, strict says {strict:?}"));
         }
         match (lazy, strict) {
             (Ok(claims), Ok(map)) => {
+                // Lookups (by index when the quick check indexed the payload) answer as
+                // the map does, before the map is built.
+                let names = map.keys().map(String::as_str).chain(["absent", ""]);
+                for name in names.collect::<Vec<_>>() {
+                    let v = map.get(name);
+                    let strings = match v {
+                        Some(Value::Array(items)) => items.iter().map(Value::as_str).collect(),
+                        _ => None,
+                    };
+                    if claims.get_str(name) != v.and_then(Value::as_str)
+                        || claims.contains(name) != v.is_some()
+                        || claims.get_str_array(name) != strings
+                        || claims.time(name) != v.and_then(numeric_date)
+                    {
+                        return Err(format!("lookups of {name:?} differ from the map"));
+                    }
+                }
                 if claims.as_map() != &map || claims.clone().into_map() != map {
                     return Err("different maps".into());
                 }
@@ -739,7 +758,10 @@ mod tests {
         assert!(agree(&p, b"{\"exp\":1,\"iss\":\"\xff\"}", NOW).is_ok());
         // The usual token is decided without a map.
         assert!(p.quick_check(
-            br#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":["y","api://x"],"sub":"u"}"#,
+            &Payload::new(
+                br#"{"exp":1700000100,"iat":1700000000,"iss":"https://a/","aud":["y","api://x"],"sub":"u"}"#
+                    .to_vec()
+            ),
             NOW
         ));
     }
