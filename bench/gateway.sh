@@ -21,7 +21,7 @@
 # its peak RSS (VmHWM) is printed.
 #
 # Usage: bench/gateway.sh [--baseline /path/to/old/tollgate]
-#   env: DURATION=2 ROUNDS=7 CONNECTIONS=32 THREADS=1 ALG=RS256 FRESH_RATE=40000 TOKENS=(auto)
+#   env: DURATION=2 ROUNDS=7 CONNECTIONS=32 THREADS=1 ALG=RS256 FRESH_RATE=50000 TOKENS=(auto)
 #        REFUSED=20000 RSS_TOKENS=100000 LOG_LEVEL=(the gateway default) GATEWAY_LOG=/dev/null
 #        PROFILE="fresh bad_signature" (perf profiles of those cases, into PROFILE_DIR)
 # Everything is bounded: the script is killed after 20 minutes, every wrk run lasts
@@ -46,7 +46,7 @@ ALG="${ALG:-RS256}"
 # Fresh tokens: every round gets its own share, never sent twice to one gateway.
 # FRESH_RATE is the most fresh requests a second one run is expected to make (raise it if a
 # pool-exhausted warning shows; RS256 tokens take a few hundred microseconds each to mint).
-FRESH_RATE="${FRESH_RATE:-40000}"
+FRESH_RATE="${FRESH_RATE:-50000}"
 TOKENS="${TOKENS:-$(((ROUNDS + 1) * DURATION * FRESH_RATE))}"
 REFUSED="${REFUSED:-20000}"
 RSS_TOKENS="${RSS_TOKENS:-100000}"
@@ -84,7 +84,8 @@ mkfifo "$WORK/issuer_stdin"
   <"$WORK/issuer_stdin" 2>"$WORK/issuer.log" &
 PIDS+=($!)
 exec 9>"$WORK/issuer_stdin"
-for _ in $(seq 1 1800); do [ -s "$WORK/issuer_url" ] && break; sleep 0.1; done
+# Minting 800,000 RS256 tokens takes about 3.5 minutes on two cores.
+for _ in $(seq 1 6000); do [ -s "$WORK/issuer_url" ] && break; sleep 0.1; done
 [ -s "$WORK/issuer_url" ] || { cat "$WORK/issuer.log" >&2; echo "bench: the issuer did not start" >&2; exit 1; }
 # One file of fresh tokens per round, and a spare one for profiles.
 split -n "l/$((ROUNDS + 1))" -d -a 3 "$WORK/tokens.txt" "$WORK/fresh."
