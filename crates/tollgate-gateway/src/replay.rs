@@ -7,7 +7,9 @@
 //! proofs is refused (`dpop_key_over_quota`, 429) and its new proof not recorded, so one
 //! client cannot grow Redis without bound nor slow the others. Both keys expire when their
 //! proofs could no longer be accepted anyway (the proof window plus leeway); expiry is
-//! counted by Redis's clock (`TIME`), the same clock as `PX`.
+//! counted by Redis's clock (`TIME`), the same clock as `PX`. The script is sent once
+//! (`SCRIPT LOAD`) and then run by its SHA-1 (`EVALSHA`); when Redis no longer knows it
+//! (restarted, `SCRIPT FLUSH`), the request runs it with `EVAL`, which loads it again.
 //!
 //! Fail closed: when Redis does not answer within `[replay] timeout_ms` (connection refused,
 //! timeout, an error reply), the request is refused with 503 "cannot verify now"
@@ -15,7 +17,7 @@
 //! made again after a failure, so the gateway starts while Redis is down and recovers when
 //! it returns.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
@@ -64,6 +66,8 @@ pub struct RedisReplayCache {
     connection: Mutex<Option<MultiplexedConnection>>,
     timeout: Duration,
     max_per_key: usize,
+    /// [`INSERT_SCRIPT`]'s SHA-1, as Redis named it when it was loaded.
+    script_sha: OnceLock<String>,
 }
 
 impl std::fmt::Debug for RedisReplayCache {
@@ -90,6 +94,7 @@ impl RedisReplayCache {
             connection: Mutex::new(None),
             timeout,
             max_per_key: DEFAULT_MAX_PER_KEY,
+            script_sha: OnceLock::new(),
         })
     }
 
@@ -126,16 +131,27 @@ impl RedisReplayCache {
         let ttl_ms = ttl_ms(now, expires_at);
         let attempt = async {
             let mut c = self.connection().await?;
-            let answer: (i64, i64) = redis::cmd("EVAL")
-                .arg(INSERT_SCRIPT)
-                .arg(2)
-                .arg(format!("{KEY_PREFIX}{}", proof.replay_key()))
-                .arg(format!("{KEY_PREFIX}{QUOTA_PREFIX}{}", proof.jkt))
-                .arg(ttl_ms)
-                .arg(self.max_per_key)
-                .query_async(&mut c)
-                .await
-                .map_err(|e| format!("Redis did not answer: {e}"))?;
+            let sha = self.script_sha(&mut c).await?;
+            let proof_key = format!("{KEY_PREFIX}{}", proof.replay_key());
+            let set_key = format!("{KEY_PREFIX}{QUOTA_PREFIX}{}", proof.jkt);
+            let run = |command: &str, script: &str| {
+                let mut cmd = redis::cmd(command);
+                cmd.arg(script)
+                    .arg(2)
+                    .arg(&proof_key)
+                    .arg(&set_key)
+                    .arg(ttl_ms)
+                    .arg(self.max_per_key);
+                cmd
+            };
+            let answer: (i64, i64) = match run("EVALSHA", sha).query_async(&mut c).await {
+                // Redis forgot the script (restarted, flushed): EVAL runs and loads it.
+                Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                    run("EVAL", INSERT_SCRIPT).query_async(&mut c).await
+                }
+                other => other,
+            }
+            .map_err(|e| format!("Redis did not answer: {e}"))?;
             read_answer(answer, self.max_per_key)
         };
         let result = match tokio::time::timeout(self.timeout, attempt).await {
@@ -153,6 +169,29 @@ impl RedisReplayCache {
                 Err(ReplayRefusal::Unavailable(reason))
             }
         }
+    }
+}
+
+impl RedisReplayCache {
+    /// [`INSERT_SCRIPT`]'s SHA-1: loaded into Redis (`SCRIPT LOAD`) the first time, which
+    /// answers with it. An answer that is not 40 hex digits is an error (fail closed).
+    async fn script_sha(&self, c: &mut MultiplexedConnection) -> Result<&str, String> {
+        if let Some(sha) = self.script_sha.get() {
+            return Ok(sha);
+        }
+        let sha: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(INSERT_SCRIPT)
+            .query_async(c)
+            .await
+            .map_err(|e| format!("Redis did not load the replay script: {e}"))?;
+        if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "Redis answered {:?} to SCRIPT LOAD, not a SHA-1",
+                tollgate::text::cut(&sha).to_string()
+            ));
+        }
+        Ok(self.script_sha.get_or_init(|| sha))
     }
 }
 

@@ -635,6 +635,28 @@ async fn replicas_share_the_replay_cache_through_redis() {
         let fresh = c.proof("GET", "https://api.example.com/orders/42", &token);
         assert_eq!(send(&format!("{}/orders/42", two.url()), "DPoP", &token, &[&fresh], &[]).await.0, 200);
 
+        // The script is run by its SHA-1; when Redis forgets it (a restart, SCRIPT FLUSH),
+        // the next request loads it again: proofs are still recorded and replays refused.
+        let admin = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port)).unwrap();
+        let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
+        let stats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut admin).await.unwrap();
+        assert!(stats.contains("cmdstat_evalsha:calls=3"), "{stats}");
+        let () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut admin).await.unwrap();
+        let after_flush = c.proof("GET", "https://api.example.com/orders/42", &token);
+        assert_eq!(send(&format!("{}/orders/42", one.url()), "DPoP", &token, &[&after_flush], &[]).await.0, 200);
+        let (status, code, _) = send(&format!("{}/orders/42", two.url()), "DPoP", &token, &[&after_flush], &[]).await;
+        assert_eq!((status, code.as_str()), (401, "dpop_replayed"));
+        let stats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut admin).await.unwrap();
+        // The first replica's EVALSHA failed and its EVAL loaded the script again, for
+        // both replicas (same SHA-1).
+        let line = |name: &str| {
+            let prefix = format!("cmdstat_{name}:");
+            stats.lines().find(|l| l.starts_with(&prefix)).unwrap_or_default().to_string()
+        };
+        assert!(line("eval").starts_with("cmdstat_eval:calls=1,"), "{stats}");
+        let evalsha = line("evalsha");
+        assert!(evalsha.starts_with("cmdstat_evalsha:calls=5,") && evalsha.ends_with("failed_calls=1"), "{stats}");
+
         // Redis stops: "cannot verify now", never an allow.
         redis.stop();
         let fresh = c.proof("GET", "https://api.example.com/orders/42", &token);
