@@ -23,7 +23,7 @@ use interop_support::process::{self, Server};
 use serde_json::{json, Value};
 use tollgate::{jws, Algorithm, SigningKey};
 use tollgate_issuer::{DevIssuer, IssuerOptions};
-use web_doctor::webdriver::Driver;
+use web_doctor::webdriver::{self, Driver};
 
 /// How long the page server may live.
 const PAGE_LIMIT: Duration = Duration::from_secs(600);
@@ -608,8 +608,13 @@ async fn chromium_renders_the_six_causes() {
             );
         }
     }
-    // The keyboard reaches the form: Tab from the top lands on a labelled field.
+    // The keyboard reaches the form: every field is labelled, and Tab from the top visits
+    // the visible fields in reading order, each shown with a focus ring, then the button,
+    // which Enter presses.
     browser.goto(&url).await;
+    browser
+        .wait_for("return document.readyState === 'complete'", RENDER_LIMIT)
+        .await;
     let labelled = browser
         .script(
             "return [...document.querySelectorAll('input, textarea, select')].every(f => f.labels && f.labels.length > 0)",
@@ -617,6 +622,52 @@ async fn chromium_renders_the_six_causes() {
         )
         .await;
     assert_eq!(labelled, true);
+    let expected = [
+        "token",
+        "issuers",
+        "audiences",
+        "jwks_url",
+        "discovery_url",
+        "jwks",
+        "algorithms",
+        "leeway",
+        "typ",
+        "offline",
+        "diagnose",
+    ];
+    let mut visited = Vec::new();
+    for _ in &expected {
+        browser.press(webdriver::TAB).await;
+        let focused = browser
+            .script(
+                "const e = document.activeElement; const r = e.getBoundingClientRect(); const s = getComputedStyle(e); \
+                 return [e.id, r.width > 0 && r.height > 0, (e.labels && e.labels.length > 0) || e.textContent.trim().length > 0, \
+                         s.outlineStyle !== 'none' || s.boxShadow !== 'none']",
+                json!([]),
+            )
+            .await;
+        let id = focused[0].as_str().unwrap_or_default().to_string();
+        assert_eq!(focused[1], true, "{id} is focused but not visible");
+        assert_eq!(focused[2], true, "{id} is focused but has no name");
+        assert_eq!(focused[3], true, "{id} is focused without a focus ring");
+        visited.push(id);
+    }
+    assert_eq!(visited, expected, "the Tab order");
+    browser.press(webdriver::ENTER).await;
+    let answered = browser
+        .wait_for(
+            "return document.getElementById('error').hidden ? document.getElementById('verdict').dataset.verdict : document.getElementById('error').textContent",
+            RENDER_LIMIT,
+        )
+        .await;
+    assert!(
+        answered
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase()
+            .contains("token"),
+        "Enter on the button diagnoses (here: no token given): {answered}"
+    );
 
     // The gateway's page: its issuer prefilled, a refusal listed and opened.
     let gw = gateway(&issuer).await;

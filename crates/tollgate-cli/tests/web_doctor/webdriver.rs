@@ -23,6 +23,11 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(90);
 /// The element key of the W3C protocol.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// The WebDriver key code of Tab.
+pub const TAB: &str = "\u{E004}";
+/// The WebDriver key code of Enter.
+pub const ENTER: &str = "\u{E007}";
+
 /// chromedriver, running.
 pub struct Driver {
     server: Server,
@@ -201,6 +206,17 @@ impl Session {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Presses and releases one key (a WebDriver key code such as [`TAB`] or [`ENTER`]) on
+    /// whatever has the focus, as a keyboard user does.
+    pub async fn press(&self, key: &str) {
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key},
+            {"type": "keyUp", "value": key},
+        ]}]});
+        self.cmd(reqwest::Method::POST, "/actions", Some(actions))
+            .await;
     }
 
     /// Sets the window's outer size.
