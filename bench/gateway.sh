@@ -91,29 +91,15 @@ for _ in $(seq 1 6000); do [ -s "$WORK/issuer_url" ] && break; sleep 0.1; done
 split -n "l/$((ROUNDS + 1))" -d -a 3 "$WORK/tokens.txt" "$WORK/fresh."
 rm "$WORK/tokens.txt"
 
-# The gateways: B is this tree's, A the baseline (if any). Same configuration.
+# The gateways: B is this tree's, A the baseline (if any). Same configuration
+# (bench/gateway.toml, shared with examples/decide_bench.rs).
 start_gateway() { # name binary
   local port admin
   port="$(free_port)"; admin="$(free_port)"
-  cat >"$WORK/$1.toml" <<EOF
-listen = "127.0.0.1:$port"
-admin_listen = "127.0.0.1:$admin"
-
-[[issuer]]
-issuer = "$(cat "$WORK/issuer_url")"
-audiences = ["api://bench"]
-
-[[route]]
-path = "/public/"
-anonymous = true
-
-[[route]]
-path = "/"
-
-[headers]
-X-Auth-Subject = "sub"
-X-Auth-Scope = "scope"
-EOF
+  {
+    printf 'listen = "127.0.0.1:%s"\nadmin_listen = "127.0.0.1:%s"\n\n' "$port" "$admin"
+    sed "s|ISSUER_URL|$(cat "$WORK/issuer_url")|" bench/gateway.toml
+  } >"$WORK/$1.toml"
   "$2" serve --config "$WORK/$1.toml" --log-level "$LOG_LEVEL" >"$GATEWAY_LOG" 2>&1 &
   local pid=$!
   PIDS+=("$pid")

@@ -46,25 +46,10 @@ async fn main() {
     })
     .await
     .expect("the dev issuer starts");
-    let config = Config::from_toml_str(&format!(
-        r#"
-[[issuer]]
-issuer = "{}"
-audiences = ["api://bench"]
-
-[[route]]
-path = "/public/"
-anonymous = true
-
-[[route]]
-path = "/"
-
-[headers]
-X-Auth-Subject = "sub"
-X-Auth-Scope = "scope"
-"#,
-        issuer.url()
-    ))
+    // The HTTP bench's configuration (bench/gateway.toml), without its listen addresses.
+    let config = Config::from_toml_str(
+        &include_str!("../../../bench/gateway.toml").replace("ISSUER_URL", &issuer.url()),
+    )
     .expect("configuration");
     let gateway = Gateway::new(config).expect("gateway");
     let decider = gateway.decider();

@@ -170,9 +170,7 @@ impl RedisReplayCache {
             }
         }
     }
-}
 
-impl RedisReplayCache {
     /// [`INSERT_SCRIPT`]'s SHA-1: loaded into Redis (`SCRIPT LOAD`) the first time, which
     /// answers with it. An answer that is not 40 hex digits is an error (fail closed).
     async fn script_sha(&self, c: &mut MultiplexedConnection) -> Result<&str, String> {

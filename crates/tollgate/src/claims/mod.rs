@@ -217,8 +217,8 @@ impl Claims {
     }
 }
 
-/// The map of checked payload JSON. `from_checked_json` only holds JSON the strict parser
-/// accepts, so the fallback (an empty map) is never taken; it exists so that nothing here
+/// The map of checked payload JSON. `from_payload` only holds payloads the scanner
+/// indexed, which the strict parser accepts, so the fallback (an empty map) is never taken; it exists so that nothing here
 /// can panic.
 fn materialize(json: &[u8]) -> Map<String, Value> {
     if json.is_empty() {
